@@ -1,0 +1,95 @@
+"""Operations console for personal accounts. Sensitive values are masked: staff see
+that a value exists, never the value itself (ORG-10, SEC-1)."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import AccountDeletionRequest, IdentityVerification, OneTimeCode, SMSMessage, User
+from dataprotection.masking import mask_email, mask_phone
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ("id", "masked_phone_display", "name", "nickname", "is_staff", "is_active", "date_joined")
+    list_filter = ("is_staff", "is_active", "data_region")
+    search_fields = ("=phone", "name", "nickname")
+    ordering = ("-date_joined",)
+    readonly_fields = ("masked_phone_display", "masked_email_display", "date_joined", "last_login")
+    fieldsets = (
+        (None, {"fields": ("masked_phone_display", "password")}),
+        (_("Profile"), {"fields": ("name", "nickname", "gender", "work_region", "masked_email_display")}),
+        (_("Status"), {"fields": ("is_active", "is_staff", "is_superuser", "groups", "data_region")}),
+        (_("Dates"), {"fields": ("date_joined", "last_login")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("phone", "password1", "password2")}),)
+
+    @admin.display(description=_("mobile number"))
+    def masked_phone_display(self, obj: User) -> str:
+        return mask_phone(obj.phone)
+
+    @admin.display(description=_("company email"))
+    def masked_email_display(self, obj: User) -> str:
+        return mask_email(obj.company_email) if obj.company_email else "—"
+
+
+@admin.register(IdentityVerification)
+class IdentityVerificationAdmin(admin.ModelAdmin):
+    list_display = ("user", "status", "submitted_at")
+    list_filter = ("status",)
+    list_select_related = ("user",)
+    fields = ("user", "status", "submitted_at")
+    readonly_fields = ("user", "submitted_at")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(AccountDeletionRequest)
+class AccountDeletionRequestAdmin(admin.ModelAdmin):
+    list_display = ("id", "user", "status", "requested_at", "verified_at")
+    list_filter = ("status",)
+    list_select_related = ("user",)
+    readonly_fields = ("user", "status", "reason", "requested_at", "verified_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OneTimeCode)
+class OneTimeCodeAdmin(admin.ModelAdmin):
+    list_display = ("masked_phone_display", "purpose", "created_at", "expires_at", "used_at", "failed_attempts")
+    list_filter = ("purpose",)
+    fields = ("masked_phone_display", "purpose", "created_at", "expires_at", "used_at", "failed_attempts")
+    readonly_fields = fields
+
+    @admin.display(description=_("mobile number"))
+    def masked_phone_display(self, obj: OneTimeCode) -> str:
+        return mask_phone(obj.phone)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SMSMessage)
+class SMSMessageAdmin(admin.ModelAdmin):
+    list_display = ("masked_phone_display", "status", "attempts", "created_at", "sent_at", "last_error")
+    list_filter = ("status",)
+    fields = ("masked_phone_display", "status", "attempts", "created_at", "sent_at", "last_error")
+    readonly_fields = fields
+
+    @admin.display(description=_("mobile number"))
+    def masked_phone_display(self, obj: SMSMessage) -> str:
+        return mask_phone(obj.phone)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

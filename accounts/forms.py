@@ -1,0 +1,178 @@
+"""Forms for the account pages. They validate input only; the views call services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Gender, User
+from accounts.phones import normalize_mobile
+from dataprotection.identifiers import is_valid_id_number, normalize_id_number
+
+ALLOWED_AVATAR_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
+
+
+class PhoneField(forms.CharField):
+    """A mobile number typed any common way, cleaned to E.164."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("Mobile number"))
+        kwargs.setdefault("max_length", 32)
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel", "placeholder": "138 0013 8000"}),
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        return normalize_mobile(value) if value else value
+
+
+class CodeField(forms.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("SMS code"))
+        kwargs.setdefault("min_length", 6)
+        kwargs.setdefault("max_length", 6)
+        kwargs.setdefault(
+            "widget", forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": 8})
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = (value or "").strip()
+        value = super().clean(value)
+        if value and not value.isdigit():
+            raise ValidationError(_("The code is six digits."), code="format")
+        return value
+
+
+class SendCodeForm(forms.Form):
+    phone = PhoneField()
+
+
+class NewPasswordMixin(forms.Form):
+    password1 = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html,
+    )
+    password2 = forms.CharField(
+        label=_("Repeat password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def password_user(self) -> User:
+        return User(phone=self.cleaned_data.get("phone", ""), name=self.cleaned_data.get("name", ""))
+
+    def clean(self):
+        cleaned = super().clean()
+        first, second = cleaned.get("password1"), cleaned.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", ValidationError(_("The two passwords differ."), code="mismatch"))
+        elif first:
+            try:
+                password_validation.validate_password(first, self.password_user())
+            except ValidationError as exc:
+                self.add_error("password1", exc)
+        return cleaned
+
+
+class RegistrationForm(NewPasswordMixin):
+    phone = PhoneField()
+    code = CodeField()
+    name = forms.CharField(label=_("Name"), max_length=100, required=False)
+    field_order = ["phone", "code", "name", "password1", "password2"]
+
+
+class PasswordSignInForm(forms.Form):
+    phone = PhoneField()
+    password = forms.CharField(
+        label=_("Password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+
+class CodeSignInForm(forms.Form):
+    phone = PhoneField()
+    code = CodeField()
+
+
+class PasswordResetForm(NewPasswordMixin):
+    phone = PhoneField()
+    code = CodeField()
+    field_order = ["phone", "code", "password1", "password2"]
+
+
+class ProfileForm(forms.ModelForm):
+    """ACC-2: correct and supplement one's own profile."""
+
+    class Meta:
+        model = User
+        fields = (
+            "name",
+            "nickname",
+            "avatar",
+            "gender",
+            "birthday",
+            "work_region",
+            "company_email",
+            "preferred_language",
+        )
+        widgets = {
+            "birthday": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "gender": forms.Select(choices=Gender.choices),
+        }
+
+    def clean_avatar(self):
+        avatar = self.cleaned_data.get("avatar")
+        if not avatar or avatar == self.instance.avatar:
+            return avatar
+        if avatar.size > settings.AVATAR_MAX_BYTES:
+            raise ValidationError(
+                _("The picture is %(size)s; the largest allowed is %(limit)s."),
+                code="too_large",
+                params={
+                    "size": f"{avatar.size / 1024 / 1024:.1f} MB",
+                    "limit": f"{settings.AVATAR_MAX_BYTES / 1024 / 1024:.0f} MB",
+                },
+            )
+        image = getattr(avatar, "image", None)
+        if image is None or image.format not in ALLOWED_AVATAR_TYPES:
+            raise ValidationError(_("Upload a JPEG, PNG, WebP or GIF picture."), code="type")
+        return avatar
+
+    def clean_birthday(self):
+        birthday = self.cleaned_data.get("birthday")
+        if birthday and birthday > timezone.localdate():
+            raise ValidationError(_("A birthday cannot be in the future."), code="future")
+        if birthday and birthday.year < 1900:
+            raise ValidationError(_("Enter a birthday after 1900."), code="too_old")
+        return birthday
+
+    def changes(self) -> dict:
+        return {field: self.cleaned_data[field] for field in self.changed_data}
+
+
+class IdentityVerificationForm(forms.Form):
+    """ACC-3: optional real-person authentication by ID card."""
+
+    legal_name = forms.CharField(label=_("Legal name (as on the ID card)"), max_length=100)
+    id_number = forms.CharField(label=_("ID card number"), max_length=20)
+
+    def clean_id_number(self):
+        value = normalize_id_number(self.cleaned_data["id_number"])
+        if not is_valid_id_number(value):
+            raise ValidationError(
+                _("Enter the 18-character resident ID number; this one has a wrong length, date or check digit."),
+                code="invalid",
+            )
+        return value
+
+
+class DeletionConfirmForm(forms.Form):
+    code = CodeField()
+    reason = forms.CharField(label=_("Why are you leaving? (optional)"), required=False, widget=forms.Textarea)

@@ -1,0 +1,248 @@
+"""Personal accounts (ACC-1 to ACC-6)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from dataprotection.fields import EncryptedTextField
+from dataprotection.masking import mask_phone
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, phone: str, password: str | None = None, **extra) -> User:
+        if not phone:
+            raise ValueError("A verified mobile number is required")
+        user = self.model(phone=phone, **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, phone: str, password: str | None = None, **extra) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(phone, password, **extra)
+
+
+class Gender(models.TextChoices):
+    UNSPECIFIED = "", _("Prefer not to say")
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+    OTHER = "other", _("Other")
+
+
+class DataRegion(models.TextChoices):
+    """SEC-6: where a person's or organization's data is kept (EN VII)."""
+
+    MAINLAND_CHINA = "cn", _("Mainland China")
+    SINGAPORE = "sg", _("Singapore")
+
+
+def avatar_upload_to(instance: User, filename: str) -> str:
+    # Random names: the file name must not reveal the person (ANON-1).
+    import secrets
+
+    return f"avatars/{secrets.token_hex(16)}.{filename.rsplit('.', 1)[-1].lower()}"
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A personal account, identified by a verified mobile number in E.164 form (ACC-1).
+
+    The profile fields are the person's own (ACC-2): they can view, correct and
+    supplement each of them on the profile page.
+    """
+
+    phone = models.CharField(
+        _("mobile number"),
+        max_length=16,
+        unique=True,
+        help_text=_("Verified mobile number in international format, e.g. +8613800138000."),
+    )
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    nickname = models.CharField(_("nickname"), max_length=50, blank=True)
+    avatar = models.ImageField(_("avatar"), upload_to=avatar_upload_to, blank=True)
+    gender = models.CharField(_("gender"), max_length=8, choices=Gender.choices, blank=True, default="")
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    work_region = models.CharField(_("work region"), max_length=100, blank=True)
+    company_email = models.EmailField(_("company email"), blank=True)
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=10, choices=settings.LANGUAGES, blank=True, default=""
+    )
+    data_region = models.CharField(
+        _("data region"), max_length=2, choices=DataRegion.choices, default=settings.DATA_REGION
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    is_staff = models.BooleanField(
+        _("operations staff"), default=False, help_text=_("Can sign in to the operations console.")
+    )
+    date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "phone"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        verbose_name = _("personal user")
+        verbose_name_plural = _("personal users")
+
+    def __str__(self) -> str:
+        # Never the full number: str() ends up in logs, admin lists and audit views.
+        return self.name or self.nickname or mask_phone(self.phone)
+
+    @property
+    def display_name(self) -> str:
+        return self.nickname or self.name or mask_phone(self.phone)
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_phone(self.phone)
+
+
+class CodePurpose(models.TextChoices):
+    REGISTER = "register", _("registration")
+    SIGN_IN = "sign_in", _("sign-in")
+    PASSWORD_RESET = "password_reset", _("password reset")
+    REVERIFY = "reverify", _("identity re-verification")
+
+
+class OneTimeCodeQuerySet(models.QuerySet):
+    def for_number(self, phone: str, purpose: str) -> OneTimeCodeQuerySet:
+        return self.filter(phone=phone, purpose=purpose)
+
+    def sent_since(self, since) -> OneTimeCodeQuerySet:
+        return self.filter(created_at__gte=since)
+
+
+class OneTimeCode(models.Model):
+    """An SMS one-time code (ACC-1). Only a keyed hash of the code is stored; a code is
+    good for ``SMS_CODE_TTL``, for one use, and for a limited number of wrong guesses."""
+
+    phone = models.CharField(_("mobile number"), max_length=16)
+    purpose = models.CharField(_("purpose"), max_length=20, choices=CodePurpose.choices)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(_("sent at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField(_("failed attempts"), default=0)
+    requested_from = models.GenericIPAddressField(_("requested from"), null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    objects = OneTimeCodeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("one-time code")
+        verbose_name_plural = _("one-time codes")
+        indexes = [
+            models.Index(fields=["phone", "purpose", "created_at"], name="otc_phone_purpose_time"),
+            models.Index(fields=["requested_from", "created_at"], name="otc_ip_time"),
+            models.Index(fields=["created_at"], name="otc_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} {mask_phone(self.phone)}"
+
+
+class SMSStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    SENDING = "sending", _("sending")
+    SENT = "sent", _("sent")
+    FAILED = "failed", _("failed")
+
+
+class SMSMessage(models.Model):
+    """The SMS outbox. A message is written in the same transaction as the code it
+    carries and delivered by a Celery task after commit; the body stays encrypted until
+    delivery and is erased once sent, so codes never rest in plaintext."""
+
+    phone = models.CharField(_("mobile number"), max_length=16)
+    body = EncryptedTextField(_("body"), purpose="accounts.sms.body", blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=SMSStatus.choices, default=SMSStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("SMS message")
+        verbose_name_plural = _("SMS messages")
+        indexes = [models.Index(fields=["status", "created_at"], name="sms_status_created")]
+
+    def __str__(self) -> str:
+        return f"{mask_phone(self.phone)} ({self.get_status_display()})"
+
+
+class VerificationStatus(models.TextChoices):
+    SUBMITTED = "submitted", _("submitted")
+    VERIFIED = "verified", _("verified")
+    REJECTED = "rejected", _("rejected")
+
+
+class IdentityVerification(models.Model):
+    """Optional real-person authentication (ACC-3). The legal name and ID number are
+    sensitive: encrypted at rest, with a keyed hash of the ID number so that one identity
+    cannot be claimed by two accounts without the number ever being stored in clear."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identity_verification"
+    )
+    legal_name = EncryptedTextField(_("legal name"), purpose="accounts.identity.legal_name")
+    id_number = EncryptedTextField(_("ID card number"), purpose="accounts.identity.id_number")
+    id_number_digest = models.CharField(max_length=64, unique=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=VerificationStatus.choices, default=VerificationStatus.SUBMITTED
+    )
+    submitted_at = models.DateTimeField(_("submitted at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("real-person authentication")
+        verbose_name_plural = _("real-person authentications")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_status_display()})"
+
+
+class DeletionStatus(models.TextChoices):
+    RECEIVED = "received", _("received")
+    PROCESSING = "processing", _("processing")
+    COMPLETED = "completed", _("completed")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class AccountDeletionRequest(models.Model):
+    """A person's verified request to delete their account (ACC-5, EN V(IV)).
+
+    It is recorded after the person re-verifies with a fresh SMS code; the cascade that
+    deletes or anonymizes their data picks it up (ANON-3)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="deletion_requests"
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=DeletionStatus.choices, default=DeletionStatus.RECEIVED
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    verified_at = models.DateTimeField(_("identity verified at"))
+
+    class Meta:
+        verbose_name = _("account deletion request")
+        verbose_name_plural = _("account deletion requests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(status__in=["received", "processing"]),
+                name="one_open_deletion_request_per_user",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user or '-'} {self.get_status_display()}"

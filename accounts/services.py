@@ -1,0 +1,333 @@
+"""All writes about personal accounts (ACC-1 to ACC-5).
+
+Each service is atomic, writes an audit event, and hands side effects (SMS delivery) to
+``on_commit``. Checking a one-time code is the one deliberate exception: a wrong guess
+is recorded in its own short transaction, so that a failed sign-up rolling back cannot
+also roll back the attempt counter that limits guessing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from accounts.models import (
+    AccountDeletionRequest,
+    CodePurpose,
+    DeletionStatus,
+    IdentityVerification,
+    OneTimeCode,
+    SMSMessage,
+    SMSStatus,
+    User,
+)
+from accounts.tasks import deliver_sms
+from dataprotection.audit import record_event
+from dataprotection.crypto import keyed_hash
+from dataprotection.identifiers import normalize_id_number
+
+PROFILE_FIELDS = ("name", "nickname", "avatar", "gender", "birthday", "work_region", "company_email")
+
+
+class CodeRejected(ValidationError):
+    """A one-time code was wrong, expired, used, superseded or exhausted."""
+
+
+class RateLimited(ValidationError):
+    """Too many codes were requested for a number or from an address."""
+
+
+def _code_digest(phone: str, purpose: str, code: str) -> str:
+    return keyed_hash(f"{phone}:{purpose}:{code}", "accounts.one_time_code")
+
+
+# --------------------------------------------------------------------------- codes
+
+
+def _check_rate_limits(phone: str, purpose: str, ip: str | None, now) -> None:
+    latest = OneTimeCode.objects.for_number(phone, purpose).order_by("-created_at").first()
+    if latest is not None:
+        wait = (latest.created_at + settings.SMS_CODE_RESEND_INTERVAL - now).total_seconds()
+        if wait > 0:
+            seconds = int(wait) + 1
+            raise RateLimited(
+                ngettext(
+                    "A code was just sent. Wait %(seconds)d second before asking for another.",
+                    "A code was just sent. Wait %(seconds)d seconds before asking for another.",
+                    seconds,
+                )
+                % {"seconds": seconds},
+                code="resend_too_soon",
+            )
+    hour_ago = now - timezone.timedelta(hours=1)
+    if OneTimeCode.objects.filter(phone=phone).sent_since(hour_ago).count() >= settings.SMS_CODES_PER_NUMBER_PER_HOUR:
+        raise RateLimited(
+            _("Too many codes were sent to this number in the last hour. Try again later."), code="number_rate"
+        )
+    if ip and OneTimeCode.objects.filter(requested_from=ip).sent_since(hour_ago).count() >= (
+        settings.SMS_CODES_PER_IP_PER_HOUR
+    ):
+        raise RateLimited(
+            _("Too many codes were requested from your network in the last hour. Try again later."), code="ip_rate"
+        )
+
+
+@transaction.atomic
+def send_code(phone: str, purpose: str, *, ip: str | None = None, user: User | None = None) -> OneTimeCode:
+    """Issue a fresh code for ``phone`` and queue the SMS that carries it (ACC-1)."""
+    now = timezone.now()
+    _check_rate_limits(phone, purpose, ip, now)
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    otc = OneTimeCode.objects.create(
+        phone=phone,
+        purpose=purpose,
+        code_hash=_code_digest(phone, purpose, code),
+        created_at=now,
+        expires_at=now + settings.SMS_CODE_TTL,
+        requested_from=ip,
+        user=user,
+    )
+    minutes = int(settings.SMS_CODE_TTL.total_seconds() // 60)
+    body = _("[Custodia] Your %(purpose)s code is %(code)s. It expires in %(minutes)d minutes. Never share it.") % {
+        "purpose": CodePurpose(purpose).label,
+        "code": code,
+        "minutes": minutes,
+    }
+    message = SMSMessage.objects.create(phone=phone, body=body)
+    deliver_sms.delay_on_commit(message.pk)
+    return otc
+
+
+def check_code(phone: str, purpose: str, code: str) -> OneTimeCode:
+    """Return the usable code that ``code`` matches, or raise ``CodeRejected`` with a
+    message that says exactly what is wrong. Wrong guesses are counted at once."""
+    now = timezone.now()
+    code = (code or "").strip()
+    recent = list(OneTimeCode.objects.for_number(phone, purpose).order_by("-created_at")[:10])
+    if not recent:
+        raise CodeRejected(_("No code was sent to this number. Ask for a code first."), code="no_code")
+    latest = recent[0]
+    digest = _code_digest(phone, purpose, code)
+    max_attempts = settings.SMS_CODE_MAX_ATTEMPTS
+    if latest.code_hash == digest:
+        if latest.used_at is not None:
+            raise CodeRejected(_("This code has already been used. Ask for a new code."), code="used")
+        if latest.expires_at <= now:
+            raise CodeRejected(_("This code has expired. Ask for a new code."), code="expired")
+        if latest.failed_attempts >= max_attempts:
+            raise CodeRejected(_("Too many wrong codes were entered. Ask for a new code."), code="exhausted")
+        return latest
+    for older in recent[1:]:
+        if older.code_hash == digest:
+            if older.used_at is not None:
+                raise CodeRejected(_("This code has already been used. Ask for a new code."), code="used")
+            raise CodeRejected(
+                _("This code was replaced by a newer one. Enter the latest code you received."), code="superseded"
+            )
+    if latest.used_at is not None or latest.expires_at <= now:
+        raise CodeRejected(_("The code is wrong, and the last one sent has expired. Ask for a new code."), code="wrong")
+    with transaction.atomic():
+        OneTimeCode.objects.filter(pk=latest.pk).update(failed_attempts=F("failed_attempts") + 1)
+    remaining = max_attempts - latest.failed_attempts - 1
+    if remaining <= 0:
+        raise CodeRejected(_("Too many wrong codes were entered. Ask for a new code."), code="exhausted")
+    raise CodeRejected(
+        ngettext(
+            "The code is wrong. %(n)d attempt left.",
+            "The code is wrong. %(n)d attempts left.",
+            remaining,
+        )
+        % {"n": remaining},
+        code="wrong",
+    )
+
+
+def _consume(otc: OneTimeCode) -> None:
+    # Compare-and-set: of two concurrent submissions of one code, exactly one wins.
+    if not OneTimeCode.objects.filter(pk=otc.pk, used_at__isnull=True).update(used_at=timezone.now()):
+        raise CodeRejected(_("This code has already been used. Ask for a new code."), code="used")
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def register_user(
+    *, phone: str, code: str, password: str, name: str = "", ip: str | None = None, language: str = ""
+) -> User:
+    """Create an account for a number proven by a code (ACC-1). No code, no account."""
+    otc = check_code(phone, CodePurpose.REGISTER, code)
+    try:
+        with transaction.atomic():
+            _consume(otc)
+            user = User.objects.create_user(phone=phone, password=password, name=name, preferred_language=language)
+            record_event("account.registered", actor=user, subject=user, target=user, ip=ip)
+    except IntegrityError:
+        raise ValidationError(_("This number already has an account. Sign in instead."), code="exists") from None
+    return user
+
+
+def sign_in_with_code(*, phone: str, code: str, ip: str | None = None) -> User:
+    user = User.objects.filter(phone=phone, is_active=True).first()
+    otc = check_code(phone, CodePurpose.SIGN_IN, code)
+    if user is None:
+        raise CodeRejected(_("No active account uses this number. Register first."), code="no_account")
+    with transaction.atomic():
+        _consume(otc)
+        record_event("account.signed_in", actor=user, subject=user, target=user, ip=ip, metadata={"method": "sms"})
+    return user
+
+
+def reset_password(*, phone: str, code: str, new_password: str, ip: str | None = None) -> User:
+    otc = check_code(phone, CodePurpose.PASSWORD_RESET, code)
+    user = User.objects.filter(phone=phone, is_active=True).first()
+    if user is None:
+        raise CodeRejected(_("No active account uses this number."), code="no_account")
+    with transaction.atomic():
+        _consume(otc)
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        record_event("account.password_reset", actor=user, subject=user, target=user, ip=ip)
+    return user
+
+
+@transaction.atomic
+def change_password(user: User, new_password: str, *, ip: str | None = None) -> None:
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    record_event("account.password_changed", actor=user, subject=user, target=user, ip=ip)
+
+
+@transaction.atomic
+def update_profile(user: User, changes: dict, *, actor: User | None = None, ip: str | None = None) -> list[str]:
+    """Correct or supplement profile fields (ACC-2). Returns the names of changed fields;
+    the audit event lists names only, never the old or new values."""
+    unknown = set(changes) - set(PROFILE_FIELDS) - {"preferred_language"}
+    if unknown:
+        raise ValueError(f"Not profile fields: {sorted(unknown)}")
+    changed = [field for field, value in changes.items() if getattr(user, field) != value]
+    old_avatar = user.avatar.name if "avatar" in changed else None
+    for field in changed:
+        setattr(user, field, changes[field])
+    if changed:
+        user.save(update_fields=changed)
+        record_event("profile.updated", actor=actor or user, subject=user, target=user, ip=ip, changes=changed)
+        if old_avatar:
+            storage = User._meta.get_field("avatar").storage
+            transaction.on_commit(lambda: storage.delete(old_avatar))
+    return changed
+
+
+@transaction.atomic
+def submit_identity_verification(user: User, *, legal_name: str, id_number: str, ip: str | None = None):
+    """Record optional real-person authentication data, encrypted (ACC-3)."""
+    id_number = normalize_id_number(id_number)
+    digest = keyed_hash(id_number, "accounts.identity.id_number")
+    if IdentityVerification.objects.filter(id_number_digest=digest).exclude(user=user).exists():
+        raise ValidationError(_("This ID number is already verified on another account."), code="taken")
+    verification, _created = IdentityVerification.objects.update_or_create(
+        user=user,
+        defaults={
+            "legal_name": legal_name.strip(),
+            "id_number": id_number,
+            "id_number_digest": digest,
+            "status": "submitted",
+            "submitted_at": timezone.now(),
+        },
+    )
+    record_event(
+        "identity.submitted", actor=user, subject=user, target=verification, ip=ip, changes=["legal_name", "id_number"]
+    )
+    return verification
+
+
+@transaction.atomic
+def remove_identity_verification(user: User, *, ip: str | None = None) -> None:
+    deleted, _details = IdentityVerification.objects.filter(user=user).delete()
+    if deleted:
+        record_event("identity.removed", actor=user, subject=user, target=user, ip=ip)
+
+
+def request_account_deletion(user: User, *, code: str, reason: str = "", ip: str | None = None):
+    """Record a re-verified request to delete the account (ACC-5). The cascade itself
+    belongs to the anonymization engine (ANON-3), which processes ``received`` rows."""
+    otc = check_code(user.phone, CodePurpose.REVERIFY, code)
+    with transaction.atomic():
+        _consume(otc)
+        if AccountDeletionRequest.objects.filter(user=user, status__in=["received", "processing"]).exists():
+            raise ValidationError(_("Your account deletion request is already being handled."), code="duplicate")
+        now = timezone.now()
+        deletion = AccountDeletionRequest.objects.create(user=user, reason=reason, requested_at=now, verified_at=now)
+        record_event("account.deletion_requested", actor=user, subject=user, target=deletion, ip=ip)
+    return deletion
+
+
+@transaction.atomic
+def cancel_account_deletion(user: User, *, ip: str | None = None) -> bool:
+    pending = AccountDeletionRequest.objects.filter(user=user, status=DeletionStatus.RECEIVED).first()
+    if pending is None:
+        return False
+    # Compare-and-set: a worker that already started processing wins over a late cancel.
+    if not AccountDeletionRequest.objects.filter(pk=pending.pk, status=DeletionStatus.RECEIVED).update(
+        status=DeletionStatus.CANCELLED
+    ):
+        return False
+    record_event("account.deletion_cancelled", actor=user, subject=user, target=pending, ip=ip)
+    return True
+
+
+# --------------------------------------------------------------------------- SMS outbox
+
+
+@dataclass
+class DeliveryOutcome:
+    delivered: bool
+    reason: str = ""
+
+
+def claim_sms(message_id: int) -> SMSMessage | None:
+    """Claim a pending message for delivery (compare-and-set), or take over one whose
+    previous worker died mid-send. Returns ``None`` when there is nothing to do."""
+    now = timezone.now()
+    stale = now - timezone.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    claimable = SMSMessage.objects.filter(
+        Q(status=SMSStatus.PENDING) | Q(status=SMSStatus.SENDING, claimed_at__lt=stale),
+        pk=message_id,
+        attempts__lt=settings.SMS_DELIVERY_MAX_ATTEMPTS,
+    )
+    if not claimable.update(status=SMSStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1):
+        return None
+    return SMSMessage.objects.get(pk=message_id)
+
+
+def mark_sms_sent(message: SMSMessage) -> None:
+    # The body is erased once delivered: the code must not outlive its purpose.
+    SMSMessage.objects.filter(pk=message.pk, status=SMSStatus.SENDING).update(
+        status=SMSStatus.SENT, sent_at=timezone.now(), body="", last_error=""
+    )
+
+
+def mark_sms_failed(message: SMSMessage, error: str, *, final: bool) -> None:
+    SMSMessage.objects.filter(pk=message.pk, status=SMSStatus.SENDING).update(
+        status=SMSStatus.FAILED if final else SMSStatus.PENDING,
+        last_error=error[:300],
+        body="" if final else F("body"),
+    )
+
+
+def purge_spent_codes() -> tuple[int, int]:
+    """Delete one-time codes and delivered messages that no longer serve any purpose:
+    codes after a day (rate limits look back one hour), messages after delivery."""
+    now = timezone.now()
+    codes, _details = OneTimeCode.objects.filter(created_at__lt=now - timezone.timedelta(days=1)).delete()
+    messages, _details = SMSMessage.objects.filter(
+        status__in=[SMSStatus.SENT, SMSStatus.FAILED], created_at__lt=now - timezone.timedelta(days=1)
+    ).delete()
+    return codes, messages

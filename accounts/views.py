@@ -1,0 +1,276 @@
+"""Account pages: register, sign in, sign out, password reset, profile, real-person
+authentication and account deletion (ACC-1 to ACC-5). Views validate with forms and
+write through ``accounts.services``."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import authenticate, login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import services
+from accounts.forms import (
+    CodeSignInForm,
+    DeletionConfirmForm,
+    IdentityVerificationForm,
+    PasswordResetForm,
+    PasswordSignInForm,
+    ProfileForm,
+    RegistrationForm,
+    SendCodeForm,
+)
+from accounts.models import AccountDeletionRequest, CodePurpose, IdentityVerification, User
+from dataprotection.audit import client_ip
+from dataprotection.masking import mask_id_number
+
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def _send_code_from(request: HttpRequest, form, purpose: str, *, must_exist: bool | None) -> bool:
+    """Handle a "send code" button: validate only the phone field of ``form`` and issue
+    a code. Returns True when a code went out; otherwise errors are on ``form``."""
+    phone_form = SendCodeForm(request.POST)
+    if not phone_form.is_valid():
+        form.add_error("phone", phone_form.errors["phone"])
+        return False
+    phone = phone_form.cleaned_data["phone"]
+    exists = User.objects.filter(phone=phone).exists()
+    if must_exist is False and exists:
+        form.add_error("phone", _("This number already has an account. Sign in instead."))
+        return False
+    if must_exist is True and not exists:
+        form.add_error("phone", _("No account uses this number. Register first."))
+        return False
+    try:
+        services.send_code(phone, purpose, ip=client_ip(request))
+    except ValidationError as exc:
+        form.add_error("phone", exc)
+        return False
+    messages.info(request, _("We sent a six-digit code to %(phone)s. It is valid for five minutes.") % {"phone": phone})
+    return True
+
+
+def _sign_in(request: HttpRequest, user: User) -> HttpResponse:
+    login(request, user, backend=MODEL_BACKEND)
+    response = redirect(request.POST.get("next") or request.GET.get("next") or settings.LOGIN_REDIRECT_URL)
+    if user.preferred_language:
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.preferred_language, samesite="Lax")
+    return response
+
+
+def _unbound_copy(form_class, request: HttpRequest):
+    """Re-show the posted values after "send code" without running full validation."""
+    form = form_class(initial={key: request.POST.get(key, "") for key in ("phone", "name")})
+    form.is_bound = False
+    return form
+
+
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest) -> HttpResponse:
+    """ACC-1: register with a mobile number proven by an SMS code."""
+    if request.user.is_authenticated:
+        return redirect("accounts:profile")
+    if request.method == "POST" and "send_code" in request.POST:
+        form = _unbound_copy(RegistrationForm, request)
+        _send_code_from(request, form, CodePurpose.REGISTER, must_exist=False)
+    elif request.method == "POST":
+        form = RegistrationForm(request.POST)
+        if form.is_valid():
+            try:
+                user = services.register_user(
+                    phone=form.cleaned_data["phone"],
+                    code=form.cleaned_data["code"],
+                    password=form.cleaned_data["password1"],
+                    name=form.cleaned_data["name"],
+                    ip=client_ip(request),
+                    language=request.LANGUAGE_CODE if request.LANGUAGE_CODE in dict(settings.LANGUAGES) else "",
+                )
+            except ValidationError as exc:
+                form.add_error("code" if exc.code != "exists" else "phone", exc)
+            else:
+                messages.success(request, _("Welcome to Custodia. Your account is ready."))
+                return _sign_in(request, user)
+    else:
+        form = RegistrationForm()
+    return render(request, "accounts/register.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def sign_in(request: HttpRequest) -> HttpResponse:
+    """ACC-4: sign in with password or with an SMS code."""
+    method = request.POST.get("method") or request.GET.get("method") or "password"
+    if method not in {"password", "sms"}:
+        method = "password"
+    password_form, code_form = PasswordSignInForm(), CodeSignInForm()
+    if request.method == "POST" and method == "password":
+        password_form = PasswordSignInForm(request.POST)
+        if password_form.is_valid():
+            user = authenticate(
+                request,
+                phone=password_form.cleaned_data["phone"],
+                password=password_form.cleaned_data["password"],
+            )
+            if user is None:
+                password_form.add_error(None, _("The mobile number or password is wrong."))
+            else:
+                return _sign_in(request, user)
+    elif request.method == "POST" and "send_code" in request.POST:
+        code_form = _unbound_copy(CodeSignInForm, request)
+        _send_code_from(request, code_form, CodePurpose.SIGN_IN, must_exist=True)
+    elif request.method == "POST":
+        code_form = CodeSignInForm(request.POST)
+        if code_form.is_valid():
+            try:
+                user = services.sign_in_with_code(
+                    phone=code_form.cleaned_data["phone"], code=code_form.cleaned_data["code"], ip=client_ip(request)
+                )
+            except ValidationError as exc:
+                code_form.add_error("code", exc)
+            else:
+                return _sign_in(request, user)
+    return render(
+        request,
+        "accounts/sign_in.html",
+        {"method": method, "password_form": password_form, "code_form": code_form, "next": request.GET.get("next", "")},
+    )
+
+
+class SignOutView(auth_views.LogoutView):
+    http_method_names = ["post", "options"]
+
+
+@require_http_methods(["GET", "POST"])
+def password_reset(request: HttpRequest) -> HttpResponse:
+    """ACC-4: reset a forgotten password with an SMS code."""
+    if request.method == "POST" and "send_code" in request.POST:
+        form = _unbound_copy(PasswordResetForm, request)
+        _send_code_from(request, form, CodePurpose.PASSWORD_RESET, must_exist=True)
+    elif request.method == "POST":
+        form = PasswordResetForm(request.POST)
+        if form.is_valid():
+            try:
+                services.reset_password(
+                    phone=form.cleaned_data["phone"],
+                    code=form.cleaned_data["code"],
+                    new_password=form.cleaned_data["password1"],
+                    ip=client_ip(request),
+                )
+            except ValidationError as exc:
+                form.add_error("code", exc)
+            else:
+                messages.success(request, _("Your password was changed. Sign in with the new password."))
+                return redirect("accounts:login")
+    else:
+        form = PasswordResetForm()
+    return render(request, "accounts/password_reset.html", {"form": form})
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    """ACC-2: the person's own profile, with every field they can correct."""
+    user = request.user
+    verification = IdentityVerification.objects.filter(user=user).first()
+    deletion = AccountDeletionRequest.objects.filter(user=user, status__in=["received", "processing"]).first()
+    return render(
+        request,
+        "accounts/profile.html",
+        {
+            "profile_user": user,
+            "verification": verification,
+            "masked_id_number": mask_id_number(verification.id_number) if verification else "",
+            "deletion": deletion,
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile_edit(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = ProfileForm(request.POST, request.FILES, instance=User.objects.get(pk=request.user.pk))
+        if form.is_valid():
+            changed = services.update_profile(request.user, form.changes(), ip=client_ip(request))
+            if changed:
+                messages.success(request, _("Your profile was saved."))
+            else:
+                messages.info(request, _("Nothing changed."))
+            response = redirect("accounts:profile")
+            if "preferred_language" in changed and request.user.preferred_language:
+                response.set_cookie(settings.LANGUAGE_COOKIE_NAME, request.user.preferred_language, samesite="Lax")
+            return response
+    else:
+        form = ProfileForm(instance=request.user)
+    return render(request, "accounts/profile_edit.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def identity(request: HttpRequest) -> HttpResponse:
+    """ACC-3: optional real-person authentication, stored encrypted."""
+    if request.method == "POST" and "remove" in request.POST:
+        services.remove_identity_verification(request.user, ip=client_ip(request))
+        messages.success(request, _("Your real-person authentication data was deleted."))
+        return redirect("accounts:profile")
+    form = IdentityVerificationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.submit_identity_verification(
+                request.user,
+                legal_name=form.cleaned_data["legal_name"],
+                id_number=form.cleaned_data["id_number"],
+                ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            form.add_error("id_number", exc)
+        else:
+            messages.success(request, _("Your real-person authentication data was saved, encrypted."))
+            return redirect("accounts:profile")
+    return render(request, "accounts/identity.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete_account(request: HttpRequest) -> HttpResponse:
+    """ACC-5 / EN V(IV): re-verify with a fresh SMS code, then record the request."""
+    pending = AccountDeletionRequest.objects.filter(user=request.user, status__in=["received", "processing"]).first()
+    form = DeletionConfirmForm()
+    if request.method == "POST" and "send_code" in request.POST:
+        try:
+            services.send_code(request.user.phone, CodePurpose.REVERIFY, ip=client_ip(request), user=request.user)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.info(request, _("We sent a six-digit code to %(phone)s.") % {"phone": request.user.masked_phone})
+    elif request.method == "POST":
+        form = DeletionConfirmForm(request.POST)
+        if form.is_valid():
+            try:
+                services.request_account_deletion(
+                    request.user,
+                    code=form.cleaned_data["code"],
+                    reason=form.cleaned_data["reason"],
+                    ip=client_ip(request),
+                )
+            except ValidationError as exc:
+                form.add_error("code", exc)
+            else:
+                messages.success(request, _("Your account deletion request was recorded."))
+                return redirect("accounts:delete")
+    return render(request, "accounts/delete.html", {"form": form, "pending": pending})
+
+
+@login_required
+@require_POST
+def cancel_deletion(request: HttpRequest) -> HttpResponse:
+    if services.cancel_account_deletion(request.user, ip=client_ip(request)):
+        messages.success(request, _("Your account deletion request was cancelled."))
+    else:
+        messages.error(request, _("There is no deletion request that can still be cancelled."))
+    return redirect("accounts:delete")

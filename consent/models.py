@@ -1,0 +1,1 @@
+"""Consent models arrive with the consent issue (CON-1 to CON-7)."""

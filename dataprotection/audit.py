@@ -1,0 +1,44 @@
+"""Writing audit events. Every service that touches personal data calls ``record_event``
+inside its transaction, so the event commits or rolls back with the change itself."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import models
+
+from dataprotection.models import AuditEvent
+
+
+def client_ip(request) -> str | None:
+    """The client address as Django sees it. Behind a proxy, configure the proxy to set
+    REMOTE_ADDR (e.g. via uWSGI/gunicorn's forwarded-allow-ips), never trust raw headers."""
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def record_event(
+    action: str,
+    *,
+    actor=None,
+    subject=None,
+    target: models.Model | None = None,
+    ip: str | None = None,
+    changes: Iterable[str] = (),
+    metadata: dict | None = None,
+    actor_kind: str | None = None,
+) -> AuditEvent:
+    if actor_kind is None:
+        actor_kind = "system" if actor is None else ("staff" if getattr(actor, "is_staff", False) else "person")
+    return AuditEvent.objects.create(
+        action=action,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_kind=actor_kind,
+        subject_user=subject,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        ip_address=ip,
+        changes=sorted(changes),
+        metadata=metadata or {},
+    )

@@ -1,0 +1,107 @@
+"""Authenticated encryption and keyed hashing for personal data at rest (ACC-3, ORG-10, SEC-5).
+
+Ciphertexts are ``enc1:<key id>:<base64url(nonce || AES-256-GCM ciphertext)>``. The key id
+lets a rotated key ring decrypt old values while new writes use the first (primary) key;
+the associated data binds each ciphertext to the purpose of its column, so a value copied
+into another column fails to decrypt instead of leaking.
+
+Lookups (find a member by phone or ID number) use ``keyed_hash``: an HMAC-SHA256 under a
+separate key, so the database never holds a plaintext or an unkeyed digest that a
+dictionary attack over the small space of phone numbers could reverse.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+PREFIX = "enc1"
+NONCE_BYTES = 12
+
+
+class DecryptionError(Exception):
+    """A stored value could not be decrypted (unknown key id, tampering, wrong column)."""
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    primary_id: str
+    keys: dict[str, AESGCM]
+    hash_key: bytes
+
+
+def _derive(secret: str, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"custodia", info=info).derive(secret.encode())
+
+
+@lru_cache(maxsize=1)
+def key_ring() -> KeyRing:
+    configured = settings.FIELD_ENCRYPTION_KEYS
+    keys: dict[str, AESGCM] = {}
+    order: list[str] = []
+    if configured:
+        for entry in configured:
+            key_id, sep, encoded = entry.partition(":")
+            if not sep or not key_id or ":" in key_id:
+                raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS entries look like 'id:base64key'")
+            try:
+                raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+            except ValueError:
+                raise ImproperlyConfigured(f"FIELD_ENCRYPTION_KEYS: key {key_id!r} is not base64") from None
+            if len(raw) != 32:
+                raise ImproperlyConfigured(f"FIELD_ENCRYPTION_KEYS: key {key_id!r} must be 32 bytes")
+            keys[key_id] = AESGCM(raw)
+            order.append(key_id)
+    else:
+        keys["dev"] = AESGCM(_derive(settings.SECRET_KEY, b"custodia field encryption"))
+        order.append("dev")
+    hash_secret = settings.FIELD_HASH_KEY
+    hash_key = hash_secret.encode() if hash_secret else _derive(settings.SECRET_KEY, b"custodia keyed hash")
+    return KeyRing(primary_id=order[0], keys=keys, hash_key=hash_key)
+
+
+def encrypt(plaintext: str, purpose: str) -> str:
+    ring = key_ring()
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = ring.keys[ring.primary_id].encrypt(nonce, plaintext.encode("utf-8"), purpose.encode())
+    token = base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+    return f"{PREFIX}:{ring.primary_id}:{token}"
+
+
+def decrypt(stored: str, purpose: str) -> str:
+    try:
+        prefix, key_id, token = stored.split(":", 2)
+    except ValueError:
+        raise DecryptionError("not an encrypted value") from None
+    if prefix != PREFIX:
+        raise DecryptionError("not an encrypted value")
+    key = key_ring().keys.get(key_id)
+    if key is None:
+        raise DecryptionError(f"unknown key id {key_id!r}")
+    blob = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    try:
+        return key.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], purpose.encode()).decode("utf-8")
+    except InvalidTag:
+        raise DecryptionError("ciphertext failed authentication") from None
+
+
+def key_id_of(stored: str) -> str | None:
+    parts = stored.split(":", 2)
+    return parts[1] if len(parts) == 3 and parts[0] == PREFIX else None
+
+
+def keyed_hash(value: str, purpose: str) -> str:
+    """Deterministic HMAC-SHA256 of a normalized value, for equality lookups."""
+    digest = hmac.new(key_ring().hash_key, f"{purpose}\x00{value}".encode(), hashlib.sha256)
+    return digest.hexdigest()

@@ -1,0 +1,2 @@
+"""Organizations: registration, department tree, roster of organization-control data,
+administrators and activity records (ORG-1 to ORG-12)."""
