@@ -1,0 +1,345 @@
+"""Shared pytest configuration: test-only settings, real PostgreSQL and Redis servers,
+a real Celery worker, the Playwright browser, and the standard cast of users.
+
+Tests that need a binary which is absent are skipped with the reason on a developer's
+machine; under ``CI=true`` they fail instead, and any skip at all fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests import servers
+
+# Playwright's sync API runs an event loop in the main thread; Django's ORM calls made
+# by the test around it are still synchronous and safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Test-only settings. The settings module is read before this file is imported, so the
+# overrides are applied here rather than through environment variables.
+settings.SMS_BACKEND = "accounts.sms.LocmemBackend"
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+settings.CELERY_TASK_ALWAYS_EAGER = True
+settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--postgres",
+        action="store_true",
+        default=False,
+        help="run the suite against a throwaway PostgreSQL cluster started from the server binaries",
+    )
+
+
+def pytest_configure(config):
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+
+
+def require(condition_message: str | None) -> None:
+    """Skip (or, under CI, fail) when a needed binary is missing."""
+    if condition_message is None:
+        return
+    if IN_CI:
+        pytest.fail(f"CI must not skip: {condition_message}", pytrace=False)
+    pytest.skip(condition_message)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    if not IN_CI:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        reporter.write_line(f"CI=true: {len(skipped)} test(s) were skipped; a skip fails CI.", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# --------------------------------------------------------------------------- databases
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    try:
+        server = servers.start_postgres()
+    except servers.MissingBinary as exc:
+        require(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(request, django_db_modify_db_settings_parallel_suffix):
+    """Point the test database at a real PostgreSQL with --postgres; otherwise keep
+    SQLite but in a file, so that a Celery worker process can open the same database."""
+    from django.db import connections
+
+    default = settings.DATABASES["default"]
+    if request.config.getoption("--postgres"):
+        server = request.getfixturevalue("postgres_server")
+        default.clear()
+        default.update(server.django_settings())
+    else:
+        test_dir = Path(tempfile.mkdtemp(prefix="custodia-sqlite-"))
+        request.addfinalizer(lambda: shutil.rmtree(test_dir, ignore_errors=True))
+        default.setdefault("TEST", {})["NAME"] = str(test_dir / "test.sqlite3")
+    connections.close_all()
+    for alias in list(connections):
+        del connections[alias]
+    connections.configure_settings(settings.DATABASES)  # restores per-connection defaults
+
+
+@pytest.fixture(autouse=True)
+def _clear_outbox_and_caches():
+    from django.contrib.contenttypes.models import ContentType
+    from django.core.cache import cache
+
+    from accounts.sms import LocmemBackend
+
+    LocmemBackend.outbox.clear()
+    cache.clear()
+    ContentType.objects.clear_cache()
+    yield
+
+
+@pytest.fixture
+def sms_outbox():
+    from accounts.sms import LocmemBackend
+
+    return LocmemBackend.outbox
+
+
+def last_code(outbox: list[dict], phone: str) -> str:
+    """The six-digit code in the newest SMS sent to ``phone``."""
+    import re
+
+    for message in reversed(outbox):
+        if message["to"] == phone:
+            return re.search(r"\b(\d{6})\b", message["body"]).group(1)
+    raise AssertionError(f"no SMS was sent to {phone}")
+
+
+# --------------------------------------------------------------------------- Redis and Celery
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    try:
+        server = servers.start_redis()
+    except servers.MissingBinary as exc:
+        require(str(exc))
+    yield server
+    server.stop()
+
+
+def database_url_for_subprocess() -> str:
+    """A DATABASE_URL that lets another process open the test database."""
+    from django.db import connection
+
+    current = connection.settings_dict
+    if current["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{current['NAME']}"
+    return f"postgres://{current['USER']}@{current['HOST']}:{current['PORT']}/{current['NAME']}"
+
+
+@dataclass
+class WorkerHandle:
+    process: subprocess.Popen
+    log_path: Path
+    sms_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@contextmanager
+def celery_on_broker(broker_url: str):
+    """Make this process publish to a real broker instead of running tasks eagerly."""
+    from config.celery import app
+
+    saved = (app.conf.broker_url, app.conf.task_always_eager, app.conf.broker_transport_options)
+    app.conf.broker_url = broker_url
+    app.conf.task_always_eager = False
+    app.conf.broker_transport_options = {"visibility_timeout": settings.CELERY_BROKER_VISIBILITY_TIMEOUT}
+    if saved[0] != broker_url:
+        # Pools are bound to the broker they were made for; kombu keeps producer pools in
+        # a global registry, so they are dropped, never closed, when the broker changes.
+        app._pool = None
+        app.amqp._producer_pool = None
+    try:
+        yield app
+    finally:
+        app.conf.task_always_eager = saved[1]
+
+
+@pytest.fixture
+def celery_worker(redis_server, transactional_db, tmp_path):
+    """A real ``celery worker`` process on the real Redis, sharing the test database."""
+    sms_path = tmp_path / "sms.jsonl"
+    log_path = tmp_path / "worker.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_subprocess(),
+        "CELERY_BROKER_URL": redis_server.url,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "SMS_BACKEND": "accounts.sms.FileBackend",
+        "SMS_FILE_PATH": str(sms_path),
+        "CUSTODIA_VAR_DIR": str(tmp_path / "var"),
+        "SECRET_KEY": settings.SECRET_KEY,  # the worker must read what this process encrypted
+    }
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--hostname",
+                "test@%h",
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    handle = WorkerHandle(process=process, log_path=log_path, sms_path=sms_path)
+    deadline = time.monotonic() + 60
+    while "ready." not in handle.log():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the Celery worker did not start:\n{handle.log()}")
+        time.sleep(0.2)
+    with celery_on_broker(redis_server.url):
+        yield handle
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+# --------------------------------------------------------------------------- browser
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    executable = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not executable:
+        require("Debian's chromium is not installed: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(locale="en-US", base_url=live_server.url)
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+# --------------------------------------------------------------------------- the cast
+
+
+@dataclass
+class Cast:
+    """The standard cast: an organization with an owner, a sub-administrator scoped to
+    one department subtree, one scoped elsewhere, a member, another organization's
+    admin, operations staff, and the departments they live in."""
+
+    organization: object
+    root: object
+    sales: object
+    sales_east: object
+    engineering: object
+    owner: object
+    sub_admin: object
+    out_of_scope_sub_admin: object
+    member_user: object
+    member: object
+    other_org_admin: object
+    staff: object
+
+
+@pytest.fixture
+def cast(db):
+    from organizations.models import AdministratorRole
+    from tests.factories import (
+        AdministratorFactory,
+        DepartmentFactory,
+        MemberFactory,
+        OrganizationFactory,
+        UserFactory,
+    )
+
+    org = OrganizationFactory(name="Hangzhou Example Co.")
+    root = DepartmentFactory(organization=org, name="Hangzhou Example Co.")
+    sales = DepartmentFactory(organization=org, parent=root, name="Sales")
+    sales_east = DepartmentFactory(organization=org, parent=sales, name="Sales East")
+    engineering = DepartmentFactory(organization=org, parent=root, name="Engineering")
+    owner = UserFactory(name="Owner")
+    AdministratorFactory(organization=org, user=owner, role=AdministratorRole.OWNER)
+    sub_admin = UserFactory(name="Scoped sub-admin")
+    AdministratorFactory(organization=org, user=sub_admin, scope=[sales])
+    out_of_scope = UserFactory(name="Engineering sub-admin")
+    AdministratorFactory(organization=org, user=out_of_scope, scope=[engineering])
+    member_user = UserFactory(name="Member")
+    member = MemberFactory(organization=org, user=member_user, name="Member", department=sales_east)
+    other_org = OrganizationFactory(name="Other Org")
+    other_admin = UserFactory(name="Other admin")
+    AdministratorFactory(organization=other_org, user=other_admin, role=AdministratorRole.OWNER)
+    staff = UserFactory(name="Operations", is_staff=True, is_superuser=True)
+    return Cast(
+        org,
+        root,
+        sales,
+        sales_east,
+        engineering,
+        owner,
+        sub_admin,
+        out_of_scope,
+        member_user,
+        member,
+        other_admin,
+        staff,
+    )

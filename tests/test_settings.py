@@ -1,0 +1,118 @@
+"""Settings parse environment variables with typed helpers that fail loudly (issue 2),
+and the production profile passes `check --deploy` with no warnings (SEC-5)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_int, env_list, parse_database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_env_bool_rejects_garbage(monkeypatch):
+    monkeypatch.setenv("FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="FLAG must be a boolean"):
+        env_bool("FLAG", False)
+    monkeypatch.setenv("FLAG", "Yes")
+    assert env_bool("FLAG", False) is True
+    monkeypatch.setenv("FLAG", "")
+    assert env_bool("FLAG", True) is True
+
+
+def test_env_int_rejects_non_numbers_and_values_below_minimum(monkeypatch):
+    monkeypatch.setenv("N", "ten")
+    with pytest.raises(ImproperlyConfigured, match="N must be an integer"):
+        env_int("N", 1)
+    monkeypatch.setenv("N", "3")
+    with pytest.raises(ImproperlyConfigured, match="at least 5"):
+        env_int("N", 10, minimum=5)
+    monkeypatch.setenv("N", " 42 ")
+    assert env_int("N", 1) == 42
+
+
+def test_env_list_splits_and_trims(monkeypatch):
+    monkeypatch.setenv("HOSTS", " a.example , b.example,, ")
+    assert env_list("HOSTS", []) == ["a.example", "b.example"]
+
+
+def test_database_url_parsing(tmp_path):
+    sqlite = parse_database_url("DATABASE_URL", "sqlite:///var/x.sqlite3").as_django(tmp_path)
+    assert sqlite["ENGINE"] == "django.db.backends.sqlite3"
+    assert sqlite["NAME"] == str(tmp_path / "var" / "x.sqlite3")
+    pg = parse_database_url("DATABASE_URL", "postgres://u%40x:p%2Fw@db.internal:6543/custodia?sslmode=require")
+    django = pg.as_django(tmp_path)
+    assert (django["USER"], django["PASSWORD"], django["HOST"], django["PORT"], django["NAME"]) == (
+        "u@x",
+        "p/w",
+        "db.internal",
+        "6543",
+        "custodia",
+    )
+    assert django["OPTIONS"] == {"sslmode": "require"}
+    with pytest.raises(ImproperlyConfigured, match="must start with sqlite:// or postgres://"):
+        parse_database_url("DATABASE_URL", "mysql://x/y")
+    with pytest.raises(ImproperlyConfigured, match="needs a database name"):
+        parse_database_url("DATABASE_URL", "postgres://host/")
+    with pytest.raises(ImproperlyConfigured, match="port"):
+        parse_database_url("DATABASE_URL", "postgres://host:notaport/db")
+
+
+def _manage(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def _production_env(tmp_path) -> dict:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_", "CELERY_", "SECRET_", "DJANGO_ALLOW_ASYNC_UNSAFE"))
+    }
+    env.update(
+        CUSTODIA_PROFILE="production",
+        CUSTODIA_VAR_DIR=str(tmp_path),
+        SECRET_KEY="x" * 30 + "-production-secret-for-the-deploy-check-" + "y" * 20,
+        ALLOWED_HOSTS="custodia.example.org",
+        DATABASE_URL="postgres://custodia@127.0.0.1:5432/custodia",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/1",
+        FIELD_ENCRYPTION_KEYS="k1:" + "A" * 43,
+        FIELD_HASH_KEY="h" * 40,
+    )
+    return env
+
+
+def test_production_profile_passes_check_deploy_with_zero_warnings(tmp_path):
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=_production_env(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_profile_refuses_to_start_without_its_secrets(tmp_path):
+    env = _production_env(tmp_path)
+    del env["SECRET_KEY"]
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert "SECRET_KEY (or SECRET_KEY_FILE) is required" in result.stderr
+
+
+def test_a_bad_environment_value_stops_start_up_with_a_clear_message(tmp_path):
+    env = {**os.environ, "CUSTODIA_VAR_DIR": str(tmp_path), "SMS_CODE_TTL_SECONDS": "five minutes"}
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert "SMS_CODE_TTL_SECONDS must be an integer" in result.stderr
+
+
+def test_security_headers_are_sent(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "camera=()" in response["Permissions-Policy"]
