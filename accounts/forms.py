@@ -154,7 +154,10 @@ class ProfileForm(forms.ModelForm):
         return birthday
 
     def changes(self) -> dict:
-        return {field: self.cleaned_data[field] for field in self.changed_data}
+        # A ticked "clear" box cleans to False; the model's "no picture" is "".
+        return {
+            field: "" if self.cleaned_data[field] is False else self.cleaned_data[field] for field in self.changed_data
+        }
 
 
 class IdentityVerificationForm(forms.Form):

@@ -95,6 +95,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         # Never the full number: str() ends up in logs, admin lists and audit views.
         return self.name or self.nickname or mask_phone(self.phone)
 
+    def get_short_name(self) -> str:
+        # The operations console greets staff with this, else with the full number.
+        return self.display_name
+
     @property
     def display_name(self) -> str:
         return self.nickname or self.name or mask_phone(self.phone)

@@ -134,7 +134,9 @@ def check_code(phone: str, purpose: str, code: str) -> OneTimeCode:
             )
     if latest.used_at is not None or latest.expires_at <= now:
         raise CodeRejected(_("The code is wrong, and the last one sent has expired. Ask for a new code."), code="wrong")
-    with transaction.atomic():
+    # durable: the guess must commit on its own. Nested in a caller's transaction it could
+    # be rolled back with it, silently lifting the guess limit; refuse that loudly instead.
+    with transaction.atomic(durable=True):
         OneTimeCode.objects.filter(pk=latest.pk).update(failed_attempts=F("failed_attempts") + 1)
     remaining = max_attempts - latest.failed_attempts - 1
     if remaining <= 0:

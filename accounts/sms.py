@@ -43,6 +43,15 @@ class FileBackend(BaseBackend):
             handle.write(line + "\n")
 
 
+def read_file_outbox(limit: int = 20) -> list[dict]:
+    """The newest ``limit`` messages the file backend wrote, newest first."""
+    path = settings.SMS_FILE_PATH
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()[-limit:]
+    return [json.loads(line) for line in reversed(lines) if line.strip()]
+
+
 class LocmemBackend(BaseBackend):
     outbox: list[dict] = []
 

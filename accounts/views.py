@@ -10,7 +10,8 @@ from django.contrib.auth import authenticate, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.forms.utils import ErrorDict
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -27,6 +28,7 @@ from accounts.forms import (
     SendCodeForm,
 )
 from accounts.models import AccountDeletionRequest, CodePurpose, IdentityVerification, User
+from accounts.sms import read_file_outbox
 from dataprotection.audit import client_ip
 from dataprotection.masking import mask_id_number
 
@@ -68,7 +70,10 @@ def _sign_in(request: HttpRequest, user: User) -> HttpResponse:
 def _unbound_copy(form_class, request: HttpRequest):
     """Re-show the posted values after "send code" without running full validation."""
     form = form_class(initial={key: request.POST.get(key, "") for key in ("phone", "name")})
-    form.is_bound = False
+    # An unbound form with an empty error dict: errors can be attached to the phone
+    # field without validating (and complaining about) the fields not filled in yet.
+    form._errors = ErrorDict()
+    form.cleaned_data = {}
     return form
 
 
@@ -274,3 +279,11 @@ def cancel_deletion(request: HttpRequest) -> HttpResponse:
     else:
         messages.error(request, _("There is no deletion request that can still be cancelled."))
     return redirect("accounts:delete")
+
+
+def dev_sms_outbox(request: HttpRequest) -> HttpResponse:
+    """Development only: the newest messages written by the file SMS backend, so a demo
+    can sign up without a phone. 404 unless DEBUG is on and the file backend is in use."""
+    if not settings.DEBUG or settings.SMS_BACKEND != "accounts.sms.FileBackend":
+        raise Http404
+    return render(request, "accounts/dev_sms.html", {"messages_sent": read_file_outbox(limit=20)})

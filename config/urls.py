@@ -7,6 +7,8 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from django.views.i18n import set_language
 
+from accounts import views as account_views
+
 admin.site.site_header = "Custodia operations"
 admin.site.site_title = "Custodia operations"
 
@@ -15,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("ops/", admin.site.urls),
+    path("dev/sms/", account_views.dev_sms_outbox, name="dev_sms_outbox"),
 ]
 
 if settings.DEBUG:

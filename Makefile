@@ -1,0 +1,65 @@
+# Custodia: the two commands a newcomer needs.
+#   make run   -- virtualenv, install, migrate, demo data, web + Celery worker + beat
+#   make test  -- lint, migration and translation checks, then the whole test suite
+#                 on SQLite and again on a throwaway PostgreSQL (both with real Redis)
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_MEMBERS ?= 300
+PYTEST_ARGS ?=
+
+.PHONY: run test install lint checks pytest pytest-postgres messages clean-var help
+
+help:
+	@echo "make run    start the portal on http://$(HOST):$(PORT)/ with demo data, a worker and beat"
+	@echo "make test   run every check and the whole test suite (what CI runs)"
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Custodia needs Python 3.11, found " + sys.version.split()[0]'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/python manage.py migrate --noinput -v 0
+	$(BIN)/python manage.py seed_demo --members $(DEMO_MEMBERS)
+	@echo ""
+	@echo "  Custodia is starting on http://$(HOST):$(PORT)/  (operations console: http://$(HOST):$(PORT)/ops/)"
+	@echo "  SMS codes are written to var/sms-outbox.jsonl and shown at http://$(HOST):$(PORT)/dev/sms/"
+	@echo "  Press Ctrl-C to stop the web server, the worker and beat together."
+	@echo ""
+	@trap 'kill 0' INT TERM EXIT; \
+	  $(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 & \
+	  $(BIN)/celery -A config beat --loglevel=INFO & \
+	  $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+messages: install
+	@if command -v msgfmt >/dev/null; then \
+	  $(BIN)/python manage.py compilemessages --ignore=.venv -v 0; \
+	elif [ "$$CI" = "true" ]; then echo "CI needs gettext (msgfmt) for compilemessages" >&2; exit 1; \
+	else echo "msgfmt not found: skipping compilemessages (apt-get install gettext)"; fi
+
+checks: install messages
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+pytest: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+pytest-postgres: install
+	$(BIN)/pytest --postgres -m "not browser" $(PYTEST_ARGS)
+
+test: lint checks pytest pytest-postgres
+
+clean-var:
+	rm -rf var
