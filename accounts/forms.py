@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -135,10 +136,7 @@ class ProfileForm(forms.ModelForm):
             raise ValidationError(
                 _("The picture is %(size)s; the largest allowed is %(limit)s."),
                 code="too_large",
-                params={
-                    "size": f"{avatar.size / 1024 / 1024:.1f} MB",
-                    "limit": f"{settings.AVATAR_MAX_BYTES / 1024 / 1024:.0f} MB",
-                },
+                params={"size": filesizeformat(avatar.size), "limit": filesizeformat(settings.AVATAR_MAX_BYTES)},
             )
         image = getattr(avatar, "image", None)
         if image is None or image.format not in ALLOWED_AVATAR_TYPES:

@@ -8,6 +8,7 @@ also roll back the attempt counter that limits guessing.
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 
@@ -57,7 +58,7 @@ def _check_rate_limits(phone: str, purpose: str, ip: str | None, now) -> None:
     if latest is not None:
         wait = (latest.created_at + settings.SMS_CODE_RESEND_INTERVAL - now).total_seconds()
         if wait > 0:
-            seconds = int(wait) + 1
+            seconds = math.ceil(wait)
             raise RateLimited(
                 ngettext(
                     "A code was just sent. Wait %(seconds)d second before asking for another.",

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.forms.utils import ErrorDict
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -61,7 +62,12 @@ def _send_code_from(request: HttpRequest, form, purpose: str, *, must_exist: boo
 
 def _sign_in(request: HttpRequest, user: User) -> HttpResponse:
     login(request, user, backend=MODEL_BACKEND)
-    response = redirect(request.POST.get("next") or request.GET.get("next") or settings.LOGIN_REDIRECT_URL)
+    target = request.POST.get("next") or request.GET.get("next")
+    if not target or not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = settings.LOGIN_REDIRECT_URL  # never an open redirect to another site
+    response = redirect(target)
     if user.preferred_language:
         response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.preferred_language, samesite="Lax")
     return response

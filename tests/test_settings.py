@@ -116,3 +116,28 @@ def test_security_headers_are_sent(client):
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert "camera=()" in response["Permissions-Policy"]
+
+
+def test_celery_reliability_settings():
+    """Brief rule 5 / style-anchors (d): tasks are acked late, re-queued when a worker is
+    lost, prefetched one at a time, time-limited below the visibility timeout, and keep
+    no results."""
+    from django.conf import settings
+
+    from config.celery import app
+
+    assert app.conf.task_acks_late is True
+    assert app.conf.task_reject_on_worker_lost is True
+    assert app.conf.worker_prefetch_multiplier == 1
+    assert app.conf.task_ignore_result is True
+    assert app.conf.task_soft_time_limit < app.conf.task_time_limit < settings.CELERY_BROKER_VISIBILITY_TIMEOUT
+    assert app.conf.worker_cancel_long_running_tasks_on_connection_loss is True
+    assert app.conf.task_serializer == "json"
+    assert "delay_on_commit" in dir(app.Task)
+
+
+def test_time_limit_must_stay_below_visibility_timeout(tmp_path):
+    env = {**os.environ, "CUSTODIA_VAR_DIR": str(tmp_path), "CELERY_TASK_TIME_LIMIT": "4000"}
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert "CELERY_TASK_TIME_LIMIT must stay below CELERY_BROKER_VISIBILITY_TIMEOUT" in result.stderr

@@ -1,0 +1,50 @@
+"""Fixtures for the personal-account tests (ACC-1 to ACC-5).
+
+Messages are asserted in English: the project's default language is zh-hans, so both
+service calls (``translation.override``) and test-client requests (``Accept-Language``)
+are pinned to English here.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.utils import translation
+
+from accounts import services
+from tests.conftest import last_code
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def client():
+    """The Django test client, asking for English pages."""
+    return Client(headers={"accept-language": "en"})
+
+
+@pytest.fixture
+def deliver(django_capture_on_commit_callbacks):
+    """Run a block and then its on-commit callbacks: under the ``db`` fixture the test's
+    transaction never commits, so the SMS delivery task would otherwise never run."""
+
+    def run():
+        return django_capture_on_commit_callbacks(execute=True)
+
+    return run
+
+
+@pytest.fixture
+def issue_code(db, sms_outbox, deliver):
+    """Send a code through ``services.send_code``, deliver its SMS, return the code."""
+
+    def issue(phone: str, purpose: str, **kwargs) -> str:
+        with deliver():
+            services.send_code(phone, purpose, **kwargs)
+        return last_code(sms_outbox, phone)
+
+    return issue

@@ -1,0 +1,39 @@
+"""The development SMS outbox page lets a demo read codes without a phone (issue 2:
+console/file SMS backend in development); it never exists outside DEBUG."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.sms import FileBackend
+
+
+@pytest.fixture
+def file_outbox(settings, tmp_path):
+    settings.SMS_BACKEND = "accounts.sms.FileBackend"
+    settings.SMS_FILE_PATH = tmp_path / "outbox.jsonl"
+    return settings
+
+
+def test_outbox_lists_newest_messages_first_in_debug(client, file_outbox):
+    file_outbox.DEBUG = True
+    FileBackend().send("+8613900000001", "first 111111")
+    FileBackend().send("+8613900000002", "second 222222")
+    response = client.get("/dev/sms/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.index("second 222222") < body.index("first 111111")
+
+
+def test_outbox_is_404_without_debug(client, file_outbox):
+    file_outbox.DEBUG = False
+    FileBackend().send("+8613900000001", "secret 333333")
+    response = client.get("/dev/sms/")
+    assert response.status_code == 404
+    assert b"333333" not in response.content
+
+
+def test_outbox_is_404_with_another_backend(client, settings):
+    settings.DEBUG = True
+    settings.SMS_BACKEND = "accounts.sms.ConsoleBackend"
+    assert client.get("/dev/sms/").status_code == 404
