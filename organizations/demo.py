@@ -368,8 +368,9 @@ def contract_status(rng: random.Random) -> str:
 
 
 def hire_date(rng: random.Random, *, born: date, today: date, contract: str) -> date:
-    """A hire date after the person turned 22 (18 for interns); probationers and interns
-    joined within the last six months, as their status implies."""
+    """A hire date at least a week ago, normally after the person turned 22 and never
+    before 16 (the legal working age); probationers and interns joined within the last
+    six months, as their status implies."""
     latest = today - timedelta(days=7)
     if contract in ("probation", "intern"):
         earliest = today - timedelta(days=180)
@@ -377,7 +378,7 @@ def hire_date(rng: random.Random, *, born: date, today: date, contract: str) -> 
         earliest = max(years_before(today, 12), years_before(born, -22))
     if earliest > latest:
         earliest = latest - timedelta(days=90)
-    earliest = max(earliest, years_before(born, -18))
+    earliest = max(earliest, years_before(born, -16))
     latest = max(latest, earliest)
     return date.fromordinal(rng.randint(earliest.toordinal(), latest.toordinal()))
 

@@ -8,6 +8,8 @@ the demo organization and the demo users.
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -58,4 +60,10 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins (every one uses the password {DEMO_PASSWORD}):")
         self.stdout.write(f"  {'Role':<46} {'Phone':<16} Password")
         for login in result.logins:
-            self.stdout.write(f"  {login.label:<46} {login.phone:<16} {login.password}")
+            self.stdout.write(f"  {_pad(login.label, 46)} {login.phone:<16} {login.password}")
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-justify by display width: CJK characters take two terminal columns."""
+    columns = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+    return text + " " * max(0, width - columns)
