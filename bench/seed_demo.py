@@ -82,7 +82,7 @@ def naive_baseline(sample: int, *, atomic: bool, seed: int, days: int = 0) -> Ba
     from dataprotection.crypto import keyed_hash
     from organizations import demo
     from organizations.models import ApprovalRecord, AttendancePunch, Department, Member, MemberDepartment, Organization
-    from organizations.services import ID_NUMBER_DIGEST_PURPOSE, MOBILE_DIGEST_PURPOSE
+    from organizations.services.demo_data import ID_NUMBER_DIGEST_PURPOSE, MOBILE_DIGEST_PURPOSE
 
     organization = Organization.objects.create(name=f"Baseline {'atomic' if atomic else 'autocommit'} {days}")
     team = Department.objects.create(organization=organization, name="Team")
@@ -176,7 +176,7 @@ def main() -> None:
         configure_django(workdir, args.debug)
         from django.db import connection
 
-        from organizations.services import seed_demo_organization
+        from organizations.services.demo_data import seed_demo_organization
 
         print(f"Python {sys.version.split()[0]}, SQLite {connection.Database.sqlite_version}, {os.cpu_count()} CPUs")
         print(f"Database: {workdir / 'bench.sqlite3'}")

@@ -15,6 +15,7 @@ admin.site.site_title = "Custodia operations"
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("accounts/", include("accounts.urls")),
+    path("orgs/", include("organizations.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("ops/", admin.site.urls),
     path("dev/sms/", account_views.dev_sms_outbox, name="dev_sms_outbox"),

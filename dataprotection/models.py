@@ -14,6 +14,9 @@ class AuditEventQuerySet(models.QuerySet):
     def about(self, user) -> AuditEventQuerySet:
         return self.filter(subject_user=user)
 
+    def in_organization(self, organization_id: int) -> AuditEventQuerySet:
+        return self.filter(organization_id=organization_id)
+
 
 class AuditEvent(models.Model):
     """One action by a person, staff member or the system on personal data.
@@ -47,6 +50,9 @@ class AuditEvent(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # A plain integer, not a foreign key: the trail must outlive a disbanded organization,
+    # and this package depends on no app (docs/architecture.md).
+    organization_id = models.BigIntegerField(_("organization"), null=True, blank=True)
     target_type = models.CharField(_("target type"), max_length=64, blank=True)
     target_id = models.CharField(_("target id"), max_length=64, blank=True)
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
@@ -59,7 +65,10 @@ class AuditEvent(models.Model):
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
         ordering = ["-occurred_at", "-id"]
-        indexes = [models.Index(fields=["subject_user", "occurred_at"], name="audit_subject_time")]
+        indexes = [
+            models.Index(fields=["subject_user", "occurred_at"], name="audit_subject_time"),
+            models.Index(fields=["organization_id", "occurred_at"], name="audit_org_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.action}"

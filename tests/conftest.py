@@ -283,9 +283,9 @@ def page(browser, live_server):
 
 @dataclass
 class Cast:
-    """The standard cast: an organization with an owner, a sub-administrator scoped to
-    one department subtree, one scoped elsewhere, a member, another organization's
-    admin, operations staff, and the departments they live in."""
+    """The standard cast: an organization with an owner, a sub-administrator holding
+    view/edit roster on the Sales subtree, one holding them on Engineering, a member in
+    Sales East, another organization's owner, operations staff, and the departments."""
 
     organization: object
     root: object
@@ -303,7 +303,8 @@ class Cast:
 
 @pytest.fixture
 def cast(db):
-    from organizations.models import AdministratorRole
+    from organizations.models import AdministratorRole, Right
+    from organizations.services.grants import grant_rights
     from tests.factories import (
         AdministratorFactory,
         DepartmentFactory,
@@ -319,10 +320,13 @@ def cast(db):
     engineering = DepartmentFactory(organization=org, parent=root, name="Engineering")
     owner = UserFactory(name="Owner")
     AdministratorFactory(organization=org, user=owner, role=AdministratorRole.OWNER)
+    roster_rights = [Right.VIEW_ROSTER, Right.EDIT_ROSTER]
     sub_admin = UserFactory(name="Scoped sub-admin")
     AdministratorFactory(organization=org, user=sub_admin, scope=[sales])
+    grant_rights(sub_admin, roster_rights, sales)
     out_of_scope = UserFactory(name="Engineering sub-admin")
     AdministratorFactory(organization=org, user=out_of_scope, scope=[engineering])
+    grant_rights(out_of_scope, roster_rights, engineering)
     member_user = UserFactory(name="Member")
     member = MemberFactory(organization=org, user=member_user, name="Member", department=sales_east)
     other_org = OrganizationFactory(name="Other Org")

@@ -18,7 +18,7 @@ from phonenumbers import PhoneNumberType
 from dataprotection.identifiers import id_number_check_digit, is_valid_bank_card, is_valid_id_number
 from organizations import demo
 from organizations.models import ApprovalKind, LaborContractStatus
-from organizations.services import MEMBERS_PER_TEAM, plan_department_tree
+from organizations.services.demo_data import MEMBERS_PER_TEAM, plan_department_tree
 
 TODAY = date(2026, 3, 2)
 CJK = re.compile(r"^[\u4e00-\u9fff]{2,4}$")

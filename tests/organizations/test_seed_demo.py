@@ -25,7 +25,7 @@ from organizations.models import (
     MemberDepartment,
     Organization,
 )
-from organizations.services import (
+from organizations.services.demo_data import (
     DEMO_LOGINS,
     DEMO_ORGANIZATION_NAME,
     DEMO_PASSWORD,

@@ -13,7 +13,7 @@ import unicodedata
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from organizations.services import (
+from organizations.services.demo_data import (
     DEMO_PASSWORD,
     MAX_DAYS,
     MAX_MEMBERS,

@@ -1,0 +1,196 @@
+"""The one permission gate for organization data (ORG-9, brief rule 2).
+
+Every HTML view and API endpoint that shows or changes organization data starts with
+``org_access(user, organization_id)`` and asks the returned ``OrgAccess`` for querysets
+and decisions. The gate answers in two queries per request (the administrator row with
+its organization, then every grant of that user in that organization, unioned) and never
+checks permissions per row: lists are filtered with one subquery on department paths.
+
+Rules:
+- Not an administrator of the organization: 404 (the organization is out of scope).
+- An object outside every subtree where the administrator holds the right to see it: 404.
+- In scope but without the right for the action: 403.
+- The owner holds every right on the whole organization; grants are never stored for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import reduce
+from operator import or_
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet, Value
+from django.http import Http404
+
+from organizations.models import (
+    Administrator,
+    AdministratorRole,
+    Department,
+    DepartmentUserObjectPermission,
+    Member,
+    MemberDepartment,
+    Organization,
+    OrganizationUserObjectPermission,
+    Right,
+)
+
+ALL_RIGHTS = frozenset(Right.values)
+WHOLE_ORGANIZATION = None  # the scope of a grant on the organization itself
+
+
+def minimal_paths(paths: Iterable[str]) -> tuple[str, ...]:
+    """Drop every path that lies inside another one: a grant on Sales already covers
+    Sales East, so the subtree filter needs only the outermost prefixes."""
+    kept: list[str] = []
+    for path in sorted(set(paths)):
+        if not kept or not path.startswith(kept[-1]):
+            kept.append(path)
+    return tuple(kept)
+
+
+def path_filter(lookup: str, paths: Iterable[str]) -> Q:
+    return reduce(or_, (Q(**{f"{lookup}__startswith": path}) for path in paths), Q(pk__in=[]))
+
+
+@dataclass(frozen=True)
+class OrgAccess:
+    user: object
+    organization: Organization
+    administrator: Administrator
+    org_rights: frozenset[str] = frozenset()
+    subtree_rights: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ decisions
+
+    @property
+    def is_owner(self) -> bool:
+        return self.administrator.role == AdministratorRole.OWNER
+
+    def has(self, right: str) -> bool:
+        """Holds ``right`` somewhere in the organization."""
+        return self.has_whole(right) or bool(self.subtree_rights.get(right))
+
+    def has_whole(self, right: str) -> bool:
+        """Holds ``right`` on the whole organization."""
+        return self.is_owner or right in self.org_rights
+
+    def require(self, right: str) -> None:
+        if not self.has(right):
+            raise PermissionDenied
+
+    def require_owner(self) -> None:
+        if not self.is_owner:
+            raise PermissionDenied
+
+    def paths(self, right: str) -> tuple[str, ...] | None:
+        """The subtree prefixes where ``right`` holds; ``None`` means everywhere."""
+        if self.has_whole(right):
+            return WHOLE_ORGANIZATION
+        return self.subtree_rights.get(right, ())
+
+    def covers(self, right: str, department: Department | None) -> bool:
+        """Holds ``right`` on ``department``'s subtree (``None``: on the organization)."""
+        if self.has_whole(right):
+            return True
+        if department is None:
+            return False
+        return any(department.path.startswith(prefix) for prefix in self.subtree_rights.get(right, ()))
+
+    def covers_member(self, right: str, member_paths: Iterable[str]) -> bool:
+        paths = self.paths(right)
+        if paths is WHOLE_ORGANIZATION:
+            return True
+        return any(path.startswith(prefix) for path in member_paths for prefix in paths)
+
+    def can_grant(self, right: str, department: Department | None) -> bool:
+        """ORG-9: an administrator grants only what it holds, where it holds it, and only
+        if it may manage administrators there."""
+        return self.covers(Right.MANAGE_ADMINS, department) and self.covers(right, department)
+
+    @property
+    def rights(self) -> frozenset[str]:
+        """Every right held somewhere (for menus and buttons, never for row filtering)."""
+        if self.is_owner:
+            return ALL_RIGHTS
+        return self.org_rights | {right for right, paths in self.subtree_rights.items() if paths}
+
+    # ------------------------------------------------------------------ querysets
+
+    def members(self, right: str = Right.VIEW_ROSTER) -> QuerySet[Member]:
+        """Roster entries where ``right`` holds: one subquery, whatever the page size."""
+        self.require(right)
+        queryset = Member.objects.filter(organization=self.organization)
+        paths = self.paths(right)
+        if paths is WHOLE_ORGANIZATION:
+            return queryset
+        in_scope = MemberDepartment.objects.filter(path_filter("department__path", paths)).values("member_id")
+        return queryset.filter(pk__in=in_scope)
+
+    def departments(self, right: str = Right.VIEW_ROSTER) -> QuerySet[Department]:
+        self.require(right)
+        queryset = Department.objects.filter(organization=self.organization)
+        paths = self.paths(right)
+        if paths is WHOLE_ORGANIZATION:
+            return queryset
+        return queryset.filter(path_filter("path", paths))
+
+    def get_member(self, pk: int, right: str = Right.VIEW_ROSTER) -> Member:
+        """A roster entry the administrator can see (else 404) and act on with ``right``
+        (else 403)."""
+        member = Member.objects.filter(organization=self.organization, pk=pk).prefetch_related("departments").first()
+        if member is None:
+            raise Http404
+        member_paths = [department.path for department in member.departments.all()]
+        if not self.has(Right.VIEW_ROSTER) or not self.covers_member(Right.VIEW_ROSTER, member_paths):
+            raise Http404
+        if not self.covers_member(right, member_paths):
+            raise PermissionDenied
+        return member
+
+    def get_department(self, pk: int, right: str = Right.VIEW_ROSTER) -> Department:
+        department = Department.objects.filter(organization=self.organization, pk=pk).first()
+        if department is None or not self.covers(Right.VIEW_ROSTER, department):
+            raise Http404
+        if not self.covers(right, department):
+            raise PermissionDenied
+        return department
+
+
+def org_access(user, organization_id: int) -> OrgAccess:
+    """The gate. 404 unless ``user`` administers the organization."""
+    if not getattr(user, "is_authenticated", False):
+        raise Http404
+    administrator = (
+        Administrator.objects.select_related("organization").filter(user=user, organization_id=organization_id).first()
+    )
+    if administrator is None:
+        raise Http404
+    if administrator.role == AdministratorRole.OWNER:
+        return OrgAccess(user=user, organization=administrator.organization, administrator=administrator)
+    whole = OrganizationUserObjectPermission.objects.filter(user=user, content_object_id=organization_id).values_list(
+        "permission__codename", Value("")
+    )
+    subtree = DepartmentUserObjectPermission.objects.filter(
+        user=user, content_object__organization_id=organization_id
+    ).values_list("permission__codename", "content_object__path")
+    org_rights: set[str] = set()
+    subtree_paths: dict[str, list[str]] = {}
+    for codename, path in whole.union(subtree, all=True):
+        if path:
+            subtree_paths.setdefault(codename, []).append(path)
+        else:
+            org_rights.add(codename)
+    return OrgAccess(
+        user=user,
+        organization=administrator.organization,
+        administrator=administrator,
+        org_rights=frozenset(org_rights),
+        subtree_rights={right: minimal_paths(paths) for right, paths in subtree_paths.items()},
+    )
+
+
+def administered_organizations(user) -> QuerySet[Organization]:
+    """Organizations the user administers, for the "my organizations" page."""
+    return Organization.objects.filter(administrators__user=user).order_by("name")

@@ -1,0 +1,36 @@
+"""URLs of the organization admin portal, all under /orgs/. Each area lives in its own
+views module."""
+
+from django.urls import path
+
+from organizations.views import administrators, audit, departments, registration, roster
+
+app_name = "organizations"
+
+urlpatterns = [
+    # registration, certification, ownership (ORG-1, ORG-2, ORG-12)
+    path("", registration.organization_list, name="list"),
+    path("register/", registration.register_organization, name="register"),
+    path("<int:org_id>/", registration.dashboard, name="dashboard"),
+    path("<int:org_id>/certification/", registration.certification, name="certification"),
+    path("<int:org_id>/transfer/", registration.transfer_ownership, name="transfer"),
+    # roster (ORG-4, ORG-7, ORG-10)
+    path("<int:org_id>/roster/", roster.roster_list, name="roster"),
+    path("<int:org_id>/roster/<int:member_id>/", roster.member_detail, name="member"),
+    path("<int:org_id>/roster/<int:member_id>/edit/", roster.member_edit, name="member_edit"),
+    path("<int:org_id>/roster/<int:member_id>/reveal/<str:field>/", roster.member_reveal, name="member_reveal"),
+    # audit (SEC-2)
+    path("<int:org_id>/audit/", audit.audit_log, name="audit"),
+    # departments (ORG-3)
+    path("<int:org_id>/departments/", departments.department_tree, name="departments"),
+    path("<int:org_id>/departments/new/", departments.department_create, name="department_create"),
+    path("<int:org_id>/departments/<int:department_id>/edit/", departments.department_edit, name="department_edit"),
+    path(
+        "<int:org_id>/departments/<int:department_id>/delete/", departments.department_delete, name="department_delete"
+    ),
+    # administrators (ORG-9)
+    path("<int:org_id>/admins/", administrators.administrator_list, name="admins"),
+    path("<int:org_id>/admins/appoint/", administrators.administrator_appoint, name="admin_appoint"),
+    path("<int:org_id>/admins/<int:admin_id>/", administrators.administrator_edit, name="admin_edit"),
+    path("<int:org_id>/admins/<int:admin_id>/remove/", administrators.administrator_remove, name="admin_remove"),
+]

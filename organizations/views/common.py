@@ -1,0 +1,18 @@
+"""Helpers shared by the organization admin views."""
+
+from __future__ import annotations
+
+from django.shortcuts import render
+
+from organizations.permissions import OrgAccess
+
+
+def render_org(request, template: str, access: OrgAccess, context: dict | None = None, **kwargs):
+    """Render an organization page with the access object the org layout needs (the
+    navigation shows only the sections whose rights the administrator holds)."""
+    return render(
+        request,
+        template,
+        {"access": access, "organization": access.organization, "rights": access.rights, **(context or {})},
+        **kwargs,
+    )
