@@ -193,6 +193,10 @@ STORAGES = {
     },
 }
 AVATAR_MAX_BYTES = env_int("AVATAR_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
+# Sensitive uploads (certification documents, ORG-2) are stored encrypted here, outside
+# MEDIA_ROOT, and only ever served through permission-checked, audited views.
+PRIVATE_MEDIA_ROOT = Path(env_str("PRIVATE_MEDIA_ROOT", str(VAR_DIR / "private")))
+CERTIFICATION_FILE_MAX_BYTES = env_int("CERTIFICATION_FILE_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Security headers (SEC-5) -------------------------------------------------
