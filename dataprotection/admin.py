@@ -8,7 +8,14 @@ class AuditEventAdmin(admin.ModelAdmin):
     """Read-only view of the audit trail for operations staff (SEC-2)."""
 
     list_display = (
-        "occurred_at", "action", "actor_kind", "actor", "subject_user", "organization_id", "target_type", "target_id"
+        "occurred_at",
+        "action",
+        "actor_kind",
+        "actor",
+        "subject_user",
+        "organization_id",
+        "target_type",
+        "target_id",
     )
     list_filter = ("action", "actor_kind")
     list_select_related = ("actor", "subject_user")

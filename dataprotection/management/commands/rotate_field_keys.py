@@ -1,0 +1,38 @@
+"""``manage.py rotate_field_keys``: re-encrypt every encrypted column under the primary
+key of FIELD_ENCRYPTION_KEYS (ORG-10, SEC-5). See dataprotection/rotation.py."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from dataprotection import crypto
+from dataprotection.rotation import encrypted_columns, rotate_model
+
+
+class Command(BaseCommand):
+    help = "Re-encrypt every encrypted field under the first (primary) key of FIELD_ENCRYPTION_KEYS."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--chunk-size", type=int, default=1000)
+        parser.add_argument("--dry-run", action="store_true", help="count what would be re-encrypted, change nothing")
+
+    def handle(self, *args, chunk_size: int, dry_run: bool, **options):
+        if chunk_size < 1:
+            raise CommandError("--chunk-size must be at least 1")
+        primary = crypto.key_ring().primary_id
+        self.stdout.write(f"Primary key id: {primary}{' (dry run)' if dry_run else ''}")
+        total = 0
+        for model, fields in encrypted_columns():
+            try:
+                reports = rotate_model(model, fields, chunk_size=chunk_size, dry_run=dry_run)
+            except crypto.DecryptionError as exc:
+                raise CommandError(
+                    f"{model._meta.label}: a value cannot be decrypted ({exc}). Is an old key missing from "
+                    "FIELD_ENCRYPTION_KEYS? Nothing was lost: rows already rotated keep the new key."
+                ) from exc
+            for report in reports:
+                total += report.rotated
+                self.stdout.write(
+                    f"  {report.table}.{report.column}: scanned {report.scanned}, "
+                    f"{'would re-encrypt' if dry_run else 're-encrypted'} {report.rotated}"
+                    + (f", skipped {report.skipped_concurrent} changed meanwhile" if report.skipped_concurrent else "")
+                )
+        self.stdout.write(self.style.SUCCESS(f"{'Would re-encrypt' if dry_run else 'Re-encrypted'} {total} values."))
