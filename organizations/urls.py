@@ -3,7 +3,7 @@ views module."""
 
 from django.urls import path
 
-from organizations.views import administrators, audit, departments, registration, roster
+from organizations.views import administrators, audit, departments, member_self, registration, roster
 
 app_name = "organizations"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     # registration, certification, ownership (ORG-1, ORG-2, ORG-12)
     path("", registration.organization_list, name="list"),
     path("register/", registration.register_organization, name="register"),
+    path("my-data/", member_self.my_organization_data, name="my_data"),
     path("<int:org_id>/", registration.dashboard, name="dashboard"),
     path("<int:org_id>/certification/", registration.certification, name="certification"),
     path("<int:org_id>/transfer/", registration.transfer_ownership, name="transfer"),
