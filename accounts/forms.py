@@ -128,6 +128,15 @@ class ProfileForm(forms.ModelForm):
             "gender": forms.Select(choices=Gender.choices),
         }
 
+    def __init__(self, *args, locked: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # ACC-6: fields the person's dedicated-edition organization provides are shown
+        # but disabled; Django ignores any value posted for a disabled field.
+        for name, reason in (locked or {}).items():
+            if name in self.fields:
+                self.fields[name].disabled = True
+                self.fields[name].help_text = reason
+
     def clean_avatar(self):
         avatar = self.cleaned_data.get("avatar")
         if not avatar or avatar == self.instance.avatar:

@@ -30,6 +30,7 @@ from accounts.models import (
     SMSStatus,
     User,
 )
+from accounts.profile_policy import locked_profile_fields
 from accounts.tasks import deliver_sms
 from dataprotection.audit import record_event
 from dataprotection.crypto import keyed_hash
@@ -215,6 +216,14 @@ def update_profile(user: User, changes: dict, *, actor: User | None = None, ip: 
     unknown = set(changes) - set(PROFILE_FIELDS) - {"preferred_language"}
     if unknown:
         raise ValueError(f"Not profile fields: {sorted(unknown)}")
+    if actor is None or actor == user:
+        locked = set(changes) & set(locked_profile_fields(user))
+        if locked and any(getattr(user, field) != changes[field] for field in locked):
+            raise ValidationError(
+                _("Your organization provides these fields; ask its administrators to correct them: %(fields)s")
+                % {"fields": ", ".join(sorted(locked))},
+                code="locked",
+            )
     changed = [field for field, value in changes.items() if getattr(user, field) != value]
     old_avatar = user.avatar.name if "avatar" in changed else None
     for field in changed:

@@ -29,6 +29,7 @@ from accounts.forms import (
     SendCodeForm,
 )
 from accounts.models import AccountDeletionRequest, CodePurpose, IdentityVerification, User
+from accounts.profile_policy import locked_profile_fields
 from accounts.sms import read_file_outbox
 from dataprotection.audit import client_ip
 from dataprotection.masking import mask_id_number
@@ -205,7 +206,12 @@ def profile(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def profile_edit(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        form = ProfileForm(request.POST, request.FILES, instance=User.objects.get(pk=request.user.pk))
+        form = ProfileForm(
+            request.POST,
+            request.FILES,
+            instance=User.objects.get(pk=request.user.pk),
+            locked=locked_profile_fields(request.user),
+        )
         if form.is_valid():
             changed = services.update_profile(request.user, form.changes(), ip=client_ip(request))
             if changed:
@@ -217,7 +223,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
                 response.set_cookie(settings.LANGUAGE_COOKIE_NAME, request.user.preferred_language, samesite="Lax")
             return response
     else:
-        form = ProfileForm(instance=request.user)
+        form = ProfileForm(instance=request.user, locked=locked_profile_fields(request.user))
     return render(request, "accounts/profile_edit.html", {"form": form})
 
 

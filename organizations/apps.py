@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class OrganizationsConfig(AppConfig):
     name = "organizations"
     verbose_name = _("Organizations")
+
+    def ready(self):
+        from accounts.profile_policy import register_locked_fields_provider
+        from organizations.profile_locks import dedicated_edition_locks
+
+        register_locked_fields_provider(dedicated_edition_locks)
