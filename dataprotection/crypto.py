@@ -105,3 +105,30 @@ def keyed_hash(value: str, purpose: str) -> str:
     """Deterministic HMAC-SHA256 of a normalized value, for equality lookups."""
     digest = hmac.new(key_ring().hash_key, f"{purpose}\x00{value}".encode(), hashlib.sha256)
     return digest.hexdigest()
+
+
+BYTES_PREFIX = b"enc1:"
+
+
+def encrypt_bytes(data: bytes, purpose: str) -> bytes:
+    """Encrypt a binary blob (an uploaded document): ``enc1:<key id>:`` followed by the
+    raw nonce and AES-256-GCM ciphertext, bound to ``purpose`` like ``encrypt``."""
+    ring = key_ring()
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = ring.keys[ring.primary_id].encrypt(nonce, data, purpose.encode())
+    return BYTES_PREFIX + ring.primary_id.encode() + b":" + nonce + sealed
+
+
+def decrypt_bytes(stored: bytes, purpose: str) -> bytes:
+    if not stored.startswith(BYTES_PREFIX):
+        raise DecryptionError("not an encrypted blob")
+    key_id, sep, blob = stored[len(BYTES_PREFIX) :].partition(b":")
+    if not sep:
+        raise DecryptionError("not an encrypted blob")
+    key = key_ring().keys.get(key_id.decode(errors="replace"))
+    if key is None:
+        raise DecryptionError(f"unknown key id {key_id!r}")
+    try:
+        return key.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], purpose.encode())
+    except InvalidTag:
+        raise DecryptionError("ciphertext failed authentication") from None

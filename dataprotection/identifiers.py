@@ -1,6 +1,6 @@
 """Check digits of the identifiers the portal validates and the demo data fakes:
-mainland 18-digit resident ID numbers (GB 11643-1999, ISO 7064 MOD 11-2) and bank card
-numbers (Luhn)."""
+mainland 18-digit resident ID numbers (GB 11643-1999, ISO 7064 MOD 11-2), bank card
+numbers (Luhn) and unified social credit codes of organizations (GB 32100-2015)."""
 
 from __future__ import annotations
 
@@ -52,3 +52,28 @@ def is_valid_bank_card(value: str) -> bool:
     if not digits.isdigit() or not 12 <= len(digits) <= 19:
         return False
     return luhn_check_digit(digits[:-1]) == digits[-1]
+
+
+# Unified social credit codes (GB 32100-2015): 18 characters from a 31-character set that
+# leaves out I, O, Z, S and V; the last one is a check character over the first 17.
+CREDIT_CODE_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_CREDIT_PATTERN = re.compile(rf"^[{CREDIT_CODE_CHARSET}]{{18}}$")
+
+
+def normalize_credit_code(value: str) -> str:
+    return (value or "").strip().replace(" ", "").upper()
+
+
+def credit_code_check_char(first17: str) -> str:
+    total = sum(CREDIT_CODE_CHARSET.index(c) * w for c, w in zip(first17, _CREDIT_WEIGHTS, strict=True))
+    return CREDIT_CODE_CHARSET[(31 - total % 31) % 31]
+
+
+def is_valid_credit_code(value: str) -> bool:
+    """True for an 18-character unified social credit code with the right check
+    character (GB 32100-2015), as organizations register them (ORG-2)."""
+    value = normalize_credit_code(value)
+    if not _CREDIT_PATTERN.match(value):
+        return False
+    return credit_code_check_char(value[:17]) == value[17]

@@ -29,6 +29,7 @@ from accounts.models import User
 from dataprotection.audit import record_event
 from dataprotection.crypto import keyed_hash
 from organizations import demo
+from organizations.lookups import ID_NUMBER_DIGEST_PURPOSE, MOBILE_DIGEST_PURPOSE
 from organizations.models import (
     Administrator,
     AdministratorRole,
@@ -45,10 +46,6 @@ from organizations.models import (
     PunchKind,
     StaffSize,
 )
-
-# The purposes of the keyed-hash lookup columns (ORG-10); lookups must hash with the same.
-MOBILE_DIGEST_PURPOSE = "organizations.member.mobile"
-ID_NUMBER_DIGEST_PURPOSE = "organizations.member.id_number"
 
 # The stable marker of the demo organization: seeding twice finds it and stops.
 DEMO_ORGANIZATION_NAME = "杭州云栖科技有限公司 (Hangzhou Yunqi Technology Co., Ltd.)"
