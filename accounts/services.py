@@ -154,7 +154,7 @@ def check_code(phone: str, purpose: str, code: str) -> OneTimeCode:
     )
 
 
-def _consume(otc: OneTimeCode) -> None:
+def consume_code(otc: OneTimeCode) -> None:
     # Compare-and-set: of two concurrent submissions of one code, exactly one wins.
     if not OneTimeCode.objects.filter(pk=otc.pk, used_at__isnull=True).update(used_at=timezone.now()):
         raise CodeRejected(_("This code has already been used. Ask for a new code."), code="used")
@@ -170,7 +170,7 @@ def register_user(
     otc = check_code(phone, CodePurpose.REGISTER, code)
     try:
         with transaction.atomic():
-            _consume(otc)
+            consume_code(otc)
             user = User.objects.create_user(phone=phone, password=password, name=name, preferred_language=language)
             record_event("account.registered", actor=user, subject=user, target=user, ip=ip)
     except IntegrityError:
@@ -184,7 +184,7 @@ def sign_in_with_code(*, phone: str, code: str, ip: str | None = None) -> User:
     if user is None:
         raise CodeRejected(_("No active account uses this number. Register first."), code="no_account")
     with transaction.atomic():
-        _consume(otc)
+        consume_code(otc)
         record_event("account.signed_in", actor=user, subject=user, target=user, ip=ip, metadata={"method": "sms"})
     return user
 
@@ -195,7 +195,7 @@ def reset_password(*, phone: str, code: str, new_password: str, ip: str | None =
     if user is None:
         raise CodeRejected(_("No active account uses this number."), code="no_account")
     with transaction.atomic():
-        _consume(otc)
+        consume_code(otc)
         user.set_password(new_password)
         user.save(update_fields=["password"])
         record_event("account.password_reset", actor=user, subject=user, target=user, ip=ip)
@@ -272,7 +272,7 @@ def request_account_deletion(user: User, *, code: str, reason: str = "", ip: str
     belongs to the anonymization engine (ANON-3), which processes ``received`` rows."""
     otc = check_code(user.phone, CodePurpose.REVERIFY, code)
     with transaction.atomic():
-        _consume(otc)
+        consume_code(otc)
         if AccountDeletionRequest.objects.filter(user=user, status__in=["received", "processing"]).exists():
             raise ValidationError(_("Your account deletion request is already being handled."), code="duplicate")
         now = timezone.now()

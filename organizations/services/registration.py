@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import CodePurpose
-from accounts.services import _consume, check_code
+from accounts.services import check_code, consume_code
 from dataprotection.audit import record_event
 from dataprotection.files import delete_stored, read_decrypted, store_encrypted
 from organizations.models import (
@@ -238,7 +238,7 @@ def transfer_ownership(access: OrgAccess, new_owner: Administrator, code: str, i
         raise ValidationError(_("Choose another administrator of this organization."), code="not_candidate")
     otc = check_code(access.user.phone, CodePurpose.REVERIFY, code)
     with transaction.atomic():
-        _consume(otc)
+        consume_code(otc)
         old_owner = access.administrator
         demoted = Administrator.objects.filter(
             pk=old_owner.pk, organization=organization, role=AdministratorRole.OWNER

@@ -170,9 +170,9 @@ def test_consuming_is_compare_and_set(issue_code):
     code = issue_code(PHONE, CodePurpose.SIGN_IN)
     first = services.check_code(PHONE, CodePurpose.SIGN_IN, code)
     second = services.check_code(PHONE, CodePurpose.SIGN_IN, code)
-    services._consume(first)
+    services.consume_code(first)
     with pytest.raises(CodeRejected) as caught:
-        services._consume(second)
+        services.consume_code(second)
     assert caught.value.code == "used"
 
 
