@@ -165,6 +165,15 @@ class LaborContractStatus(models.TextChoices):
     LEFT = "left", _("Left")
 
 
+class Degree(models.TextChoices):
+    BELOW = "below", _("Below high school")
+    HIGH_SCHOOL = "high_school", _("High school")
+    ASSOCIATE = "associate", _("Associate degree")
+    BACHELOR = "bachelor", _("Bachelor's degree")
+    MASTER = "master", _("Master's degree")
+    DOCTORATE = "doctorate", _("Doctorate")
+
+
 class MemberStatus(models.TextChoices):
     INVITED = "invited", _("Invited")
     ACTIVE = "active", _("Active")
@@ -200,6 +209,30 @@ class Member(models.Model):
     id_number_digest = models.CharField(max_length=64, blank=True, db_index=True)
     bank_card = EncryptedTextField(_("payroll bank card"), purpose="organizations.member.bank_card", blank=True)
     hired_on = models.DateField(_("hired on"), null=True, blank=True)
+    # identity
+    household_registration = models.CharField(_("household registration"), max_length=200, blank=True)
+    # personal and business contact
+    fixed_phone = models.CharField(_("fixed phone"), max_length=32, blank=True)
+    personal_email = models.EmailField(_("personal email"), blank=True)
+    # addresses
+    home_address = EncryptedTextField(_("home address"), purpose="organizations.member.home_address", blank=True)
+    office_address = models.CharField(_("office address"), max_length=200, blank=True)
+    # education
+    school = models.CharField(_("school"), max_length=100, blank=True)
+    major = models.CharField(_("major"), max_length=100, blank=True)
+    degree = models.CharField(_("degree"), max_length=12, choices=Degree.choices, blank=True)
+    # payroll
+    bank_name = models.CharField(_("payroll bank"), max_length=100, blank=True)
+    # emergency contact
+    emergency_contact_name = models.CharField(_("emergency contact"), max_length=100, blank=True)
+    emergency_contact_relation = models.CharField(_("emergency contact's relation"), max_length=40, blank=True)
+    emergency_contact_phone = EncryptedTextField(
+        _("emergency contact's phone"), purpose="organizations.member.emergency_phone", blank=True
+    )
+    # school organizations: student identity and class
+    student_grade = models.CharField(_("grade (school year)"), max_length=40, blank=True)
+    student_class = models.CharField(_("class"), max_length=40, blank=True)
+    student_photo_ref = models.CharField(_("student face photo reference"), max_length=100, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
@@ -214,7 +247,12 @@ class Member(models.Model):
                 fields=["organization", "user"],
                 condition=models.Q(user__isnull=False),
                 name="one_roster_entry_per_user",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "employee_number"],
+                condition=~models.Q(employee_number=""),
+                name="unique_employee_number_per_org",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -426,3 +464,262 @@ class Certification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization} ({self.get_status_display()})"
+
+
+# --------------------------------------------------------------------------- more ORG-4 data
+
+
+class ExternalContactCard(models.Model):
+    """An external business contact card kept by a member in the organization (ORG-4)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="contact_cards")
+    name = models.CharField(_("name"), max_length=100)
+    company = models.CharField(_("company"), max_length=200, blank=True)
+    title = models.CharField(_("title"), max_length=100, blank=True)
+    phone = EncryptedTextField(_("phone"), purpose="organizations.contact_card.phone", blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("external contact card")
+        verbose_name_plural = _("external contact cards")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BiometricKind(models.TextChoices):
+    FINGERPRINT = "fingerprint", _("Fingerprint")
+    FACE = "face", _("Face")
+
+
+class BiometricTemplate(models.Model):
+    """A biometric template enrolled for attendance (ORG-4, EN 1.8: sensitive). The
+    template bytes are stored encrypted, base64 inside the ciphertext."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="biometric_templates")
+    kind = models.CharField(_("kind"), max_length=12, choices=BiometricKind.choices)
+    template = EncryptedTextField(_("template"), purpose="organizations.biometric.template")
+    enrolled_at = models.DateTimeField(_("enrolled at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("biometric template")
+        verbose_name_plural = _("biometric templates")
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+
+class WorkLog(models.Model):
+    """A member's work log entry (ORG-4 activity record)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="work_logs")
+    day = models.DateField(_("day"))
+    content = models.TextField(_("content"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("work log")
+        verbose_name_plural = _("work logs")
+        indexes = [models.Index(fields=["organization", "day"], name="worklog_org_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day}"
+
+
+class ScheduleEntry(models.Model):
+    """A schedule entry of a member (ORG-4 activity record)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="schedule_entries")
+    title = models.CharField(_("title"), max_length=200)
+    location = models.CharField(_("location"), max_length=200, blank=True)
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+
+    class Meta:
+        verbose_name = _("schedule entry")
+        verbose_name_plural = _("schedule entries")
+        indexes = [models.Index(fields=["organization", "starts_at"], name="schedule_org_start")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class DriveFile(models.Model):
+    """Metadata of a file a member keeps on the organization drive (ORG-4)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="drive_files")
+    name = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("type"), max_length=100, blank=True)
+    size = models.BigIntegerField(_("size"))
+    storage_ref = models.CharField(_("storage reference"), max_length=200)
+    uploaded_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("drive file")
+        verbose_name_plural = _("drive files")
+        indexes = [models.Index(fields=["organization", "uploaded_at"], name="drive_org_time")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FamilyContact(models.Model):
+    """A student's family contact in a school organization (ORG-4)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    student = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="family_contacts")
+    name = models.CharField(_("name"), max_length=100)
+    relation = models.CharField(_("relation"), max_length=40)
+    phone = EncryptedTextField(_("phone"), purpose="organizations.family_contact.phone", blank=True)
+
+    class Meta:
+        verbose_name = _("family contact")
+        verbose_name_plural = _("family contacts")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --------------------------------------------------------------------------- minimization and consent
+
+
+class CollectionSetting(models.Model):
+    """ORG-5: whether an organization collects one roster field, and why. A field that
+    is off cannot be filled, imported or exported (see ``organizations.collection``)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="collection_settings")
+    field = models.CharField(_("field"), max_length=40)
+    enabled = models.BooleanField(_("collected"), default=False)
+    purpose = models.CharField(_("purpose"), max_length=300, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("collection setting")
+        verbose_name_plural = _("collection settings")
+        constraints = [models.UniqueConstraint(fields=["organization", "field"], name="one_setting_per_field")]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {'on' if self.enabled else 'off'}"
+
+
+class AttestationKind(models.TextChoices):
+    IMPORT = "import", _("Roster import")
+    MANUAL = "manual", _("Manual entry")
+    API = "api", _("Integration upload")
+
+
+class UploadAttestation(models.Model):
+    """ORG-6 (EN I(II)4): before an administrator uploads roster data, the organization
+    attests that the members' explicit consent was obtained. One row per upload."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="attestations")
+    attested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(_("kind"), max_length=8, choices=AttestationKind.choices)
+    text = models.TextField(_("attestation text"))
+    fields = models.JSONField(_("fields uploaded"), default=list)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    attested_at = models.DateTimeField(_("attested at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("upload attestation")
+        verbose_name_plural = _("upload attestations")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.attested_at:%Y-%m-%d}"
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    REVOKED = "revoked", _("Revoked")
+
+
+class Invitation(models.Model):
+    """ORG-8: an invitation for a roster entry's person to join with their verified
+    number. It shows the purpose, scope and use of the data the organization collects;
+    the acceptance (with the exact text shown) is the member's consent record (ORG-6)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="invitations")
+    token_digest = models.CharField(max_length=64, unique=True)
+    message = models.TextField(_("invitation message"), blank=True)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("sent at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=InvitationStatus.choices, default=InvitationStatus.PENDING
+    )
+    responded_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    shown_terms = models.JSONField(_("terms shown"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"], condition=models.Q(status="pending"), name="one_pending_invitation_per_member"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} ({self.get_status_display()})"
+
+
+class ImportStatus(models.TextChoices):
+    VALIDATING = "validating", _("Checking rows")
+    VALIDATED = "validated", _("Checked, waiting for your decision")
+    IMPORTING = "importing", _("Importing")
+    COMPLETED = "completed", _("Imported")
+    FAILED = "failed", _("Failed")
+    DISCARDED = "discarded", _("Discarded")
+
+
+class ImportMode(models.TextChoices):
+    ALL_ROWS = "all", _("All rows (only when every row is valid)")
+    VALID_ONLY = "valid_only", _("Only the valid rows")
+
+
+class RosterImport(models.Model):
+    """A roster file import (ORG-7): a job row the page polls. The file is validated in
+    full first; nothing is written to the roster until the administrator chooses to
+    import, and then either every row or, explicitly, only the valid ones. The uploaded
+    file and the error report are stored encrypted in private storage."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="imports")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    file_name = models.CharField(_("file name"), max_length=255)
+    file_format = models.CharField(_("format"), max_length=4, choices=[("csv", "CSV"), ("xlsx", "XLSX")])
+    file_ref = models.CharField(max_length=200, blank=True)
+    report_ref = models.CharField(max_length=200, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=ImportStatus.choices, default=ImportStatus.VALIDATING)
+    mode = models.CharField(_("mode"), max_length=10, choices=ImportMode.choices, blank=True)
+    attestation = models.ForeignKey(UploadAttestation, null=True, blank=True, on_delete=models.PROTECT)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    valid_rows = models.PositiveIntegerField(_("valid rows"), default=0)
+    error_rows = models.PositiveIntegerField(_("rows with errors"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows processed"), default=0)
+    imported_rows = models.PositiveIntegerField(_("rows imported"), default=0)
+    error_preview = models.JSONField(_("first errors"), default=list, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+    validated_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("roster import")
+        verbose_name_plural = _("roster imports")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display()})"

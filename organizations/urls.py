@@ -3,7 +3,17 @@ views module."""
 
 from django.urls import path
 
-from organizations.views import administrators, audit, departments, member_self, registration, roster
+from organizations.views import (
+    administrators,
+    audit,
+    collection,
+    departments,
+    invitations,
+    member_self,
+    registration,
+    roster,
+    roster_import,
+)
 
 app_name = "organizations"
 
@@ -12,6 +22,7 @@ urlpatterns = [
     path("", registration.organization_list, name="list"),
     path("register/", registration.register_organization, name="register"),
     path("my-data/", member_self.my_organization_data, name="my_data"),
+    path("invitations/<str:token>/", invitations.invitation_answer, name="invitation_answer"),
     path("<int:org_id>/", registration.dashboard, name="dashboard"),
     path("<int:org_id>/certification/", registration.certification, name="certification"),
     path("<int:org_id>/transfer/", registration.transfer_ownership, name="transfer"),
@@ -20,6 +31,19 @@ urlpatterns = [
     path("<int:org_id>/roster/<int:member_id>/", roster.member_detail, name="member"),
     path("<int:org_id>/roster/<int:member_id>/edit/", roster.member_edit, name="member_edit"),
     path("<int:org_id>/roster/<int:member_id>/reveal/<str:field>/", roster.member_reveal, name="member_reveal"),
+    path("<int:org_id>/roster/import/", roster_import.import_upload, name="roster_import"),
+    path("<int:org_id>/roster/import/<int:import_id>/", roster_import.import_detail, name="roster_import_detail"),
+    path(
+        "<int:org_id>/roster/import/<int:import_id>/report.csv",
+        roster_import.import_report,
+        name="roster_import_report",
+    ),
+    path("<int:org_id>/roster/export.csv", roster_import.roster_export, name="roster_export"),
+    # minimization (ORG-5)
+    path("<int:org_id>/collection/", collection.collection_settings, name="collection"),
+    # invitations (ORG-6, ORG-8)
+    path("<int:org_id>/invitations/", invitations.invitation_list, name="invitations"),
+    path("<int:org_id>/roster/<int:member_id>/invite/", invitations.member_invite, name="member_invite"),
     # audit (SEC-2)
     path("<int:org_id>/audit/", audit.audit_log, name="audit"),
     # departments (ORG-3)
