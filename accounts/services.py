@@ -103,8 +103,7 @@ def send_code(phone: str, purpose: str, *, ip: str | None = None, user: User | N
         "code": code,
         "minutes": minutes,
     }
-    message = SMSMessage.objects.create(phone=phone, body=body)
-    deliver_sms.delay_on_commit(message.pk)
+    queue_sms(phone, body)
     return otc
 
 
@@ -296,6 +295,15 @@ def cancel_account_deletion(user: User, *, ip: str | None = None) -> bool:
 
 
 # --------------------------------------------------------------------------- SMS outbox
+
+
+def queue_sms(phone: str, body: str) -> SMSMessage:
+    """Write one SMS to the outbox (body encrypted at rest) and hand its delivery to
+    Celery once the surrounding transaction commits, so that a rolled-back write never
+    sends a message. The single way any app sends an SMS."""
+    message = SMSMessage.objects.create(phone=phone, body=body)
+    deliver_sms.delay_on_commit(message.pk)
+    return message
 
 
 @dataclass

@@ -61,9 +61,14 @@ def _send_code_from(request: HttpRequest, form, purpose: str, *, must_exist: boo
     return True
 
 
+def _next_from(request: HttpRequest) -> str:
+    """Where to go after signing in or registering, carried through every form post."""
+    return request.POST.get("next") or request.GET.get("next") or ""
+
+
 def _sign_in(request: HttpRequest, user: User) -> HttpResponse:
     login(request, user, backend=MODEL_BACKEND)
-    target = request.POST.get("next") or request.GET.get("next")
+    target = _next_from(request)
     if not target or not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
@@ -111,7 +116,7 @@ def register(request: HttpRequest) -> HttpResponse:
                 return _sign_in(request, user)
     else:
         form = RegistrationForm()
-    return render(request, "accounts/register.html", {"form": form})
+    return render(request, "accounts/register.html", {"form": form, "next": _next_from(request)})
 
 
 @require_http_methods(["GET", "POST"])
@@ -150,7 +155,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/sign_in.html",
-        {"method": method, "password_form": password_form, "code_form": code_form, "next": request.GET.get("next", "")},
+        {"method": method, "password_form": password_form, "code_form": code_form, "next": _next_from(request)},
     )
 
 

@@ -917,3 +917,24 @@ def test_profile_page_query_count(client, django_assert_num_queries):
         response = client.get(url("profile"))
     assert response.status_code == 200
     assert shows(response, MASKED_VALID_ID)
+
+
+@pytest.mark.django_db
+def test_registration_carries_next_through_to_the_page_that_asked(
+    client, sms_outbox, django_capture_on_commit_callbacks
+):
+    """An invitation link sends a newcomer to sign in, then to register: after registering
+    they land back on the invitation (ORG-8), never on another site."""
+    phone = "+8613912340099"
+    page = client.get("/accounts/sign-in/?next=/orgs/invitations/abc/").content.decode()
+    assert 'href="/accounts/register/?next=/orgs/invitations/abc/"' in page
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/accounts/register/?next=/orgs/invitations/abc/", {"phone": phone, "send_code": "1"})
+    code = last_code(sms_outbox, phone)
+    response = client.post(
+        "/accounts/register/",
+        {"phone": phone, "code": code, "name": "New", "password1": "Blue-Lantern-2026",
+         "password2": "Blue-Lantern-2026", "next": "/orgs/invitations/abc/"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert response["Location"] == "/orgs/invitations/abc/"
