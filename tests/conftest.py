@@ -32,6 +32,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Test-only settings. The settings module is read before this file is imported, so the
 # overrides are applied here rather than through environment variables.
+# Tests read English text unless they ask for Chinese (Accept-Language, the language
+# cookie or translation.override); the product's default stays zh-hans.
+settings.LANGUAGE_CODE = "en"
 settings.SMS_BACKEND = "accounts.sms.LocmemBackend"
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 settings.CELERY_TASK_ALWAYS_EAGER = True

@@ -3,14 +3,26 @@ input only; the views call ``organizations.services.roster``."""
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from accounts.phones import normalize_mobile
 from dataprotection.identifiers import is_valid_bank_card, is_valid_id_number, normalize_id_number
+from organizations import collection
 from organizations.models import Member
-from organizations.services.roster import BASIC_FIELDS, SENSITIVE_FIELDS
+from organizations.services.roster import (
+    ATTESTATION_TEXT,
+    EDITABLE_FIELDS,
+    LIFECYCLE_FIELDS,
+    SENSITIVE_FIELDS,
+    group_of,
+    label,
+    mask_value,
+)
 
 PAGE_SIZE = 50
 
@@ -70,71 +82,147 @@ def _clean_bank_card(value: str) -> str:
     return value
 
 
+_PHONE_SHAPE = re.compile(r"^\+?[\d\s()\-]{5,32}$")
+
+
+def _clean_phone(value: str) -> str:
+    """A contact phone: a mobile (normalized to E.164) or a fixed line as typed."""
+    try:
+        return normalize_mobile(value)
+    except ValidationError:
+        pass
+    if not _PHONE_SHAPE.match(value) or sum(char.isdigit() for char in value) < 5:
+        raise ValidationError(_("Enter a phone number: digits, spaces, +, - and brackets only."), code="invalid")
+    return " ".join(value.split())
+
+
 SENSITIVE_CLEANERS = {"mobile": _clean_mobile, "id_number": _clean_id_number, "bank_card": _clean_bank_card}
+# The other sensitive inputs of the edit form (the import checks these columns itself).
+EDIT_CLEANERS = {**SENSITIVE_CLEANERS, "emergency_contact_phone": _clean_phone}
+SENSITIVE_MAX_LENGTH = {"home_address": 200, "student_photo_ref": 100}
 
 
 class MemberEditForm(forms.Form):
-    """ORG-7: correct or supplement a roster entry.
+    """ORG-5, ORG-6, ORG-7: correct or supplement a roster entry.
 
-    The ORG-4 fields come from the model. The sensitive ones (ORG-10) exist only when
-    the administrator also holds ``view_sensitive`` on the member; they start empty --
-    the form never puts a value in clear into the page -- and a blank input keeps the
-    stored value. Posting a sensitive field without the right is refused with an error.
+    Only the fields the organization collects are offered (``collected``); a value
+    posted for any other roster field is an error and nothing is written. The ORG-4
+    fields come from the model. The sensitive ones (ORG-10) exist only when the
+    administrator also holds ``view_sensitive`` on the member; they start empty -- the
+    form never puts a value in clear into the page -- and a blank input keeps the stored
+    value. Posting a sensitive field without the right is refused with an error. For a
+    member who has not consented (``needs_attestation``) the form carries the ORG-6
+    attestation checkbox; the service refuses changes beyond the basic fields without it.
     ``changes()`` gives the service the cleaned values to apply.
     """
 
-    def __init__(self, *args, member: Member, allow_sensitive: bool, **kwargs):
-        kwargs.setdefault("initial", {field: getattr(member, field) for field in BASIC_FIELDS})
+    def __init__(
+        self,
+        *args,
+        member: Member,
+        allow_sensitive: bool,
+        collected: frozenset[str],
+        needs_attestation: bool = False,
+        **kwargs,
+    ):
+        order = [name for name in EDITABLE_FIELDS if name in collected or name in LIFECYCLE_FIELDS]
+        self.plain_fields = [name for name in order if name not in SENSITIVE_FIELDS]
+        self.sensitive_fields = [name for name in order if name in SENSITIVE_FIELDS]
+        kwargs.setdefault("initial", {field: getattr(member, field) for field in self.plain_fields})
         super().__init__(*args, **kwargs)
         self.member = member
         self.allow_sensitive = allow_sensitive
-        self.fields.update(forms.fields_for_model(Member, fields=BASIC_FIELDS))
-        self.fields["hired_on"].widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-        self.fields["office_phone"].widget.attrs.update({"inputmode": "tel", "autocomplete": "off"})
+        self.collected = collected
+        self.fields.update(forms.fields_for_model(Member, fields=self.plain_fields))
+        if "hired_on" in self.fields:
+            self.fields["hired_on"].widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        for name in ("office_phone", "fixed_phone"):
+            if name in self.fields:
+                self.fields[name].widget.attrs.update({"inputmode": "tel", "autocomplete": "off"})
         if allow_sensitive:
-            labels = {field: Member._meta.get_field(field).verbose_name for field in SENSITIVE_FIELDS}
-            current = {
-                "mobile": member.masked_mobile,
-                "id_number": member.masked_id_number,
-                "bank_card": member.masked_bank_card,
-            }
-            for field in SENSITIVE_FIELDS:
+            for field in self.sensitive_fields:
+                masked = mask_value(field, getattr(member, field))
                 self.fields[field] = forms.CharField(
-                    label=labels[field],
-                    max_length=32,
+                    label=capfirst(Member._meta.get_field(field).verbose_name),
+                    max_length=SENSITIVE_MAX_LENGTH.get(field, 32),
                     required=False,
                     strip=True,
                     widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
                     help_text=(
-                        _("Currently %(masked)s. Leave blank to keep it.") % {"masked": current[field]}
-                        if current[field]
+                        _("Currently %(masked)s. Leave blank to keep it.") % {"masked": masked}
+                        if masked
                         else _("Not recorded. Leave blank to keep it empty.")
                     ),
                 )
+        self.needs_attestation = needs_attestation
+        if needs_attestation:
+            self.fields["attest"] = forms.BooleanField(
+                label=ATTESTATION_TEXT,
+                required=False,
+                help_text=_(
+                    "%(name)s has not joined yet. Fields beyond the basic ones can only be filled with this "
+                    "confirmation; it is kept as a record."
+                )
+                % {"name": member.name},
+            )
+
+    def _posted(self, field: str) -> bool:
+        return bool((self.data.get(field) or "").strip())
 
     def clean(self):
         cleaned = super().clean()
-        if not self.allow_sensitive and any((self.data.get(field) or "").strip() for field in SENSITIVE_FIELDS):
+        not_collected = [
+            name
+            for name in EDITABLE_FIELDS
+            if name not in self.collected and name not in LIFECYCLE_FIELDS and self._posted(name)
+        ]
+        if not_collected:
             raise ValidationError(
-                _("You cannot change mobile numbers, ID numbers or bank cards of this member."),
+                _("The organization does not collect %(fields)s; turn it on in the data collection settings first."),
+                code="not_collected",
+                params={"fields": ", ".join(f"“{label(name)}”" for name in not_collected)},
+            )
+        if not self.allow_sensitive and any(self._posted(field) for field in self.sensitive_fields):
+            raise ValidationError(
+                _("You cannot change the sensitive fields of this member (%(fields)s)."),
                 code="sensitive_not_allowed",
+                params={"fields": ", ".join(label(field) for field in self.sensitive_fields)},
             )
         if self.allow_sensitive:
-            for field, clean_value in SENSITIVE_CLEANERS.items():
+            for field in self.sensitive_fields:
                 value = cleaned.get(field)
                 if not value:
                     cleaned[field] = ""
                     continue
-                try:
-                    cleaned[field] = clean_value(value)
-                except ValidationError as exc:
-                    self.add_error(field, exc)
+                if field in EDIT_CLEANERS:
+                    try:
+                        cleaned[field] = EDIT_CLEANERS[field](value)
+                    except ValidationError as exc:
+                        self.add_error(field, exc)
         return cleaned
 
     def changes(self) -> dict:
-        """The cleaned values to write: every ORG-4 field, and each sensitive field that
-        was filled in."""
-        data = {field: self.cleaned_data[field] for field in BASIC_FIELDS}
+        """The cleaned values to write: every collected field, and each sensitive field
+        that was filled in."""
+        data = {field: self.cleaned_data[field] for field in self.plain_fields}
         if self.allow_sensitive:
-            data.update({field: self.cleaned_data[field] for field in SENSITIVE_FIELDS if self.cleaned_data[field]})
+            data.update({field: value for field in self.sensitive_fields if (value := self.cleaned_data[field])})
         return data
+
+    @property
+    def attested(self) -> bool:
+        return bool(self.needs_attestation and self.cleaned_data.get("attest"))
+
+    def groups(self) -> list[dict]:
+        """The inputs grouped as in ORG-4, for the template."""
+        groups: dict[str, list] = {"basic": []}
+        for name in EDITABLE_FIELDS:
+            if name not in self.fields:
+                continue
+            groups.setdefault(group_of(name), []).append(self[name])
+        labels = {"basic": _("Basic"), **collection.GROUPS}
+        return [{"key": key, "label": labels[key], "fields": groups[key]} for key in labels if groups.get(key)]
+
+    def hidden_sensitive_labels(self) -> list[str]:
+        """The collected sensitive fields this administrator may not change."""
+        return [] if self.allow_sensitive else [label(field) for field in self.sensitive_fields]

@@ -36,15 +36,20 @@ from organizations.models import (
     ApprovalRecord,
     ApprovalStatus,
     AttendancePunch,
+    CollectionSetting,
     Department,
+    DriveFile,
     Edition,
+    ExternalContactCard,
     Member,
     MemberDepartment,
     MemberStatus,
     Organization,
     OrganizationKind,
     PunchKind,
+    ScheduleEntry,
     StaffSize,
+    WorkLog,
 )
 
 # The stable marker of the demo organization: seeding twice finds it and stops.
@@ -295,6 +300,11 @@ def demo_counts(organization: Organization) -> dict[str, int]:
         "member_departments": MemberDepartment.objects.filter(member__organization=organization).count(),
         "punches": AttendancePunch.objects.filter(organization=organization).count(),
         "approvals": ApprovalRecord.objects.filter(organization=organization).count(),
+        "collection_settings": CollectionSetting.objects.filter(organization=organization).count(),
+        "work_logs": WorkLog.objects.filter(organization=organization).count(),
+        "schedule_entries": ScheduleEntry.objects.filter(organization=organization).count(),
+        "drive_files": DriveFile.objects.filter(organization=organization).count(),
+        "contact_cards": ExternalContactCard.objects.filter(organization=organization).count(),
         "administrators": Administrator.objects.filter(organization=organization).count(),
         "users": User.objects.filter(phone__in=[login.phone for login in DEMO_LOGINS]).count(),
     }
@@ -432,6 +442,9 @@ def seed_demo_organization(*, members: int, days: int, seed: int, stdout: TextIO
             **_seed_roster(organization, nodes, users, members=members, days=days, seed=seed, stdout=stdout),
         }
 
+        counts["collection_settings"] = _seed_collection_settings(organization)
+        counts.update(_seed_workplace_records(organization, seed=seed))
+
         sales = next(node.obj for node in nodes if node.depth == 1 and node.division == SALES)
         Administrator.objects.create(organization=organization, user=users[OWNER.role], role=AdministratorRole.OWNER)
         sub_admin = Administrator.objects.create(
@@ -567,6 +580,126 @@ def _seed_roster(
         if (batch_number + 1) % report_every == 0 or counts["members"] == total:
             _say(stdout, f"Members: {counts['members']:,}/{total:,}  punches: {counts['punches']:,}")
     return counts
+
+
+# ORG-5: the fields the demo roster fills, each with the purpose the organization states.
+DEMO_COLLECTION: tuple[tuple[str, str], ...] = (
+    ("employee_number", "考勤、审批中识别员工 Identify staff in attendance and approvals"),
+    ("position", "展示组织架构 Show the organization chart"),
+    ("grade", "薪酬与晋升管理 Pay bands and promotions"),
+    ("labor_contract_status", "劳动合同管理 Manage labor contracts"),
+    ("office_email", "发送工作邮件 Send work mail"),
+    ("office_phone", "工作联络 Reach colleagues at work"),
+    ("hired_on", "计算司龄与年假 Compute seniority and annual leave"),
+    ("id_number", "依法办理社保与个税 Social insurance and income tax filings required by law"),
+    ("bank_card", "发放工资 Pay salaries"),
+)
+WORKPLACE_MEMBERS = 12  # roster entries (the demo logins' first) that get work logs, files, ...
+
+
+def _seed_collection_settings(organization: Organization) -> int:
+    CollectionSetting.objects.bulk_create(
+        CollectionSetting(organization=organization, field=name, enabled=True, purpose=purpose)
+        for name, purpose in DEMO_COLLECTION
+    )
+    return len(DEMO_COLLECTION)
+
+
+_WORK_LOGS = (
+    "完成客户需求评审 Reviewed the customer's requirements",
+    "跟进合同签署 Followed up on the contract signature",
+    "修复考勤导出问题 Fixed the attendance export",
+    "准备季度汇报 Prepared the quarterly review",
+    "参加新人培训 Attended the onboarding training",
+)
+_MEETINGS = (
+    ("周例会 Weekly team meeting", "3 号会议室 Room 3"),
+    ("客户拜访 Customer visit", "西湖区文三路 Wensan Road"),
+    ("一对一沟通 One-on-one", "线上 Online"),
+)
+_FILES = (
+    ("季度汇报 Q-review.pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+    ("报价单 Quote.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ("会议纪要 Minutes.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    ("合同扫描件 Contract.pdf", "application/pdf"),
+)
+_CONTACTS = (
+    ("王强 Wang Qiang", "杭州西溪银行 Xixi Bank", "采购经理 Purchasing Manager"),
+    ("Emily Chen", "Shanghai Harbour Logistics", "Account Director"),
+    ("刘洋 Liu Yang", "南京云端软件 Nanjing Cloud Software", "CTO"),
+)
+
+
+def _seed_workplace_records(organization: Organization, *, seed: int) -> dict[str, int]:
+    """ORG-4 activity records beyond attendance and approvals -- work logs, schedule
+    entries, drive file metadata and external contact cards -- for the first
+    ``WORKPLACE_MEMBERS`` roster entries, so every kind shows on the demo members' pages."""
+    rng = random.Random(seed + 1)
+    now = timezone.now()
+    today = timezone.localdate()
+    member_ids = list(
+        Member.objects.filter(organization=organization).order_by("pk").values_list("pk", flat=True)[:WORKPLACE_MEMBERS]
+    )
+    org_id = organization.pk
+    logs, entries, files, cards = [], [], [], []
+    for member_id in member_ids:
+        for back in range(5):
+            logs.append(
+                WorkLog(
+                    organization_id=org_id,
+                    member_id=member_id,
+                    day=today - timedelta(days=back),
+                    content=rng.choice(_WORK_LOGS),
+                    created_at=now - timedelta(days=back),
+                )
+            )
+        for ahead in range(3):
+            title, location = rng.choice(_MEETINGS)
+            starts = now.replace(minute=0, second=0, microsecond=0) + timedelta(days=ahead, hours=rng.randint(1, 6))
+            entries.append(
+                ScheduleEntry(
+                    organization_id=org_id,
+                    member_id=member_id,
+                    title=title,
+                    location=location,
+                    starts_at=starts,
+                    ends_at=starts + timedelta(hours=1),
+                )
+            )
+        for index, (name, content_type) in enumerate(rng.sample(_FILES, 3)):
+            files.append(
+                DriveFile(
+                    organization_id=org_id,
+                    owner_id=member_id,
+                    name=name,
+                    content_type=content_type,
+                    size=rng.randint(20_000, 5_000_000),
+                    storage_ref=f"demo/drive/{member_id}/{index}",
+                    uploaded_at=now - timedelta(days=rng.randint(0, 60)),
+                )
+            )
+        name, company, title = rng.choice(_CONTACTS)
+        cards.append(
+            ExternalContactCard(
+                organization_id=org_id,
+                owner_id=member_id,
+                name=name,
+                company=company,
+                title=title,
+                phone=demo.mobile_number(rng),
+                email=f"contact{member_id}@customer.example.com",
+            )
+        )
+    WorkLog.objects.bulk_create(logs)
+    ScheduleEntry.objects.bulk_create(entries)
+    DriveFile.objects.bulk_create(files)
+    ExternalContactCard.objects.bulk_create(cards)
+    return {
+        "work_logs": len(logs),
+        "schedule_entries": len(entries),
+        "drive_files": len(files),
+        "contact_cards": len(cards),
+    }
 
 
 def _approval(rng: random.Random, org_id: int, member_id: int, now: datetime, window: int) -> ApprovalRecord:

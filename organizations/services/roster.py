@@ -13,29 +13,64 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from dataprotection.audit import record_event
-from dataprotection.masking import mask_bank_card, mask_id_number, mask_phone
+from dataprotection.masking import mask_bank_card, mask_id_number, mask_middle, mask_phone
+from organizations import collection
 from organizations.lookups import id_number_digest, mobile_digest
-from organizations.models import Member, Right
+from organizations.models import AttestationKind, Member, Right, UploadAttestation
 from organizations.permissions import OrgAccess
 
-# ORG-4 fields an administrator with ``edit_roster`` may correct.
-BASIC_FIELDS = (
-    "name",
-    "employee_number",
-    "position",
-    "grade",
-    "labor_contract_status",
-    "office_email",
-    "office_phone",
-    "hired_on",
-    "status",
-)
-# ORG-10 fields that also need ``view_sensitive`` on the member, with their maskers.
-SENSITIVE_FIELDS = {"mobile": mask_phone, "id_number": mask_id_number, "bank_card": mask_bank_card}
+# The roster entry's lifecycle, not data about the person: always editable.
+LIFECYCLE_FIELDS = ("status",)
+# Every ORG-4 field an administrator with ``edit_roster`` may correct, when collected (ORG-5).
+EDITABLE_FIELDS = (*collection.ALWAYS_COLLECTED, *(f.name for f in collection.CATALOG), *LIFECYCLE_FIELDS)
+
+
+def mask_address(value: str) -> str:
+    """浙江省杭州市西湖区文三路 90 号 -> 浙江省杭州市**************: the beginning (province and
+    city) is kept, the street and number never shown."""
+    return mask_middle(value, 6, 0)
+
+
+def mask_reference(value: str) -> str:
+    return mask_middle(value, 0, 4)
+
+
+# ORG-10 fields that also need ``view_sensitive`` on the member, with their maskers: every
+# sensitive field of the catalog, and the mobile number.
+SENSITIVE_FIELDS = {
+    "mobile": mask_phone,
+    "id_number": mask_id_number,
+    "bank_card": mask_bank_card,
+    "home_address": mask_address,
+    "emergency_contact_phone": mask_phone,
+    "student_photo_ref": mask_reference,
+}
 REVEALABLE_FIELDS = frozenset(SENSITIVE_FIELDS)
+assert REVEALABLE_FIELDS == collection.SENSITIVE_FIELDS, "every sensitive catalog field needs a masker"
+
+# ORG-6: what the administrator confirms before filling more than the basic fields of a
+# member who has not accepted an invitation; stored verbatim in the attestation record.
+ATTESTATION_TEXT = gettext_lazy("I confirm this member gave explicit consent for the organization to hold this data.")
+
+
+def mask_value(field: str, value: Any) -> str:
+    return SENSITIVE_FIELDS[field](value or "")
+
+
+def group_of(field: str) -> str:
+    """The ORG-4 group of a field (``basic``: the name and the entry's status)."""
+    if field in collection.BY_NAME:
+        return collection.BY_NAME[field].group
+    return "contact" if field == "mobile" else "basic"
+
+
+def label(field: str) -> str:
+    return str(capfirst(Member._meta.get_field(field).verbose_name))
 
 
 def _member_paths(member: Member) -> list[str]:
@@ -50,35 +85,69 @@ def _require_on_member(access: OrgAccess, right: str, member: Member) -> None:
 def _audit_value(field: str, value: Any) -> Any:
     """The value as the audit trail may hold it: sensitive ones masked, dates as text."""
     if field in SENSITIVE_FIELDS:
-        return SENSITIVE_FIELDS[field](value or "")
+        return mask_value(field, value)
     if isinstance(value, date):
         return value.isoformat()
     return value
 
 
 @transaction.atomic
-def update_member(access: OrgAccess, member: Member, changes: dict[str, Any], ip: str | None = None) -> list[str]:
+def update_member(
+    access: OrgAccess,
+    member: Member,
+    changes: dict[str, Any],
+    ip: str | None = None,
+    *,
+    attested: bool = False,
+    attestation_text: str = "",
+) -> list[str]:
     """ORG-7: correct or supplement a roster entry; returns the names of changed fields.
 
     ``changes`` maps field names to cleaned values (mobile in E.164, ID number
     normalized). Only fields whose value differs are written; the keyed-hash lookup
     columns follow the mobile and ID number (ORG-10). One ``member.updated`` event lists
     the changed fields with before/after values, sensitive ones masked, never in clear.
-    Raises ``ValidationError`` (nothing written) for a duplicate employee number and
-    ``PermissionDenied`` without ``edit_roster`` -- or, for sensitive fields, without
-    ``view_sensitive`` -- on the member.
+
+    Nothing is written, and ``ValidationError`` is raised, for a field the organization
+    does not collect (code ``not_collected``, ORG-5), for a change beyond the basic
+    fields of a member who has not consented when the administrator did not attest the
+    member's explicit consent (code ``consent_required``, ORG-6), and for a duplicate
+    employee number. With ``attested`` such a change records an ``UploadAttestation``
+    (manual entry, one row) in the same transaction. ``PermissionDenied`` without
+    ``edit_roster`` -- or, for sensitive fields, without ``view_sensitive`` -- on the
+    member.
     """
-    unknown = set(changes) - set(BASIC_FIELDS) - set(SENSITIVE_FIELDS)
+    unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
     _require_on_member(access, Right.EDIT_ROSTER, member)
     if set(changes) & set(SENSITIVE_FIELDS):
         _require_on_member(access, Right.VIEW_SENSITIVE, member)
+    collected = collection.collected_fields(access.organization)
+    not_collected = sorted(set(changes) - collected - set(LIFECYCLE_FIELDS))
+    if not_collected:
+        raise ValidationError(
+            _("The organization does not collect %(fields)s; turn it on in the data collection settings first."),
+            code="not_collected",
+            params={"fields": ", ".join(f"“{label(field)}”" for field in not_collected)},
+        )
 
     current = Member.objects.select_for_update().get(pk=member.pk, organization=access.organization)
     changed = [field for field, value in changes.items() if getattr(current, field) != value]
     if not changed:
         return []
+    needs_consent = not collection.has_consented(current)
+    basic = collection.fillable_fields(collected, current, attested=False) | set(LIFECYCLE_FIELDS)
+    extended = sorted(set(changed) - basic)
+    if extended and not attested:
+        raise ValidationError(
+            _(
+                "%(name)s has not joined and accepted the organization's terms yet: confirm that they gave explicit "
+                "consent before you fill in %(fields)s."
+            ),
+            code="consent_required",
+            params={"name": current.name, "fields": ", ".join(f"“{label(field)}”" for field in extended)},
+        )
     employee_number = changes.get("employee_number")
     if "employee_number" in changed and employee_number:
         taken = (
@@ -104,6 +173,21 @@ def update_member(access: OrgAccess, member: Member, changes: dict[str, Any], ip
         member.id_number_digest = id_number_digest(member.id_number)
         update_fields.append("id_number_digest")
     member.save(update_fields=update_fields)
+    metadata: dict[str, Any] = {
+        "before": before,
+        "after": {field: _audit_value(field, changes[field]) for field in changed},
+    }
+    data_fields = sorted(set(changed) - set(LIFECYCLE_FIELDS))
+    if attested and needs_consent and data_fields:
+        attestation = UploadAttestation.objects.create(
+            organization=access.organization,
+            attested_by=access.user,
+            kind=AttestationKind.MANUAL,
+            text=attestation_text or str(ATTESTATION_TEXT),
+            fields=data_fields,
+            rows=1,
+        )
+        metadata["attestation"] = attestation.pk
     record_event(
         "member.updated",
         actor=access.user,
@@ -112,7 +196,7 @@ def update_member(access: OrgAccess, member: Member, changes: dict[str, Any], ip
         organization=access.organization,
         ip=ip,
         changes=changed,
-        metadata={"before": before, "after": {field: _audit_value(field, changes[field]) for field in changed}},
+        metadata=metadata,
     )
     return sorted(changed)
 
@@ -124,6 +208,8 @@ def reveal_member_field(access: OrgAccess, member: Member, field: str, ip: str |
     never the value)."""
     if field not in REVEALABLE_FIELDS:
         raise ValueError(f"not a sensitive field: {field!r}")
+    if field not in collection.collected_fields(access.organization):
+        raise ValueError(f"not collected: {field!r}")
     _require_on_member(access, Right.VIEW_SENSITIVE, member)
     record_event(
         "member.revealed",

@@ -1,19 +1,177 @@
-"""Placeholder until this area is built in this change; every view answers 404."""
+"""Roster import and export pages (ORG-5, ORG-6, ORG-7, ORG-10).
 
-from django.http import Http404
+Every view starts at the permission gate (``org_access``): 404 out of scope, 403 in
+scope without the right. Imports need ``edit_roster``; an import is visible to the
+administrator who uploaded it and to the owner, and is a 404 for anyone else (its error
+preview holds roster data from the uploader's scope). The export needs ``view_roster``.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from dataprotection.audit import client_ip, record_event
+from organizations import importing
+from organizations.collection import collected_fields
+from organizations.forms.roster_import import ImportDecisionForm, RosterImportForm
+from organizations.models import ImportStatus, Right, RosterImport
+from organizations.permissions import OrgAccess, org_access
+from organizations.services import roster_import as services
+from organizations.views.common import render_org
+
+RECENT_IMPORTS = 10
+WORKING = (ImportStatus.VALIDATING, ImportStatus.IMPORTING)
 
 
-def import_upload(request, **kwargs):
-    raise Http404
+def _csv_response(content, file_name: str, *, streaming: bool = False) -> HttpResponse:
+    response_class = StreamingHttpResponse if streaming else HttpResponse
+    response = response_class(content, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{file_name}"'
+    response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
-def import_detail(request, **kwargs):
-    raise Http404
+def _imports_visible_to(access: OrgAccess):
+    imports = RosterImport.objects.filter(organization=access.organization)
+    if not access.is_owner:
+        imports = imports.filter(uploaded_by=access.user)
+    return imports
 
 
-def import_report(request, **kwargs):
-    raise Http404
+def _get_import(access: OrgAccess, import_id: int) -> RosterImport:
+    access.require(Right.EDIT_ROSTER)
+    job = _imports_visible_to(access).filter(pk=import_id).select_related("attestation").first()
+    if job is None:
+        raise Http404
+    return job
 
 
-def roster_export(request, **kwargs):
-    raise Http404
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_upload(request: HttpRequest, org_id: int) -> HttpResponse:
+    """ORG-7: upload a roster file with the consent attestation (ORG-6); ``?template=1``
+    downloads a header-only CSV of the fields the organization collects."""
+    access = org_access(request.user, org_id)
+    access.require(Right.EDIT_ROSTER)
+    if request.method == "GET" and request.GET.get("template"):
+        return _csv_response(services.template_csv(access), "roster-template.csv")
+    collected = collected_fields(access.organization)
+    if request.method == "POST":
+        form = RosterImportForm(request.POST, request.FILES, collected=collected)
+        if form.is_valid():
+            content, file_format, file_name = form.cleaned_data["file"]
+            job = services.start_import(
+                access,
+                file_name=file_name,
+                file_format=file_format,
+                content=content,
+                attestation_text=form.cleaned_data["attestation"],
+                fields=form.header_fields,
+                ip=client_ip(request),
+            )
+            return redirect("organizations:roster_import_detail", org_id=access.organization.pk, import_id=job.pk)
+    else:
+        form = RosterImportForm(collected=collected)
+    columns = importing.template_columns(collected)
+    return render_org(
+        request,
+        "organizations/roster_import/upload.html",
+        access,
+        {
+            "section": "roster",
+            "form": form,
+            "columns": [(name, importing.field_label(name)) for name in columns],
+            "recent": list(_imports_visible_to(access).select_related("uploaded_by")[:RECENT_IMPORTS]),
+        },
+    )
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_detail(request: HttpRequest, org_id: int, import_id: int) -> HttpResponse:
+    """ORG-7: the job's progress (the page refreshes itself while working), the first
+    errors, the full report, and the decision: all rows, only the valid rows, discard."""
+    access = org_access(request.user, org_id)
+    job = _get_import(access, import_id)
+    if request.method == "POST":
+        form = ImportDecisionForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Choose what to do with the file."))
+        elif services.decide(access, job, form.cleaned_data["action"], ip=client_ip(request)):
+            if form.cleaned_data["action"] == "discard":
+                messages.info(request, _("The file was discarded; nothing was imported."))
+            else:
+                messages.success(request, _("The import has started."))
+        elif form.cleaned_data["action"] == "all" and job.error_rows:
+            messages.error(
+                request,
+                _("Some rows have errors: correct the file and upload it again, or import only the valid rows."),
+            )
+        else:
+            messages.error(request, _("This file cannot be imported any more; its status changed."))
+        return redirect("organizations:roster_import_detail", org_id=access.organization.pk, import_id=job.pk)
+    working = job.status in WORKING
+    return render_org(
+        request,
+        "organizations/roster_import/detail.html",
+        access,
+        {
+            "section": "roster",
+            "job": job,
+            "working": working,
+            "can_decide": job.status == ImportStatus.VALIDATED,
+            "can_import_all": job.status == ImportStatus.VALIDATED and job.error_rows == 0 and job.valid_rows > 0,
+            "can_import_valid": job.status == ImportStatus.VALIDATED and job.valid_rows > 0,
+            "errors": job.error_preview,
+            "more_errors": max(0, _error_count(job) - len(job.error_preview)),
+        },
+    )
+
+
+def _error_count(job: RosterImport) -> int:
+    return len(job.error_preview) if job.status == ImportStatus.FAILED else job.error_rows
+
+
+@never_cache
+@login_required
+@require_GET
+def import_report(request: HttpRequest, org_id: int, import_id: int) -> HttpResponse:
+    """ORG-7: the full error report as CSV (sensitive values masked), audited."""
+    access = org_access(request.user, org_id)
+    job = _get_import(access, import_id)
+    if not job.report_ref:
+        raise Http404
+    content = services.read_report(job)
+    record_event(
+        "roster.import_report_downloaded",
+        actor=request.user,
+        target=job,
+        organization=access.organization,
+        ip=client_ip(request),
+        metadata={"error_rows": job.error_rows},
+    )
+    return _csv_response(content, f"import-{job.pk}-report.csv")
+
+
+@never_cache
+@login_required
+@require_GET
+def roster_export(request: HttpRequest, org_id: int) -> HttpResponse:
+    """ORG-7: the roster the administrator may view as CSV (UTF-8 with BOM for Excel),
+    streamed; collected fields only, sensitive values masked without ``view_sensitive``
+    on the whole organization; audited as ``roster.exported``."""
+    access = org_access(request.user, org_id)
+    access.require(Right.VIEW_ROSTER)
+    _count, chunks = services.export_roster(access, ip=client_ip(request))
+    stamp = timezone.localdate().isoformat()
+    return _csv_response(chunks, f"roster-{access.organization.pk}-{stamp}.csv", streaming=True)

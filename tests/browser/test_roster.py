@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from dataprotection.identifiers import id_number_check_digit
 from dataprotection.models import AuditEvent
 from organizations.lookups import id_number_digest, mobile_digest
-from organizations.models import Member
+from organizations.models import CollectionSetting, Member
 from tests.factories import TEST_PASSWORD, MemberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.realservices]
@@ -35,6 +35,7 @@ def shown_member_ids(page) -> set[int]:
 
 
 def test_owner_searches_reveals_and_finds_the_reveal_in_the_audit_log(page, cast):
+    CollectionSetting.objects.create(organization=cast.organization, field="id_number", enabled=True, purpose="Payroll")
     Member.objects.filter(pk=cast.member.pk).update(
         mobile=MOBILE,
         mobile_digest=mobile_digest(MOBILE),

@@ -7,20 +7,50 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone, translation
 
 from dataprotection.identifiers import id_number_check_digit, luhn_check_digit
 from dataprotection.models import AuditEvent
 from organizations.lookups import id_number_digest, mobile_digest
-from organizations.models import Member, Right
+from organizations.models import (
+    ApprovalRecord,
+    AttendancePunch,
+    BiometricTemplate,
+    CollectionSetting,
+    DriveFile,
+    ExternalContactCard,
+    FamilyContact,
+    Member,
+    OrganizationKind,
+    Right,
+    ScheduleEntry,
+    UploadAttestation,
+    WorkLog,
+)
 from organizations.services.grants import grant_rights
 from tests.factories import AdministratorFactory, DepartmentFactory, MemberFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Pages and messages are asserted in English (the default language is zh-hans)."""
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def client():
+    return Client(headers={"accept-language": "en"})
+
 
 MOBILE = "+8613912345678"
 ID_NUMBER = "11010119900307123" + id_number_check_digit("11010119900307123")
@@ -52,6 +82,18 @@ def sensitive_member(department, **kwargs) -> Member:
     )
 
 
+# Fields the roster tests fill beyond the ones collected by default (ORG-5).
+EXTENDED_FIELDS = ("grade", "labor_contract_status", "hired_on", "id_number", "bank_card")
+
+
+def collect(organization, *fields: str, purpose: str = "Payroll and HR records") -> None:
+    """Turn fields on in the organization's collection settings (ORG-5)."""
+    for field in fields:
+        CollectionSetting.objects.update_or_create(
+            organization=organization, field=field, defaults={"enabled": True, "purpose": purpose}
+        )
+
+
 def client_for(client, cast, role):
     if role != "anonymous":
         client.force_login(getattr(cast, role))
@@ -76,7 +118,9 @@ def member_url(cast, name="member", member=None, **kwargs) -> str:
 
 @pytest.fixture
 def roster(cast):
-    """Members in each part of the tree; ``cast.member`` (Sales East) gets sensitive values."""
+    """Members in each part of the tree; ``cast.member`` (Sales East) gets sensitive values.
+    The organization collects the fields the tests fill (ORG-5)."""
+    collect(cast.organization, *EXTENDED_FIELDS)
     Member.objects.filter(pk=cast.member.pk).update(
         mobile=MOBILE,
         mobile_digest=mobile_digest(MOBILE),
@@ -115,6 +159,7 @@ MATRIX = {
 def test_permission_matrix_of_every_roster_view(client, cast, role):
     """ORG-9 gate on ORG-7/ORG-10 pages: 404 out of scope, 403 without the right,
     anonymous visitors sent to sign in."""
+    collect(cast.organization, "id_number")
     client = client_for(client, cast, role)
     responses = (
         client.get(roster_url(cast)),
@@ -295,8 +340,11 @@ def test_roster_query_count_is_constant(client, cast, django_assert_num_queries,
 
 
 # Detail page: session, user, administrator, [grants], the member with its departments
-# (two queries: the gate's get_member), the placements with their departments.
-DETAIL_QUERIES = {"owner": 6, "sub_admin": 7}
+# (two queries: the gate's get_member), the placements with their departments, the
+# collection settings, the activity counts (one aggregate), then the latest records of
+# each of the seven kinds of activity record (punches, approvals, work logs, schedule
+# entries, drive files, contact cards, biometric templates).
+DETAIL_QUERIES = {"owner": 15, "sub_admin": 16}
 
 
 @pytest.mark.parametrize("role", ["owner", "sub_admin"])
@@ -516,3 +564,233 @@ def test_duplicate_employee_number_elsewhere_is_allowed(client, cast, roster):
     assert response.status_code == 302
     response = client.post(member_url(cast, "member_edit", member=roster["root"]), edit_data(roster["root"]))
     assert response.status_code == 302  # root's blank number matches others' blank numbers
+
+
+# --------------------------------------------------------------------------- collection and consent (ORG-5, ORG-6)
+
+
+def test_edit_form_offers_only_collected_fields(client, cast, roster):
+    client.force_login(cast.owner)
+    content = client.get(member_url(cast, "member_edit")).content.decode()
+    assert 'name="grade"' in content and 'name="id_number"' in content
+    for field in ("degree", "home_address", "school", "household_registration", "student_class"):
+        assert f'name="{field}"' not in content
+    collect(cast.organization, "degree", "home_address")
+    content = client.get(member_url(cast, "member_edit")).content.decode()
+    assert 'name="degree"' in content and 'name="home_address"' in content
+
+
+@pytest.mark.parametrize("field, value", [("degree", "bachelor"), ("home_address", "Hangzhou"), ("school", "ZJU")])
+def test_edit_refuses_a_field_that_is_not_collected(client, cast, roster, field, value):
+    before = snapshot(cast.member)
+    client.force_login(cast.owner)
+    response = client.post(
+        member_url(cast, "member_edit"), edit_data(cast.member, position="Changed", **{field: value})
+    )
+    assert response.status_code == 200
+    assert "does not collect" in str(response.context["form"].non_field_errors())
+    assert snapshot(cast.member) == before
+    assert not AuditEvent.objects.exists()
+
+
+def test_service_refuses_a_field_that_is_not_collected(cast):
+    from django.core.exceptions import ValidationError
+
+    from organizations.permissions import org_access
+    from organizations.services.roster import update_member
+
+    access = org_access(cast.owner, cast.organization.pk)
+    with pytest.raises(ValidationError) as caught:
+        update_member(access, cast.member, {"degree": "bachelor", "name": "Renamed"})
+    assert caught.value.code == "not_collected"
+    cast.member.refresh_from_db()
+    assert (cast.member.degree, cast.member.name) == ("", "Member")
+
+
+def test_extended_fields_of_an_unconsented_member_need_the_attestation(client, cast, roster):
+    """ORG-6: roster["sales"] has not joined; its grade is beyond the basic fields."""
+    sales = roster["sales"]
+    before = snapshot(sales)
+    client.force_login(cast.owner)
+    content = client.get(member_url(cast, "member_edit", member=sales)).content.decode()
+    assert 'name="attest"' in content and "gave explicit consent" in content
+    response = client.post(member_url(cast, "member_edit", member=sales), edit_data(sales, grade="P7"))
+    assert response.status_code == 200
+    assert "explicit consent" in str(response.context["form"].errors["attest"])
+    assert snapshot(sales) == before
+    assert not AuditEvent.objects.exists() and not UploadAttestation.objects.exists()
+
+
+def test_basic_fields_of_an_unconsented_member_need_no_attestation(client, cast, roster):
+    sales = roster["sales"]
+    client.force_login(cast.owner)
+    response = client.post(member_url(cast, "member_edit", member=sales), edit_data(sales, position="Team lead"))
+    assert response.status_code == 302
+    assert Member.objects.get(pk=sales.pk).position == "Team lead"
+    assert not UploadAttestation.objects.exists()
+
+
+def test_attested_edit_writes_and_records_the_attestation(client, cast, roster):
+    sales = roster["sales"]
+    client.force_login(cast.owner)
+    response = client.post(
+        member_url(cast, "member_edit", member=sales),
+        edit_data(sales, grade="P7", hired_on="2023-05-01", attest="on"),
+    )
+    assert response.status_code == 302
+    sales.refresh_from_db()
+    assert (sales.grade, sales.hired_on.isoformat()) == ("P7", "2023-05-01")
+    attestation = UploadAttestation.objects.get()
+    assert (attestation.kind, attestation.rows, attestation.fields) == ("manual", 1, ["grade", "hired_on"])
+    assert (attestation.organization, attestation.attested_by) == (cast.organization, cast.owner)
+    assert "explicit consent" in attestation.text
+    assert AuditEvent.objects.get().metadata["attestation"] == attestation.pk
+
+
+def test_consented_member_has_no_attestation_checkbox(client, cast, roster):
+    client.force_login(cast.owner)
+    assert 'name="attest"' not in client.get(member_url(cast, "member_edit")).content.decode()
+    response = client.post(member_url(cast, "member_edit"), edit_data(cast.member, grade="P8"))
+    assert response.status_code == 302 and not UploadAttestation.objects.exists()
+
+
+NEW_SENSITIVE = {
+    "home_address": ("浙江省杭州市西湖区文三路 90 号", "浙江省杭州市"),
+    "emergency_contact_phone": ("+8613711112222", "+86137****2222"),
+}
+
+
+def test_new_sensitive_fields_are_edited_masked_revealed_and_audited(client, cast, roster):
+    collect(cast.organization, "home_address", "emergency_contact_name", "emergency_contact_phone")
+    client.force_login(cast.owner)
+    response = client.post(
+        member_url(cast, "member_edit"),
+        edit_data(
+            cast.member,
+            emergency_contact_name="Li Lei",
+            home_address=NEW_SENSITIVE["home_address"][0],
+            emergency_contact_phone="137 1111 2222",
+        ),
+    )
+    assert response.status_code == 302
+    member = Member.objects.get(pk=cast.member.pk)
+    assert member.home_address == NEW_SENSITIVE["home_address"][0]
+    assert member.emergency_contact_phone == "+8613711112222"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT home_address FROM organizations_member WHERE id = %s", [member.pk])
+        assert "文三路" not in cursor.fetchone()[0]  # encrypted at rest
+    event = AuditEvent.objects.get()
+    stored = json.dumps(event.metadata, ensure_ascii=False)
+    assert "文三路" not in stored and "13711112222" not in stored
+
+    content = client.get(member_url(cast)).content.decode()
+    for clear, masked in NEW_SENSITIVE.values():
+        assert masked in content and clear not in content
+    assert "Li Lei" in content
+    assert content.count("/reveal/") == 5
+    for field, (clear, _masked) in NEW_SENSITIVE.items():
+        response = client.post(member_url(cast, "member_reveal", field=field))
+        assert response.status_code == 200 and clear in response.content.decode()
+        assert AuditEvent.objects.filter(action="member.revealed").order_by("pk").last().metadata == {"field": field}
+
+    client.force_login(cast.sub_admin)  # edit_roster on Sales, no view_sensitive
+    content = client.get(member_url(cast, "member_edit")).content.decode()
+    assert 'name="home_address"' not in content and 'name="emergency_contact_name"' in content
+    assert client.post(member_url(cast, "member_reveal", field="home_address")).status_code == 403
+    response = client.post(member_url(cast, "member_edit"), edit_data(cast.member, home_address="Elsewhere"))
+    assert response.status_code == 200 and response.context["form"].non_field_errors()
+    assert Member.objects.get(pk=cast.member.pk).home_address == NEW_SENSITIVE["home_address"][0]
+
+
+def test_reveal_of_a_sensitive_field_that_is_not_collected_is_404(client, cast, roster):
+    Member.objects.filter(pk=cast.member.pk).update(home_address="Xihu Road 90")
+    client.force_login(cast.owner)
+    assert client.post(member_url(cast, "member_reveal", field="home_address")).status_code == 404
+    assert "Xihu Road" not in client.get(member_url(cast)).content.decode()
+    assert not AuditEvent.objects.exists()
+
+
+# --------------------------------------------------------------------------- activity records
+
+
+def add_activity(cast, member: Member, count: int) -> None:
+    now = timezone.now()
+    org = cast.organization
+    common = {"organization": org}
+    AttendancePunch.objects.bulk_create(
+        AttendancePunch(**common, member=member, punched_at=now - timedelta(hours=i), kind="in", address=f"Gate {i}")
+        for i in range(count)
+    )
+    ApprovalRecord.objects.bulk_create(
+        ApprovalRecord(
+            **common, applicant=member, kind="leave", title=f"Leave {i}", submitted_at=now - timedelta(hours=i)
+        )
+        for i in range(count)
+    )
+    WorkLog.objects.bulk_create(
+        WorkLog(**common, member=member, day=now.date() - timedelta(days=i), content=f"Log {i}") for i in range(count)
+    )
+    ScheduleEntry.objects.bulk_create(
+        ScheduleEntry(**common, member=member, title=f"Meeting {i}", starts_at=now - timedelta(hours=i), ends_at=now)
+        for i in range(count)
+    )
+    DriveFile.objects.bulk_create(
+        DriveFile(
+            **common,
+            owner=member,
+            name=f"file-{i}.pdf",
+            size=1024,
+            storage_ref=f"r{i}",
+            uploaded_at=now - timedelta(hours=i),
+        )
+        for i in range(count)
+    )
+    ExternalContactCard.objects.bulk_create(
+        ExternalContactCard(
+            **common, owner=member, name=f"Contact {i}", phone="+8613700000000", created_at=now - timedelta(hours=i)
+        )
+        for i in range(count)
+    )
+    BiometricTemplate.objects.bulk_create(
+        BiometricTemplate(**common, member=member, kind="face", template="SECRET-TEMPLATE") for i in range(count)
+    )
+    FamilyContact.objects.bulk_create(
+        FamilyContact(**common, student=member, name=f"Parent {i}", relation="mother", phone="+8613755556666")
+        for i in range(count)
+    )
+
+
+@pytest.mark.parametrize("role", ["owner", "sub_admin"])
+@pytest.mark.parametrize("records", [1, 20])
+def test_detail_query_count_is_constant_in_activity_records(client, cast, django_assert_num_queries, role, records):
+    add_activity(cast, cast.member, records)
+    client.force_login(getattr(cast, role))
+    with django_assert_num_queries(DETAIL_QUERIES[role]):
+        response = client.get(member_url(cast))
+    activity = {kind["key"]: kind for kind in response.context["activity"]}
+    assert "family_contacts" not in activity  # enterprises hold no family contacts
+    for kind in ("punches", "approvals", "work_logs", "schedule", "drive_files", "contact_cards", "biometrics"):
+        assert activity[kind]["count"] == records
+        assert len(activity[kind]["records"]) == min(records, 5)
+
+
+def test_detail_shows_activity_without_biometric_templates(client, cast):
+    add_activity(cast, cast.member, 7)
+    client.force_login(cast.owner)
+    content = client.get(member_url(cast)).content.decode()
+    assert "Gate 0" in content and "Gate 4" in content and "Gate 5" not in content  # latest five
+    assert "The latest 5 of 7." in content
+    assert "Leave 0" in content and "Log 0" in content and "Meeting 0" in content and "file-0.pdf" in content
+    assert "Contact 0" in content and "Face" in content
+    assert "SECRET-TEMPLATE" not in content and "13700000000" not in content
+    assert "Parent 0" not in content
+
+
+def test_school_detail_shows_family_contacts_masked(client, cast, django_assert_num_queries):
+    cast.organization.kind = OrganizationKind.SCHOOL
+    cast.organization.save()
+    add_activity(cast, cast.member, 2)
+    client.force_login(cast.owner)
+    with django_assert_num_queries(DETAIL_QUERIES["owner"] + 1):  # + the family contacts
+        content = client.get(member_url(cast)).content.decode()
+    assert "Parent 0" in content and "+86137****6666" in content and "13755556666" not in content

@@ -239,3 +239,28 @@ def test_refused_in_the_production_profile(db, settings):
     with pytest.raises(CommandError, match="production"):
         seed(members=10, days=0)
     assert not User.objects.exists()
+
+
+def test_demo_collects_the_fields_it_fills_and_has_workplace_records(seeded):
+    """ORG-5: every field the seeder fills is collected, with a stated purpose; ORG-4:
+    a handful of members have work logs, schedule entries, drive files, contact cards."""
+    from organizations.collection import collected_fields, collection_settings
+    from organizations.models import DriveFile, ExternalContactCard, ScheduleEntry, WorkLog
+
+    collected = collected_fields(seeded)
+    members = Member.objects.filter(organization=seeded)
+    for field in ("employee_number", "position", "grade", "labor_contract_status", "office_email", "office_phone",
+                  "hired_on", "id_number", "bank_card"):  # fmt: skip
+        assert field in collected, field
+        assert collection_settings(seeded)[field][1], field
+        assert members.exclude(**{field: ""} if field != "hired_on" else {"hired_on__isnull": True}).exists()
+    for model, fk in (
+        (WorkLog, "member"),
+        (ScheduleEntry, "member"),
+        (DriveFile, "owner"),
+        (ExternalContactCard, "owner"),
+    ):
+        rows = model.objects.filter(organization=seeded)
+        assert rows.exists() and rows.values(fk).distinct().count() <= 12
+    counts = demo_counts(seeded)
+    assert counts["collection_settings"] == 9 and counts["work_logs"] > 0

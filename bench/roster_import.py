@@ -1,0 +1,250 @@
+"""Benchmark of the roster import (ORG-7) against a per-row ORM ``save()`` loop.
+
+Run by hand, not by pytest:
+
+    .venv/bin/python bench/roster_import.py --rows 100000 --db sqlite
+    .venv/bin/python bench/roster_import.py --rows 100000 --db postgres
+
+It builds a throwaway database -- SQLite in a temporary directory, or with ``--db
+postgres`` (and no ``DATABASE_URL`` in the environment) its own PostgreSQL cluster
+started from the server binaries through ``tests/servers.py`` and stopped at the end --
+migrates it, generates a valid CSV of N members with the demo generators
+(``organizations.demo``: real-format mobiles, ID numbers, bank cards) and measures in
+the same process:
+
+(a) the baseline: ``--baseline-sample`` members (default 2,000) created one by one with
+    ``Member.save()`` plus ``MemberDepartment.save()``, same values, inside one
+    transaction (the encrypted fields encrypt in ``get_prep_value``, the digests are
+    computed per row);
+(b) the import, end to end minus the HTTP upload: storing the file encrypted with the
+    attestation, checking every row and writing the report and the checked rows,
+    the decision, and the write in one transaction -- the same service calls the
+    upload page and the Celery tasks make (tasks run eagerly here).
+
+The last line is ``import rows_per_s=<n> vs_save=<speed-up of (b) over (a)>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIELDS = ("id_number", "bank_card", "hired_on", "labor_contract_status")
+HEADER = (
+    "name", "mobile", "department", "employee_number", "position", "office_email", "office_phone", *FIELDS,
+)  # fmt: skip
+
+
+def configure_django(workdir: Path, database_url: str) -> None:
+    """Point Django at the throwaway database and var/ directory before setup."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["CUSTODIA_VAR_DIR"] = str(workdir / "var")
+    os.environ["DEBUG"] = "false"  # no query log: measure the code
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"  # the tasks run in this process, on commit
+    import django
+
+    django.setup()
+    import logging
+
+    from django.core.management import call_command
+
+    for name in ("celery", "kombu"):  # one line per eager task is noise here
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+    call_command("migrate", verbosity=0)
+
+
+def start_postgres():
+    """A throwaway PostgreSQL cluster and a DATABASE_URL for a fresh database in it."""
+    sys.path.insert(0, str(ROOT))
+    import psycopg
+
+    from tests import servers
+
+    server = servers.start_postgres()
+    with psycopg.connect(host="127.0.0.1", port=server.port, user="postgres", dbname="postgres", autocommit=True) as c:
+        c.execute("CREATE DATABASE bench")
+    return server, f"postgres://postgres@127.0.0.1:{server.port}/bench"
+
+
+def make_organization(name: str, owner_phone: str):
+    from accounts.models import User
+    from organizations.models import CollectionSetting, Department
+    from organizations.services.registration import register_organization
+
+    owner = User.objects.create_user(phone=owner_phone, password=None, name=f"{name} owner")
+    organization = register_organization(owner, {"name": name, "kind": "enterprise"})
+    root = Department.objects.get(organization=organization, parent=None)
+    leaves = []
+    for division in ("Sales", "Engineering", "Operations", "Finance"):
+        parent = Department.objects.create(organization=organization, parent=root, name=division, depth=1)
+        parent.path = parent.compute_path(root.path)
+        parent.save(update_fields=["path"])
+        for team in range(1, 6):
+            leaf = Department.objects.create(
+                organization=organization, parent=parent, name=f"{division} {team}", depth=2
+            )
+            leaf.path = leaf.compute_path(parent.path)
+            leaf.save(update_fields=["path"])
+            leaves.append(leaf)
+    for field in FIELDS:
+        CollectionSetting.objects.create(organization=organization, field=field, enabled=True, purpose="Payroll")
+    return owner, organization, leaves
+
+
+def people(rows: int, seed: int, offset: int = 0):
+    from django.utils import timezone
+
+    from organizations import demo
+
+    rng = random.Random(seed)
+    generator = demo.PersonGenerator(rng, timezone.localdate())
+    for index in range(rows):
+        person = generator.person()
+        position, _grade = demo.position_and_grade(rng, "rd")
+        yield index + offset, person, position, rng
+
+
+def generate_csv(rows: int, seed: int, leaves) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(HEADER)
+    names = [f"{leaf.parent.name}/{leaf.name}" for leaf in leaves]
+    for index, person, position, rng in people(rows, seed):
+        mobile = person.mobile[3:]  # as people type it: the national number
+        writer.writerow(
+            [
+                person.name.display, f"{mobile[:3]} {mobile[3:7]} {mobile[7:]}", rng.choice(names),
+                f"YQ{index + 1:06d}", position, person.office_email, person.office_phone,
+                person.id_number, person.bank_card, person.hired_on.isoformat(), person.contract,
+            ]
+        )  # fmt: skip
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def baseline(sample: int, seed: int) -> float:
+    """Per-row ``save()`` of Member + MemberDepartment with the same kind of values."""
+    from django.db import transaction
+
+    from organizations.lookups import id_number_digest, mobile_digest
+    from organizations.models import Member, MemberDepartment
+
+    _owner, organization, leaves = make_organization("Baseline Co.", "+8613800000098")
+    started = time.perf_counter()
+    with transaction.atomic():
+        for index, person, position, rng in people(sample, seed + 1):
+            member = Member(
+                organization=organization,
+                status="invited",
+                name=person.name.display,
+                employee_number=f"B{index + 1:06d}",
+                position=position,
+                office_email=person.office_email,
+                office_phone=person.office_phone,
+                mobile=person.mobile,
+                mobile_digest=mobile_digest(person.mobile),
+                id_number=person.id_number,
+                id_number_digest=id_number_digest(person.id_number),
+                bank_card=person.bank_card,
+                hired_on=person.hired_on,
+                labor_contract_status=person.contract,
+            )
+            member.save()
+            MemberDepartment(member=member, department=rng.choice(leaves), is_primary=True).save()
+    return sample / (time.perf_counter() - started)
+
+
+def run_import(rows: int, seed: int) -> dict:
+    from organizations.forms.roster_import import ATTESTATION_TEXT
+    from organizations.models import ImportStatus, Member, RosterImport
+    from organizations.permissions import org_access
+    from organizations.services import roster_import as services
+
+    owner, organization, leaves = make_organization("Import Co.", "+8613800000099")
+    content = generate_csv(rows, seed, leaves)
+    access = org_access(owner, organization.pk)
+    started = time.perf_counter()
+    job = services.start_import(
+        access,
+        file_name="bench.csv",
+        file_format="csv",
+        content=content,
+        attestation_text=str(ATTESTATION_TEXT),
+        fields=list(HEADER),
+    )  # the check runs on commit
+    checked = time.perf_counter()
+    job.refresh_from_db()
+    assert job.status == ImportStatus.VALIDATED, (job.status, job.last_error, job.error_preview[:3])
+    assert job.valid_rows == rows, (job.valid_rows, job.error_preview[:3])
+    services.decide(access, job, "all")  # the write runs on commit
+    finished = time.perf_counter()
+    job = RosterImport.objects.get(pk=job.pk)
+    assert job.status == ImportStatus.COMPLETED, (job.status, job.last_error)
+    assert Member.objects.filter(organization=organization).count() == rows
+    return {
+        "bytes": len(content),
+        "check_s": checked - started,
+        "write_s": finished - checked,
+        "total_s": finished - started,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--baseline-sample", type=int, default=2_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="custodia-bench-import-"))
+    server = None
+    try:
+        if args.db == "postgres":
+            if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+                database_url = os.environ["DATABASE_URL"]
+            else:
+                server, database_url = start_postgres()
+        else:
+            database_url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+        configure_django(workdir, database_url)
+        from django.db import connection
+
+        save_rate = baseline(args.baseline_sample, args.seed)
+        result = run_import(args.rows, args.seed)
+        rate = args.rows / result["total_s"]
+        print(f"database: {connection.vendor}")
+        print(f"file: {args.rows:,} rows, {result['bytes'] / 1e6:.1f} MB CSV")
+        print(f"baseline save(): {args.baseline_sample:,} members in one transaction, {save_rate:,.0f} rows/s")
+        print(
+            f"import: check {result['check_s']:.2f} s ({args.rows / result['check_s']:,.0f} rows/s), "
+            f"write {result['write_s']:.2f} s ({args.rows / result['write_s']:,.0f} rows/s), "
+            f"total {result['total_s']:.2f} s"
+        )
+        print(f"import rows_per_s={rate:.0f} vs_save={rate / save_rate:.1f}")
+    finally:
+        if server is not None:
+            from django.db import connections
+
+            connections.close_all()
+            server.stop()
+        if args.keep:
+            print(f"kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

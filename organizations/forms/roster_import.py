@@ -1,0 +1,93 @@
+"""Forms of the roster import (ORG-6, ORG-7). They check the file's kind, size and
+header at once, so an unusable file gets its message on the upload page; the rows are
+checked in the background (``organizations.tasks``)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
+
+from organizations import importing
+
+# ORG-6 (EN I(II)4): the sentence the administrator confirms; stored with the upload.
+ATTESTATION_TEXT = _(
+    "I confirm that the members in this file gave their explicit consent to the organization collecting and "
+    "uploading this data"
+)
+
+
+class RosterFileField(forms.FileField):
+    """A CSV or XLSX file no larger than ``importing.MAX_UPLOAD_BYTES``, recognized from
+    its content. Cleans to ``(content, file_format, file_name)``."""
+
+    def clean(self, data, initial=None):
+        upload = super().clean(data, initial)
+        if not upload:
+            return upload
+        limit = importing.MAX_UPLOAD_BYTES
+        too_large = ValidationError(
+            _("The file is %(size)s; the largest allowed is %(limit)s. Split it into smaller files."),
+            code="too_large",
+            params={"size": filesizeformat(upload.size), "limit": filesizeformat(limit)},
+        )
+        if upload.size > limit:
+            raise too_large
+        upload.seek(0)
+        content = upload.read(limit + 1)
+        if len(content) > limit:  # the declared size lied
+            raise too_large
+        if not content.strip():
+            raise ValidationError(_("The file is empty."), code="empty")
+        file_format = importing.sniff_format(content[:8192])
+        if file_format is None:
+            raise ValidationError(
+                _("This is not a CSV or Excel (.xlsx) file. Save the roster as “CSV UTF-8” or as an Excel workbook."),
+                code="file_type",
+            )
+        return content, file_format, upload.name or f"roster.{file_format}"
+
+
+class RosterImportForm(forms.Form):
+    file = RosterFileField(
+        label=_("Roster file"),
+        help_text=_("CSV (UTF-8 or GBK) or Excel .xlsx, at most 50 MB; the first row names the columns."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx,text/csv"}),
+    )
+    attestation = forms.BooleanField(
+        label=ATTESTATION_TEXT,
+        error_messages={"required": _("Confirm that the members consented before you upload their data.")},
+    )
+
+    def __init__(self, *args, collected: frozenset[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.collected = collected
+
+    def clean_file(self):
+        value = self.cleaned_data["file"]
+        content, file_format, _file_name = value
+        try:
+            header = importing.inspect_header(content, file_format, self.collected)
+        except importing.ImportFileError as exc:
+            if exc.row:
+                raise ValidationError(
+                    _("Row %(row)d: %(message)s"), code="header", params={"row": exc.row, "message": exc.message}
+                ) from None
+            raise ValidationError(exc.message, code="file") from None
+        self.header_fields = [name for name in header if name is not None]
+        return value
+
+    def clean_attestation(self):
+        # Store the sentence the administrator saw, in the language it was shown in.
+        return str(ATTESTATION_TEXT) if self.cleaned_data["attestation"] else ""
+
+
+class ImportDecisionForm(forms.Form):
+    action = forms.ChoiceField(
+        choices=[
+            ("all", _("Import all rows")),
+            ("valid_only", _("Import only the valid rows")),
+            ("discard", _("Discard")),
+        ]
+    )

@@ -1,0 +1,773 @@
+"""Reading and checking roster files (ORG-5, ORG-6, ORG-7, ORG-10): pure code, no
+database access at all. ``organizations.services.roster_import`` gathers what the
+checks need from the database (in a constant number of queries, whatever the row count)
+into a ``RosterSnapshot`` and writes the result.
+
+Files: CSV in UTF-8 (with or without the BOM Excel writes) or, failing that, GB18030
+(a superset of GBK: what Excel on Chinese Windows saves as "CSV"), or XLSX (the first
+worksheet, read with openpyxl in read-only mode). The kind is recognized from the
+content, never from the name. Anything else is refused with a message saying so.
+
+Columns: a header row names them, by model field name (``employee_number``), by the
+field's label in English or Chinese ("Employee number", "工号"), or ``department`` /
+"部门" for a department path such as "Sales/Sales East" (the names below the root joined
+by "/"; a bare name is enough when no other department has it). Every column must be a
+field the organization collects (ORG-5); ``name`` and ``mobile`` are required.
+
+Rows: every row is checked before anything is written, and each problem is reported
+with its row number as in the file (the header is row 1), its column and a message.
+Upsert by mobile: a row whose mobile number belongs to an existing roster entry of the
+organization (found through the keyed-hash digest) UPDATES that entry -- blank cells
+keep the stored value, a department moves the entry's primary placement -- and any
+other row creates a new entry (status "invited") in its department, or in the root
+department when the column is blank or absent.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from accounts.phones import MOBILE_TYPES, normalize_mobile
+from dataprotection.files import sniff_document_type
+from dataprotection.identifiers import normalize_id_number
+from dataprotection.masking import mask_bank_card, mask_id_number, mask_middle, mask_phone
+from organizations.collection import ALWAYS_COLLECTED, CATALOG, SENSITIVE_FIELDS
+from organizations.forms.roster import SENSITIVE_CLEANERS
+from organizations.lookups import mobile_digest
+from organizations.models import Degree, Department, LaborContractStatus, Member
+
+# The largest file accepted (50 MB: about 300k roster rows of CSV). Module constants,
+# not settings: the whole file is read into memory once by the upload form and the
+# checking task, which also caps the row count.
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_ROWS = 200_000
+PROGRESS_EVERY = 5_000  # rows between progress updates of the job row
+PREVIEW_ERRORS = 100  # errors kept on the job row for the page; the report has them all
+
+DEPARTMENT = "department"
+# Fields an import may fill: the always-collected ones and the catalog, except the
+# student photo, which is a reference to a stored image, not a value to type in.
+IMPORTABLE_FIELDS: tuple[str, ...] = ALWAYS_COLLECTED + tuple(f.name for f in CATALOG if f.name != "student_photo_ref")
+# Sensitive fields (ORG-10) a row may only fill for members the uploader may see them
+# of. The mobile number is exempt: it is required on every row, it is the person's
+# joining key and the key of the upsert, and it is never shown in clear by an import.
+GUARDED_FIELDS = frozenset(SENSITIVE_FIELDS) - {"mobile"}
+CHOICE_FIELDS = {"labor_contract_status": LaborContractStatus, "degree": Degree}
+EMAIL_FIELDS = frozenset({"office_email", "personal_email"})
+TEXT_LIMITS = {"home_address": 200, "emergency_contact_phone": 32}  # encrypted text columns have no max_length
+
+# Addresses Django's EmailValidator certainly accepts (dot-atom local part, LDH labels,
+# a letters-only top-level domain); anything else goes through the validator itself.
+_PLAIN_EMAIL = re.compile(
+    r"^[A-Za-z0-9_%+\-]+(?:\.[A-Za-z0-9_%+\-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\Z"
+)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PHONE_LIKE = re.compile(r"^[+\-]?[\d\s().*\-]*$")  # digits and masks: no function call possible
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be imported (format, encoding, header): nothing in it
+    is checked row by row. ``row`` and ``column`` say where, when that is known."""
+
+    def __init__(self, message: str, *, row: int | None = None, column: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.row = row
+        self.column = column
+
+    def as_dict(self) -> dict:
+        return {"row": self.row, "column": self.column, "value": "", "message": self.message}
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    column: str
+    value: str  # masked when the column is sensitive
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"row": self.row, "column": self.column, "value": self.value, "message": self.message}
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def field_label(name: str) -> str:
+    if name == DEPARTMENT:
+        return str(Department._meta.verbose_name)
+    return str(Member._meta.get_field(name).verbose_name)
+
+
+@lru_cache(maxsize=1)
+def header_aliases() -> dict[str, str]:
+    """Normalized header text -> field name: field names and the English and Chinese
+    labels. A label two fields share would be ambiguous and is left out."""
+    aliases: dict[str, str] = {}
+    ambiguous: set[str] = set()
+    names = (*IMPORTABLE_FIELDS, DEPARTMENT)
+    for name in names:
+        aliases[_normalize_header(name)] = name
+    for language in ("en", "zh-hans"):
+        with translation.override(language):
+            for name in names:
+                key = _normalize_header(field_label(name))
+                if aliases.get(key, name) != name:
+                    ambiguous.add(key)
+                aliases.setdefault(key, name)
+    for key in ambiguous:
+        aliases.pop(key, None)
+    return aliases
+
+
+@lru_cache(maxsize=1)
+def _choice_lookup() -> dict[str, dict[str, str]]:
+    """Choice field -> {normalized value or English/Chinese label: stored value}."""
+    lookup: dict[str, dict[str, str]] = {}
+    for name, choices in CHOICE_FIELDS.items():
+        table: dict[str, str] = {}
+        for value, label in choices.choices:
+            table[value.casefold()] = value
+            for language in ("en", "zh-hans"):
+                with translation.override(language):
+                    table[" ".join(str(label).split()).casefold()] = value
+        lookup[name] = table
+    return lookup
+
+
+def _normalize_header(text: str) -> str:
+    return " ".join(str(text).replace("\ufeff", "").replace("*", " ").split()).casefold()
+
+
+def template_columns(collected: Iterable[str]) -> list[str]:
+    """The fields of a template file for an organization: name, mobile, department,
+    then every other importable field it collects, in catalog order."""
+    collected = set(collected)
+    return ["name", "mobile", DEPARTMENT] + [
+        name for name in IMPORTABLE_FIELDS if name not in ALWAYS_COLLECTED and name in collected
+    ]
+
+
+# --------------------------------------------------------------------------- files
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The format: "xlsx" for a ZIP container, "csv" for something that reads as text, else None
+    (old .xls, PDF, images, executables, random bytes)."""
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if not head or b"\x00" in head or sniff_document_type(head[:16]):
+        return None
+    try:
+        decode_text(head, partial=True)
+    except ImportFileError:
+        return None
+    return "csv"
+
+
+def decode_text(data: bytes, *, partial: bool = False) -> str:
+    """UTF-8 (BOM or not), else GB18030; refuse text full of control characters."""
+    text = None
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError as exc:
+            # The sniffed head may end in the middle of a multi-byte character.
+            if partial and encoding == "utf-8-sig" and exc.start >= len(data) - 3:
+                text = data[: exc.start].decode(encoding)
+                break
+    if text is None and partial:
+        try:
+            text = data[:-1].decode("gb18030")
+        except UnicodeDecodeError:
+            text = None
+    if text is None:
+        raise ImportFileError(_("The file is not readable text: save it as CSV UTF-8 or as an Excel workbook (.xlsx)."))
+    controls = sum(1 for char in text[:4096] if ord(char) < 32 and char not in "\t\r\n")
+    if "\x00" in text or controls > 2:
+        raise ImportFileError(_("The file is not readable text: save it as CSV UTF-8 or as an Excel workbook (.xlsx)."))
+    return text
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _csv_rows(data: bytes) -> Iterator[list[str]]:
+    text = decode_text(data)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    number = 0
+    try:
+        for number, cells in enumerate(reader, start=1):  # noqa: B007 -- read after the loop on error
+            yield cells
+    except csv.Error as exc:
+        raise ImportFileError(
+            _("This row is not valid CSV (%(problem)s); check the quotes in it.") % {"problem": exc},
+            row=number + 1,
+        ) from None
+
+
+def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
+        raise ImportFileError(
+            _("The file is not an Excel workbook (.xlsx) that can be read: %(problem)s") % {"problem": exc}
+        ) from None
+    try:
+        sheet = workbook.worksheets[0] if workbook.worksheets else None
+        if sheet is None:
+            return
+        for values in sheet.iter_rows(values_only=True):
+            yield [_cell_text(value) for value in values]
+    finally:
+        workbook.close()
+
+
+def read_rows(data: bytes, file_format: str) -> Iterator[list[str]]:
+    """Every row of the file as a list of cell texts, the header first."""
+    if file_format == "xlsx":
+        return _xlsx_rows(data)
+    if file_format == "csv":
+        return _csv_rows(data)
+    raise ImportFileError(_("Upload a CSV or an Excel (.xlsx) file."))
+
+
+def _unescape(cell: str) -> str:
+    """Undo the apostrophe that exports put before a cell Excel would read as a formula."""
+    if cell.startswith("'") and cell[1:2] in _FORMULA_START:
+        return cell[1:]
+    return cell
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A cell that Excel will not run as a formula (CSV injection): prefix an apostrophe
+    to text starting with = + - @, except plain phone-like numbers."""
+    if value and value.startswith(_FORMULA_START) and not _PHONE_LIKE.match(value):
+        return "'" + value
+    return value
+
+
+# --------------------------------------------------------------------------- header
+
+
+def parse_header(cells: list[str], collected: frozenset[str]) -> list[str | None]:
+    """The field of each column (``None`` for an empty trailing column), or
+    ``ImportFileError`` naming every unknown, duplicate, not collected or missing one."""
+    aliases = header_aliases()
+    fields: list[str | None] = []
+    unknown: list[str] = []
+    seen: dict[str, str] = {}
+    problems: list[str] = []
+    not_collected: list[str] = []
+    for cell in cells:
+        text = cell.strip().replace("\ufeff", "")
+        if not text:
+            fields.append(None)
+            continue
+        name = aliases.get(_normalize_header(text))
+        if name is None:
+            unknown.append(text)
+            fields.append(None)
+            continue
+        if name in seen:
+            problems.append(
+                _("The column “%(column)s” appears twice (also as “%(other)s”).")
+                % {"column": text, "other": seen[name]}
+            )
+        seen[name] = text
+        if name != DEPARTMENT and name not in collected:
+            not_collected.append(name)
+        fields.append(name)
+    if unknown:
+        problems.append(
+            _("Unknown columns: %(columns)s. Use the column names of the template.")
+            % {"columns": ", ".join(f"“{text}”" for text in unknown)}
+        )
+    for name in not_collected:
+        problems.append(
+            _("The organization does not collect “%(field)s”; turn it on in collection settings or remove the column.")
+            % {"field": field_label(name)}
+        )
+    for name in ALWAYS_COLLECTED:
+        if name not in seen:
+            problems.append(_("The column “%(field)s” is required.") % {"field": field_label(name)})
+    if problems:
+        raise ImportFileError(" ".join(problems), row=1)
+    return fields
+
+
+# --------------------------------------------------------------------------- the roster as it is
+
+
+@dataclass(frozen=True)
+class ExistingMember:
+    pk: int
+    employee_number: str
+    paths: tuple[str, ...]  # the department paths it is placed in
+    department_ids: frozenset[int]
+    has_primary: bool
+    consented: bool
+
+
+@dataclass
+class RosterSnapshot:
+    """What the checks need to know about the organization, read by the service in a
+    constant number of queries. ``covers(right, paths)`` answers for the uploader."""
+
+    collected: frozenset[str]
+    departments: list[tuple[int, int | None, str, str]]  # (pk, parent_id, name, path), ordered by path
+    members_by_digest: dict[str, ExistingMember]
+    employee_numbers: dict[str, int]  # employee number -> member pk
+    covers: Callable[[str, tuple[str, ...]], bool]
+    by_pk: dict[int, tuple[int, str]] = field(default_factory=dict, init=False)
+    _by_key: dict[str, tuple[int, str] | None] = field(default_factory=dict, init=False)
+    _cover_cache: dict[tuple[str, tuple[str, ...]], bool] = field(default_factory=dict, init=False)
+    root: tuple[int, str] | None = field(default=None, init=False)
+
+    def __post_init__(self):
+        names: dict[int, list[str]] = {}
+        bare: dict[str, list[tuple[int, str]]] = {}
+        for pk, parent_id, name, path in self.departments:
+            self.by_pk[pk] = (pk, path)
+            clean = " ".join(name.split())
+            if parent_id is None:
+                names[pk] = []
+                if self.root is None:
+                    self.root = (pk, path)
+            else:
+                names[pk] = [*names.get(parent_id, []), clean]
+                self._by_key["/".join(names[pk]).casefold()] = (pk, path)
+            bare.setdefault(clean.casefold(), []).append((pk, path))
+        for key, matches in bare.items():
+            if key not in self._by_key:
+                self._by_key[key] = matches[0] if len(matches) == 1 else None  # None: ambiguous
+
+    def department(self, text: str) -> tuple[int, str] | bool | None:
+        """(pk, path) of a department path or unique name; ``None`` unknown; ``False``
+        ambiguous."""
+        key = "/".join(" ".join(part.split()) for part in text.strip().strip("/").split("/")).casefold()
+        if key in self._by_key:
+            return self._by_key[key] or False
+        if self.root is not None and "/" in key:  # written with the root's name in front
+            rest = key.split("/", 1)[1]
+            if self._by_key.get(rest):
+                return self._by_key[rest]
+        return None
+
+    def allowed(self, right: str, paths: tuple[str, ...]) -> bool:
+        key = (right, paths)
+        if key not in self._cover_cache:
+            self._cover_cache[key] = self.covers(right, paths)
+        return self._cover_cache[key]
+
+
+# --------------------------------------------------------------------------- rows
+
+
+@dataclass
+class PlannedRow:
+    """A checked row: ``member_id`` set for an update; ``department_id`` ``None`` when
+    nothing changes about the placement; ``values`` the cleaned, non-blank values."""
+
+    row: int
+    member_id: int | None
+    department_id: int | None
+    values: dict[str, str]
+    mobile_digest: str = ""  # set by the checks, reused by the write
+
+    def dump(self, fields: list[str]) -> list:
+        return [self.row, self.member_id, self.department_id, [self.values.get(name, "") for name in fields]]
+
+    @classmethod
+    def load(cls, item: list, fields: list[str]) -> PlannedRow:
+        row, member_id, department_id, values = item
+        return cls(row, member_id, department_id, {n: v for n, v in zip(fields, values, strict=True) if v != ""})
+
+
+def mask_value(name: str | None, value: str) -> str:
+    """A cell as the report may show it: sensitive columns masked (ORG-10)."""
+    if name not in SENSITIVE_FIELDS or not value:
+        return value
+    compact = value.replace(" ", "").replace("-", "")
+    if name == "mobile":
+        return mask_phone(compact) if compact.startswith("+") else mask_middle(compact, 3, 4)
+    if name == "id_number":
+        return mask_id_number(compact)
+    if name == "bank_card":
+        return mask_bank_card(compact)
+    if name == "emergency_contact_phone":
+        return mask_middle(compact, 3, 2)
+    return mask_middle(value, 2, 0)
+
+
+# Mainland mobile numbers as people type them: 11 digits starting with 1, perhaps +86.
+_CN_MOBILE = re.compile(r"^(?:\+86)?(1[1-9]\d{9})$")
+
+
+class MobileNormalizer:
+    """``normalize_mobile`` with a fast path for the common case.
+
+    A mainland mobile number typed as 11 digits starting with 1 (spaces, dashes or a
+    +86 allowed) parses to country code 86 and those 11 digits: phonenumbers' CN
+    national prefixes ("0" and the carrier codes 11xxx, 12xxx, 179xx) never start a
+    mobile number, so nothing is stripped. Such a number is accepted when
+    phonenumbers classifies it as a mobile -- exactly what ``normalize_mobile`` checks --
+    without the cost of ``parse``. Every other input, and every number the fast path
+    does not accept, goes through ``normalize_mobile`` itself (and its messages).
+    """
+
+    def __init__(self):
+        from django.conf import settings
+
+        self.national_is_cn = settings.SMS_DEFAULT_REGION == "CN"
+
+    def __call__(self, raw: str) -> str:
+        compact = raw.replace(" ", "").replace("-", "")
+        match = _CN_MOBILE.match(compact)
+        if match is not None and (self.national_is_cn or compact.startswith("+")):
+            national = match.group(1)
+            number = phonenumbers.PhoneNumber(country_code=86, national_number=int(national))
+            if phonenumbers.number_type(number) in MOBILE_TYPES:
+                return "+86" + national
+        return normalize_mobile(raw)
+
+
+def _mobile_message(code: str | None) -> str:
+    """``normalize_mobile``'s verdict without echoing the number (the report and the
+    page show sensitive values masked)."""
+    if code == "not_mobile":
+        return _("This is not a mobile number; members join with their mobile phone.")
+    return _("This is not a valid mobile number: check the digits and the country code.")
+
+
+class RowChecker:
+    """Checks rows one at a time against a ``RosterSnapshot``; remembers the employee
+    numbers and mobiles seen so far to find duplicates within the file."""
+
+    def __init__(self, snapshot: RosterSnapshot, header: list[str | None], labels: list[str]):
+        self.snapshot = snapshot
+        self.header = header
+        self.labels = labels  # the column headers as written in the file
+        self.fields = [name for name in header if name is not None and name != DEPARTMENT]
+        self.seen_mobiles: dict[str, int] = {}
+        self.seen_numbers: dict[str, int] = {}
+        self.normalize_mobile = MobileNormalizer()
+        self.choices = _choice_lookup()
+        self.limits = {
+            name: TEXT_LIMITS.get(name) or Member._meta.get_field(name).max_length for name in IMPORTABLE_FIELDS
+        }
+        self.column_of = {name: labels[index] for index, name in enumerate(header) if name is not None}
+
+    # ---------------------------------------------------------------- cells
+
+    def _clean(self, name: str, value: str) -> str:
+        """The stored form of one non-blank cell or ``ValidationError``."""
+        if name == "mobile":
+            try:
+                return self.normalize_mobile(value)
+            except ValidationError as exc:
+                raise ValidationError(_mobile_message(exc.code)) from None
+        if name in SENSITIVE_CLEANERS:  # ID number check digit, bank card Luhn
+            return SENSITIVE_CLEANERS[name](value)
+        if name in CHOICE_FIELDS:
+            stored = self.choices[name].get(" ".join(value.split()).casefold())
+            if stored is None:
+                allowed = ", ".join(str(label) for _value, label in CHOICE_FIELDS[name].choices)
+                raise ValidationError(_("Use one of: %(choices)s.") % {"choices": allowed})
+            return stored
+        if name == "hired_on":
+            try:
+                if not _DATE.match(value):
+                    raise ValueError
+                return date.fromisoformat(value).isoformat()
+            except ValueError:
+                raise ValidationError(_("Write the date as YYYY-MM-DD, for example 2024-03-01.")) from None
+        if name in EMAIL_FIELDS and not (len(value) <= 254 and _PLAIN_EMAIL.match(value)):
+            validate_email(value)
+        if name == "name":
+            value = " ".join(value.split())
+        if name == "id_number":
+            value = normalize_id_number(value)
+        limit = self.limits.get(name)
+        if limit and len(value) > limit:
+            raise ValidationError(_("At most %(limit)d characters.") % {"limit": limit})
+        return value
+
+    # ---------------------------------------------------------------- rows
+
+    def check(self, number: int, cells: list[str]) -> tuple[PlannedRow | None, list[RowError]]:
+        errors: list[RowError] = []
+        values: dict[str, str] = {}
+        department_text = ""
+        header = self.header
+        if len(cells) > len(header) and any(cell.strip() for cell in cells[len(header) :]):
+            errors.append(RowError(number, "", "", _("This row has more cells than the header has columns.")))
+        for index, name in enumerate(header):
+            if name is None:
+                continue
+            raw = _unescape(cells[index].strip()) if index < len(cells) else ""
+            if name == DEPARTMENT:
+                department_text = raw
+                continue
+            if not raw:
+                continue
+            try:
+                values[name] = self._clean(name, raw)
+            except ValidationError as exc:
+                errors.append(RowError(number, self.labels[index], mask_value(name, raw), " ".join(exc.messages)))
+        if "name" not in values and not any(e.column == self.column_of.get("name") for e in errors):
+            errors.append(RowError(number, self.column_of["name"], "", _("Enter the member's name.")))
+        if "mobile" not in values and not any(e.column == self.column_of.get("mobile") for e in errors):
+            errors.append(RowError(number, self.column_of["mobile"], "", _("Enter the mobile number.")))
+        if errors:
+            # Still remember the keys, so that a later copy of this row is reported too.
+            self._remember(number, values)
+            return None, errors
+        planned = PlannedRow(number, None, None, values)
+        errors = self.resolve(planned, department_text, within_file=True)
+        return (None if errors else planned), errors
+
+    def _remember(self, number: int, values: dict[str, str]) -> None:
+        if values.get("mobile"):
+            self.seen_mobiles.setdefault(values["mobile"], number)
+        if values.get("employee_number"):
+            self.seen_numbers.setdefault(values["employee_number"], number)
+
+    def resolve(self, planned: PlannedRow, department_text: str | None, *, within_file: bool) -> list[RowError]:
+        """The checks against the roster and the uploader's rights; sets the member to
+        update and the department on ``planned``. Run again at import time on a fresh
+        snapshot (``within_file=False``, ``department_text=None``: the department chosen
+        at check time is kept) to catch what changed since the check."""
+        snapshot, number, values = self.snapshot, planned.row, planned.values
+        errors: list[RowError] = []
+        column = self.column_of.get
+        mobile = values["mobile"]
+        masked_mobile = mask_value("mobile", mobile)
+        employee_number = values.get("employee_number", "")
+        if within_file:
+            first = self.seen_mobiles.get(mobile)
+            if first is not None:
+                errors.append(
+                    RowError(
+                        number,
+                        column("mobile"),
+                        masked_mobile,
+                        _("The same mobile number is already on row %(row)d.") % {"row": first},
+                    )
+                )
+            first = self.seen_numbers.get(employee_number) if employee_number else None
+            if first is not None:
+                errors.append(
+                    RowError(
+                        number,
+                        column("employee_number"),
+                        employee_number,
+                        _("The same employee number is already on row %(row)d.") % {"row": first},
+                    )
+                )
+            self._remember(number, values)
+        planned.mobile_digest = mobile_digest(mobile)
+        existing = snapshot.members_by_digest.get(planned.mobile_digest)
+        if within_file:
+            planned.member_id = existing.pk if existing is not None else None
+        elif (existing.pk if existing is not None else None) != planned.member_id:
+            errors.append(
+                RowError(
+                    number,
+                    column("mobile"),
+                    masked_mobile,
+                    _(
+                        "The roster entry with this mobile number changed since the file was checked; "
+                        "upload the file again."
+                    ),
+                )
+            )
+            return errors
+        if employee_number:
+            owner = snapshot.employee_numbers.get(employee_number)
+            if owner is not None and (existing is None or owner != existing.pk):
+                errors.append(
+                    RowError(
+                        number,
+                        column("employee_number"),
+                        employee_number,
+                        _("Another member of this organization already has this employee number."),
+                    )
+                )
+
+        # The department: where a new entry goes, or where an existing one moves.
+        department_column = column(DEPARTMENT) or column("name")
+        target: tuple[int, str] | None = None
+        if department_text is None:  # import time: the department chosen at check time
+            if planned.department_id is not None:
+                target = snapshot.by_pk.get(planned.department_id)
+                if target is None:
+                    errors.append(
+                        RowError(
+                            number, department_column, "", _("This department was deleted since the file was checked.")
+                        )
+                    )
+        elif department_text:
+            found = snapshot.department(department_text)
+            if found is None:
+                errors.append(
+                    RowError(
+                        number,
+                        department_column,
+                        department_text,
+                        _("There is no department “%(name)s”. Write its path, e.g. Sales/Sales East.")
+                        % {"name": department_text},
+                    )
+                )
+            elif found is False:
+                errors.append(
+                    RowError(
+                        number,
+                        department_column,
+                        department_text,
+                        _("Several departments are called “%(name)s”; write the full path, e.g. Sales/%(name)s.")
+                        % {"name": department_text},
+                    )
+                )
+            else:
+                target = found
+        elif existing is None:
+            target = snapshot.root
+            if target is None:
+                errors.append(RowError(number, department_column, "", _("The organization has no department yet.")))
+
+        # The uploader's rights: edit_roster where the row writes, view_sensitive too
+        # when it fills sensitive fields (ORG-9, ORG-10).
+        guarded = [name for name in values if name in GUARDED_FIELDS]
+        scopes: list[tuple[str, ...]] = []
+        if existing is not None:
+            scopes.append(existing.paths)
+            if not snapshot.allowed("edit_roster", existing.paths):
+                errors.append(
+                    RowError(
+                        number,
+                        column("mobile"),
+                        masked_mobile,
+                        _("This mobile number belongs to a member outside the departments whose roster you may edit."),
+                    )
+                )
+        if target is not None:
+            scopes.append((target[1],))
+            if not snapshot.allowed("edit_roster", (target[1],)):
+                errors.append(
+                    RowError(
+                        number,
+                        department_column,
+                        department_text or "",
+                        _("You may not add members to this department; choose a department whose roster you may edit."),
+                    )
+                )
+            if existing is not None and target[0] in existing.department_ids:
+                target = None  # already placed there: nothing to move
+        if guarded and not all(snapshot.allowed("view_sensitive", paths) for paths in scopes):
+            errors.append(self._sensitive_error(number, guarded))
+        planned.department_id = target[0] if target is not None else None
+        return errors
+
+    def _sensitive_error(self, number: int, guarded: list[str]) -> RowError:
+        return RowError(
+            number,
+            self.column_of[guarded[0]],
+            "",
+            _("You may not fill %(fields)s for members in this department: you cannot view sensitive fields there.")
+            % {"fields": ", ".join(f"“{self.column_of[name]}”" for name in guarded)},
+        )
+
+
+# --------------------------------------------------------------------------- the whole file
+
+
+@dataclass
+class CheckResult:
+    fields: list[str]  # the member fields the file fills, in column order
+    has_department: bool
+    total_rows: int = 0
+    error_rows: int = 0
+    planned: list[PlannedRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+
+def check_file(
+    data: bytes,
+    file_format: str,
+    snapshot: RosterSnapshot,
+    progress: Callable[[int], None] | None = None,
+) -> CheckResult:
+    """Check every row of a file; raise ``ImportFileError`` when the file itself is
+    unusable. Blank rows are skipped (their numbers still count)."""
+    rows = read_rows(data, file_format)
+    try:
+        header_cells = next(rows)
+    except StopIteration:
+        raise ImportFileError(_("The file is empty.")) from None
+    header = parse_header(header_cells, snapshot.collected)
+    labels = [cell.strip().replace("\ufeff", "") for cell in header_cells]
+    checker = RowChecker(snapshot, header, labels)
+    result = CheckResult(fields=checker.fields, has_department=DEPARTMENT in header)
+    for number, cells in enumerate(rows, start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        result.total_rows += 1
+        if result.total_rows > MAX_ROWS:
+            raise ImportFileError(
+                _("The file has more than %(limit)d rows; split it into smaller files.") % {"limit": MAX_ROWS},
+                row=number,
+            )
+        planned, errors = checker.check(number, cells)
+        if errors:
+            result.error_rows += 1
+            result.errors.extend(errors)
+        else:
+            result.planned.append(planned)
+        if progress is not None and result.total_rows % PROGRESS_EVERY == 0:
+            progress(result.total_rows)
+    if result.total_rows == 0:
+        raise ImportFileError(_("The file has a header row but no members in it."), row=2)
+    return result
+
+
+def inspect_header(data: bytes, file_format: str, collected: frozenset[str]) -> list[str | None]:
+    """The upload form's quick look: the header is usable and a data row follows."""
+    rows = read_rows(data, file_format)
+    try:
+        header_cells = next(rows)
+    except StopIteration:
+        raise ImportFileError(_("The file is empty.")) from None
+    header = parse_header(header_cells, collected)
+    for cells in rows:
+        if any(cell.strip() for cell in cells):
+            return header
+    raise ImportFileError(_("The file has a header row but no members in it."), row=2)

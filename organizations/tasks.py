@@ -1,0 +1,58 @@
+"""Background work for organizations: the roster import (ORG-7).
+
+Tasks take IDs and claim the job row by compare-and-set on its status
+(``services.roster_import.claim``), keeping the attempt count in the row: with
+acks_late and reject_on_worker_lost a message can be delivered twice, and the row
+decides whether anything is left to do. After ``MAX_ATTEMPTS`` failed attempts the job
+is ``failed`` with the last error. Enqueue with ``delay_on_commit``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+
+def _run(task, import_id: int, status: str, body, language: str | None) -> str:
+    from django.utils import translation
+
+    from organizations.models import RosterImport
+    from organizations.services import roster_import as services
+
+    while True:
+        try:
+            # Messages stored on the job (errors, report) in the uploader's language.
+            with translation.override(language or translation.get_language()):
+                return body(import_id)
+        except Exception as exc:
+            attempts = RosterImport.objects.filter(pk=import_id).values_list("attempts", flat=True).first() or 0
+            final = attempts >= services.MAX_ATTEMPTS
+            services.record_failure(import_id, status, f"{type(exc).__name__}: {exc}", final=final)
+            if final:
+                logger.exception("roster import %s failed for good after %s attempts", import_id, attempts)
+                return "failed"
+            logger.warning("roster import %s: attempt %s failed: %s", import_id, attempts, exc)
+            if not task.request.is_eager:
+                raise task.retry(countdown=min(300, 10 * 2**attempts), exc=exc) from exc
+            # Run eagerly (tests, CELERY_TASK_ALWAYS_EAGER): no broker to wait on, try again now.
+
+
+@shared_task(bind=True, max_retries=None)
+def validate_roster_import(self, import_id: int, language: str | None = None) -> str:
+    """Check every row of an uploaded roster file; nothing is written to the roster."""
+    from organizations.models import ImportStatus
+    from organizations.services import roster_import as services
+
+    return _run(self, import_id, ImportStatus.VALIDATING, services.check_import, language)
+
+
+@shared_task(bind=True, max_retries=None)
+def run_roster_import(self, import_id: int, language: str | None = None) -> str:
+    """Write the checked rows of a roster file, all or nothing, in one transaction."""
+    from organizations.models import ImportStatus
+    from organizations.services import roster_import as services
+
+    return _run(self, import_id, ImportStatus.IMPORTING, services.run_import, language)

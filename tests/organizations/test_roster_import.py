@@ -1,0 +1,625 @@
+"""Roster import (ORG-5, ORG-6, ORG-7, ORG-10): the permission matrix of every view, bad
+files and bad rows that write nothing and name the row and column, the decision
+(all rows / only the valid rows), all-or-nothing writes under fault injection,
+idempotent tasks, constant query counts, and XLSX files."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from dataprotection.identifiers import id_number_check_digit, luhn_check_digit
+from dataprotection.models import AuditEvent
+from organizations import importing
+from organizations.lookups import id_number_digest, mobile_digest
+from organizations.models import (
+    CollectionSetting,
+    ImportStatus,
+    Member,
+    MemberDepartment,
+    MemberStatus,
+    Right,
+    RosterImport,
+    UploadAttestation,
+)
+from organizations.services import roster_import as services
+from organizations.services.grants import grant_rights
+from organizations.tasks import run_roster_import, validate_roster_import
+from tests.factories import AdministratorFactory, DepartmentFactory, MemberFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("owner", "sub_admin", "out_of_scope_sub_admin", "other_org_admin", "member_user", "staff", "anonymous")
+HEADER = ["name", "mobile", "department", "employee_number"]
+
+
+def id_number(sequence: int) -> str:
+    first17 = f"33010619880512{sequence % 1000:03d}"
+    return first17 + id_number_check_digit(first17)
+
+
+def bank_card(sequence: int) -> str:
+    body = f"622202{sequence:012d}"
+    return body + luhn_check_digit(body)
+
+
+def mobile(index: int) -> str:
+    return f"139{index:08d}"
+
+
+def e164(index: int) -> str:
+    return f"+86{mobile(index)}"
+
+
+def csv_bytes(rows, header=HEADER, *, encoding="utf-8-sig") -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue().encode(encoding)
+
+
+def good_rows(count: int, start: int = 1, department: str = "Sales/Sales East") -> list[list[str]]:
+    return [[f"Person {i}", mobile(i), department, f"E{i:05d}"] for i in range(start, start + count)]
+
+
+def collect(organization, *fields: str) -> None:
+    for field in fields:
+        CollectionSetting.objects.update_or_create(
+            organization=organization, field=field, defaults={"enabled": True, "purpose": "Payroll"}
+        )
+
+
+def upload_url(cast) -> str:
+    return reverse("organizations:roster_import", args=[cast.organization.pk])
+
+
+def detail_url(cast, job) -> str:
+    return reverse("organizations:roster_import_detail", args=[cast.organization.pk, job.pk])
+
+
+def report_url(cast, job) -> str:
+    return reverse("organizations:roster_import_report", args=[cast.organization.pk, job.pk])
+
+
+def upload(client, cast, content: bytes, *, name="roster.csv", attest=True, capture=None):
+    data = {"file": SimpleUploadedFile(name, content, content_type="text/csv")}
+    if attest:
+        data["attestation"] = "on"
+    if capture is None:
+        return client.post(upload_url(cast), data)
+    with capture(execute=True):
+        return client.post(upload_url(cast), data)
+
+
+def latest_job() -> RosterImport:
+    return RosterImport.objects.order_by("-pk").first()
+
+
+def decide(client, cast, job, action, capture):
+    with capture(execute=True):
+        return client.post(detail_url(cast, job), {"action": action})
+
+
+def member_count(cast) -> int:
+    return Member.objects.filter(organization=cast.organization).count()
+
+
+@pytest.fixture(autouse=True)
+def english(client):
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
+@pytest.fixture
+def owner_client(client, cast):
+    client.force_login(cast.owner)
+    return client
+
+
+# --------------------------------------------------------------------------- permission matrix
+
+# Expected status per role: upload GET, template GET, detail GET, report GET, decision POST
+# (on an import the owner uploaded).
+MATRIX = {
+    "owner": (200, 200, 200, 200, 302),
+    "sub_admin": (200, 200, 404, 404, 404),  # edit_roster on Sales: sees only its own imports
+    "out_of_scope_sub_admin": (200, 200, 404, 404, 404),
+    "other_org_admin": (404, 404, 404, 404, 404),
+    "member_user": (404, 404, 404, 404, 404),
+    "staff": (404, 404, 404, 404, 404),
+    "anonymous": (302, 302, 302, 302, 302),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_permission_matrix_of_every_import_view(client, cast, role, django_capture_on_commit_callbacks):
+    client.force_login(cast.owner)
+    upload(client, cast, csv_bytes(good_rows(2)), capture=django_capture_on_commit_callbacks)
+    job = latest_job()
+    assert job.status == ImportStatus.VALIDATED
+    client.logout()
+    if role != "anonymous":
+        client.force_login(getattr(cast, role))
+    responses = (
+        client.get(upload_url(cast)),
+        client.get(upload_url(cast) + "?template=1"),
+        client.get(detail_url(cast, job)),
+        client.get(report_url(cast, job)),
+        client.post(detail_url(cast, job), {"action": "discard"}),
+    )
+    assert tuple(response.status_code for response in responses) == MATRIX[role]
+    if role == "anonymous":
+        login = reverse("accounts:login")
+        assert all(response["Location"].startswith(login) for response in responses)
+    job.refresh_from_db()
+    assert job.status == (ImportStatus.DISCARDED if role == "owner" else ImportStatus.VALIDATED)
+    assert member_count(cast) == 1  # only the cast's member: nothing was imported
+
+
+def test_admin_without_edit_roster_gets_403(client, cast):
+    viewer = UserFactory(name="Viewer")
+    AdministratorFactory(organization=cast.organization, user=viewer, scope=[cast.sales])
+    grant_rights(viewer, [Right.VIEW_ROSTER], cast.sales)
+    client.force_login(viewer)
+    assert client.get(upload_url(cast)).status_code == 403
+    response = upload(client, cast, csv_bytes(good_rows(1)))
+    assert response.status_code == 403
+    assert not RosterImport.objects.exists()
+
+
+def test_sub_admin_sees_its_own_import_and_writes_only_in_its_scope(client, cast, django_capture_on_commit_callbacks):
+    client.force_login(cast.sub_admin)
+    rows = [*good_rows(2), ["Engineer", mobile(50), "Engineering", "E00050"], ["Rootless", mobile(51), "", ""]]
+    upload(client, cast, csv_bytes(rows), capture=django_capture_on_commit_callbacks)
+    job = latest_job()
+    assert client.get(detail_url(cast, job)).status_code == 200
+    assert (job.total_rows, job.valid_rows, job.error_rows) == (4, 2, 2)
+    assert {(error["row"], error["column"]) for error in job.error_preview} == {(4, "department"), (5, "department")}
+    decide(client, cast, job, "valid_only", django_capture_on_commit_callbacks)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.COMPLETED and job.imported_rows == 2
+    assert set(Member.objects.filter(name__startswith="Person").values_list("name", flat=True)) == {
+        "Person 1",
+        "Person 2",
+    }
+
+
+# --------------------------------------------------------------------------- the upload page
+
+
+def test_template_csv_has_the_collected_fields(owner_client, cast):
+    collect(cast.organization, "id_number")
+    response = owner_client.get(upload_url(cast) + "?template=1", HTTP_ACCEPT_LANGUAGE="en")
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    text = response.content.decode("utf-8-sig")
+    header = next(csv.reader(io.StringIO(text)))
+    fields = [importing.header_aliases()[importing._normalize_header(cell)] for cell in header]
+    assert fields[:3] == ["name", "mobile", "department"]
+    assert "id_number" in fields and "employee_number" in fields
+    assert "bank_card" not in fields  # not collected
+
+
+def test_upload_page_links_template_and_roster_list_links_import_and_export(owner_client, cast):
+    content = owner_client.get(upload_url(cast)).content.decode()
+    assert "?template=1" in content
+    roster = owner_client.get(reverse("organizations:roster", args=[cast.organization.pk])).content.decode()
+    assert upload_url(cast) in roster
+    assert reverse("organizations:roster_export", args=[cast.organization.pk]) in roster
+
+
+def test_roster_list_hides_import_without_edit_roster(client, cast):
+    viewer = UserFactory(name="Viewer")
+    AdministratorFactory(organization=cast.organization, user=viewer, scope=[cast.sales])
+    grant_rights(viewer, [Right.VIEW_ROSTER], cast.sales)
+    client.force_login(viewer)
+    roster = client.get(reverse("organizations:roster", args=[cast.organization.pk])).content.decode()
+    assert upload_url(cast) not in roster
+    assert reverse("organizations:roster_export", args=[cast.organization.pk]) in roster
+
+
+# --------------------------------------------------------------------------- bad files: refused on the upload page
+
+
+def form_errors(response) -> str:
+    assert response.status_code == 200, response.status_code
+    return " ".join(str(error) for errors in response.context["form"].errors.values() for error in errors)
+
+
+def assert_nothing_written(cast) -> None:
+    assert member_count(cast) == 1
+    assert not RosterImport.objects.exists()
+    assert not UploadAttestation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "The submitted file is empty"),
+        (b"\x00\x01\x02\xff\xfe binary \x00 garbage" * 20, "not a CSV or Excel"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "not a CSV or Excel"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 200, "not a CSV or Excel"),
+        (b"PK\x03\x04 not really a workbook", "not an Excel workbook"),
+        (csv_bytes([]), "Row 2: The file has a header row but no members"),
+        (csv_bytes(good_rows(1), ["name", "mobile", "shoe size"]), "Row 1: Unknown columns: “shoe size”"),
+        (csv_bytes(good_rows(1), ["name", "department"]), "Row 1: The column “mobile number” is required"),
+        (
+            csv_bytes([["A", mobile(1), "x"]], ["name", "mobile", "ID card number"]),
+            "Row 1: The organization does not collect “ID card number”; turn it on in collection settings",
+        ),
+        (b'name,mobile\n"Unclosed,13900000001\n', "Row 2: This row is not valid CSV"),
+    ],
+    ids=[
+        "empty",
+        "garbage",
+        "pdf",
+        "old-xls",
+        "fake-zip",
+        "header-only",
+        "unknown",
+        "missing",
+        "not-collected",
+        "malformed",
+    ],
+)
+def test_bad_files_are_refused_with_a_clear_message_and_write_nothing(owner_client, cast, content, expected):
+    response = upload(owner_client, cast, content, name="roster.csv")
+    assert expected in form_errors(response)
+    assert_nothing_written(cast)
+
+
+def test_missing_attestation_is_refused(owner_client, cast):
+    response = upload(owner_client, cast, csv_bytes(good_rows(1)), attest=False)
+    assert "Confirm that the members consented" in form_errors(response)
+    assert_nothing_written(cast)
+
+
+def test_oversized_upload_is_refused(owner_client, cast, monkeypatch):
+    monkeypatch.setattr(importing, "MAX_UPLOAD_BYTES", 200)
+    response = upload(owner_client, cast, csv_bytes(good_rows(20)))
+    assert "the largest allowed is 200" in form_errors(response)
+    assert_nothing_written(cast)
+
+
+def test_gbk_csv_from_excel_on_chinese_windows_is_read(owner_client, cast, django_capture_on_commit_callbacks):
+    header = ["姓名", "手机号", "部门", "工号"]
+    rows = [["张伟", mobile(1), "Sales/Sales East", "E1"], ["李娜", mobile(2), "Sales East", "E2"]]
+    response = upload(
+        owner_client, cast, csv_bytes(rows, header, encoding="gbk"), capture=django_capture_on_commit_callbacks
+    )
+    assert response.status_code == 302
+    job = latest_job()
+    assert (job.status, job.valid_rows, job.error_rows) == (ImportStatus.VALIDATED, 2, 0), job.error_preview
+    decide(owner_client, cast, job, "all", django_capture_on_commit_callbacks)
+    assert set(Member.objects.filter(employee_number__in=["E1", "E2"]).values_list("name", flat=True)) == {
+        "张伟",
+        "李娜",
+    }
+
+
+# --------------------------------------------------------------------------- bad rows: reported, nothing written
+
+
+def check(client, cast, rows, capture, header=HEADER) -> RosterImport:
+    response = upload(client, cast, csv_bytes(rows, header), capture=capture)
+    assert response.status_code == 302, form_errors(response)
+    job = latest_job()
+    assert response["Location"] == detail_url(cast, job)
+    return job
+
+
+def errors_of(job) -> dict[tuple[int, str], str]:
+    return {(error["row"], error["column"]): error["message"] for error in job.error_preview}
+
+
+def test_each_bad_row_is_reported_with_row_column_and_message(owner_client, cast, django_capture_on_commit_callbacks):
+    collect(cast.organization, "id_number", "bank_card", "hired_on", "degree", "labor_contract_status")
+    MemberFactory(organization=cast.organization, department=cast.sales, name="Taken", employee_number="E-TAKEN")
+    header = [*HEADER, "ID card number", "bank_card", "hired_on", "degree", "Labor-contract status", "office_email"]
+    bad_id = id_number(1)[:-1] + ("0" if id_number(1)[-1] != "0" else "1")
+    rows = [
+        ["Good", mobile(1), "Sales", "E1", id_number(1), bank_card(1), "2024-03-01", "Master's degree", "regular",
+         "a@example.com"],
+        ["", mobile(2), "Sales", "E2", "", "", "", "", "", ""],
+        ["Bad mobile", "12345", "Sales", "E3", "", "", "", "", "", ""],
+        ["Bad id", mobile(4), "Sales", "E4", bad_id, "", "", "", "", ""],
+        ["Bad card", mobile(5), "Sales", "E5", "", "6222021234567890", "", "", "", ""],
+        ["Bad date", mobile(6), "Sales", "E6", "", "", "01/03/2024", "", "", ""],
+        ["Bad choice", mobile(7), "Sales", "E7", "", "", "", "wizard", "", ""],
+        ["Bad email", mobile(8), "Sales", "E8", "", "", "", "", "", "not-an-email"],
+        ["No dept", mobile(9), "Marketing/Nowhere", "E9", "", "", "", "", "", ""],
+        ["Dup number", mobile(10), "Sales", "E1", "", "", "", "", "", ""],
+        ["Taken number", mobile(11), "Sales", "E-TAKEN", "", "", "", "", "", ""],
+        ["Dup mobile", mobile(1), "Sales", "E12", "", "", "", "", "", ""],
+        ["Chinese labels ok", mobile(13), "Sales East", "E13", "", "", "", "硕士", "正式", ""],
+    ]  # fmt: skip
+    job = check(owner_client, cast, rows, django_capture_on_commit_callbacks, header)
+    assert job.status == ImportStatus.VALIDATED
+    found = errors_of(job)
+    assert "Enter the member's name" in found[(3, "name")]
+    assert "not a valid mobile number" in found[(4, "mobile")]
+    assert "ID card number" in found[(5, "ID card number")]
+    assert "bank card" in found[(6, "bank_card")]
+    assert "YYYY-MM-DD" in found[(7, "hired_on")]
+    assert "Use one of" in found[(8, "degree")]
+    assert "valid email" in found[(9, "office_email")]
+    assert "no department “Marketing/Nowhere”" in found[(10, "department")]
+    assert "already on row 2" in found[(11, "employee_number")]
+    assert "Another member of this organization already has this employee number" in found[(12, "employee_number")]
+    assert "same mobile number is already on row 2" in found[(13, "mobile")]
+    assert (job.total_rows, job.valid_rows, job.error_rows) == (13, 2, 11), sorted(found.items())[-4:]
+    assert member_count(cast) == 2  # nothing written by the check
+    # Sensitive values are masked in the preview and the report, never in clear.
+    bad_id_error = next(error for error in job.error_preview if error["column"] == "ID card number")
+    assert bad_id_error["value"] == bad_id[:4] + "*" * 10 + bad_id[-4:]
+    report = owner_client.get(report_url(cast, job))
+    assert report["Content-Type"].startswith("text/csv")
+    assert report["Content-Disposition"].startswith("attachment")
+    text = report.content.decode("utf-8-sig")
+    assert bad_id not in text and "6222021234567890" not in text
+    lines = list(csv.reader(io.StringIO(text)))
+    assert lines[0] == ["Row", "Column", "Value", "Problem"]
+    assert len(lines) == 1 + 11
+    assert AuditEvent.objects.filter(action="roster.import_report_downloaded", organization_id=cast.organization.pk)
+
+
+def test_all_rows_is_refused_when_errors_exist(owner_client, cast, django_capture_on_commit_callbacks):
+    job = check(owner_client, cast, [*good_rows(2), ["", mobile(9), "Sales", ""]], django_capture_on_commit_callbacks)
+    page = owner_client.get(detail_url(cast, job)).content.decode()
+    assert 'value="all" disabled' in page
+    assert "Import only the 2 valid rows" in page
+    response = decide(owner_client, cast, job, "all", django_capture_on_commit_callbacks)
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert job.status == ImportStatus.VALIDATED
+    assert member_count(cast) == 1
+    assert not AuditEvent.objects.filter(action="roster.imported").exists()
+
+
+def test_valid_only_imports_exactly_the_valid_rows(owner_client, cast, django_capture_on_commit_callbacks):
+    collect(cast.organization, "id_number")
+    header = [*HEADER, "id_number"]
+    rows = [
+        ["Ann", mobile(1), "Sales/Sales East", "E1", id_number(1)],
+        ["Bad", mobile(2), "Sales", "E2", "123"],
+        ["Bob", mobile(3), "", "E3", ""],
+        ["Bad dept", mobile(4), "Nowhere", "E4", ""],
+    ]
+    job = check(owner_client, cast, rows, django_capture_on_commit_callbacks, header)
+    assert (job.valid_rows, job.error_rows) == (2, 2)
+    decide(owner_client, cast, job, "valid_only", django_capture_on_commit_callbacks)
+    job.refresh_from_db()
+    assert (job.status, job.mode, job.imported_rows) == (ImportStatus.COMPLETED, "valid_only", 2)
+    assert job.finished_at is not None
+    ann = Member.objects.get(organization=cast.organization, name="Ann")
+    bob = Member.objects.get(organization=cast.organization, name="Bob")
+    assert not Member.objects.filter(name__in=["Bad", "Bad dept"]).exists()
+    assert ann.status == MemberStatus.INVITED and ann.employee_number == "E1"
+    assert ann.mobile == e164(1) and ann.mobile_digest == mobile_digest(e164(1))
+    assert ann.id_number == id_number(1) and ann.id_number_digest == id_number_digest(id_number(1))
+    assert list(MemberDepartment.objects.filter(member=ann).values_list("department_id", "is_primary")) == [
+        (cast.sales_east.pk, True)
+    ]
+    assert list(MemberDepartment.objects.filter(member=bob).values_list("department_id", flat=True)) == [cast.root.pk]
+    event = AuditEvent.objects.get(action="roster.imported")
+    assert event.organization_id == cast.organization.pk
+    assert event.metadata["created"] == 2 and event.metadata["attestation"] == job.attestation_id
+    assert "id_number" in event.metadata["fields"]
+    attestation = UploadAttestation.objects.get(pk=job.attestation_id)
+    assert attestation.kind == "import" and attestation.rows == 4 and "explicit consent" in attestation.text
+    page = owner_client.get(detail_url(cast, job)).content.decode()
+    assert "2 rows were imported" in page
+
+
+def test_existing_mobile_updates_that_member(owner_client, cast, django_capture_on_commit_callbacks):
+    Member.objects.filter(pk=cast.member.pk).update(
+        mobile=e164(7), mobile_digest=mobile_digest(e164(7)), employee_number="OLD", position="Clerk"
+    )
+    rows = [["Member Renamed", "+86 139-0000-0007", "Sales", "NEW"], *good_rows(1, start=20)]
+    job = check(owner_client, cast, rows, django_capture_on_commit_callbacks, [*HEADER])
+    assert (job.valid_rows, job.error_rows) == (2, 0), job.error_preview
+    decide(owner_client, cast, job, "all", django_capture_on_commit_callbacks)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.COMPLETED, job.last_error
+    member = Member.objects.get(pk=cast.member.pk)
+    assert (member.name, member.employee_number, member.position) == ("Member Renamed", "NEW", "Clerk")
+    assert member.status == MemberStatus.ACTIVE  # an update keeps the status
+    assert list(MemberDepartment.objects.filter(member=member).values_list("department_id", flat=True)) == [
+        cast.sales.pk
+    ]
+    assert member_count(cast) == 2
+    event = AuditEvent.objects.get(action="roster.imported")
+    assert (event.metadata["created"], event.metadata["updated"]) == (1, 1)
+
+
+def test_rows_filling_sensitive_fields_need_view_sensitive(client, cast, django_capture_on_commit_callbacks):
+    collect(cast.organization, "id_number")
+    client.force_login(cast.sub_admin)  # edit_roster on Sales, no view_sensitive
+    rows = [["With id", mobile(1), "Sales", "E1", id_number(1)], ["Without", mobile(2), "Sales", "E2", ""]]
+    job = check(client, cast, rows, django_capture_on_commit_callbacks, [*HEADER, "id_number"])
+    assert (job.valid_rows, job.error_rows) == (1, 1)
+    assert "cannot view sensitive fields" in errors_of(job)[(2, "id_number")]
+    grant_rights(cast.sub_admin, [Right.VIEW_SENSITIVE], cast.sales)
+    job = check(client, cast, rows, django_capture_on_commit_callbacks, [*HEADER, "id_number"])
+    assert (job.valid_rows, job.error_rows) == (2, 0)
+
+
+def test_update_of_a_member_outside_the_uploaders_scope_is_refused(client, cast, django_capture_on_commit_callbacks):
+    engineer = MemberFactory(
+        organization=cast.organization, department=cast.engineering, name="Engineer", mobile=e164(5),
+        mobile_digest=mobile_digest(e164(5)),
+    )  # fmt: skip
+    client.force_login(cast.sub_admin)
+    job = check(client, cast, [["Hijack", mobile(5), "Sales", ""]], django_capture_on_commit_callbacks)
+    assert job.valid_rows == 0
+    assert "outside the departments" in errors_of(job)[(2, "mobile")]
+    engineer.refresh_from_db()
+    assert engineer.name == "Engineer"
+
+
+def test_ambiguous_department_name_needs_a_path(owner_client, cast, django_capture_on_commit_callbacks):
+    DepartmentFactory(organization=cast.organization, parent=cast.engineering, name="Sales East")
+    job = check(owner_client, cast, good_rows(1, department="Sales East"), django_capture_on_commit_callbacks)
+    assert "write the full path" in errors_of(job)[(2, "department")]
+
+
+# --------------------------------------------------------------------------- all or nothing, idempotence
+
+
+def test_a_failure_midway_writes_nothing_and_fails_the_job(
+    owner_client, cast, django_capture_on_commit_callbacks, monkeypatch
+):
+    job = check(owner_client, cast, good_rows(30), django_capture_on_commit_callbacks)
+    original = services.RosterWriter._bulk
+
+    def explode(self, table, columns, rows):
+        original(self, table, columns, rows)  # the members are written ...
+        if table == MemberDepartment._meta.db_table:
+            raise RuntimeError("disk full")  # ... and then the placements fail
+
+    monkeypatch.setattr(services.RosterWriter, "_bulk", explode)
+    decide(owner_client, cast, job, "all", django_capture_on_commit_callbacks)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.FAILED
+    assert "disk full" in job.last_error
+    assert job.attempts == services.MAX_ATTEMPTS
+    assert member_count(cast) == 1
+    assert MemberDepartment.objects.filter(department=cast.sales_east).count() == 1  # the cast member's
+    assert not AuditEvent.objects.filter(action="roster.imported").exists()
+    assert "Nothing was imported" in owner_client.get(detail_url(cast, job)).content.decode()
+
+
+def test_roster_change_between_check_and_import_fails_without_writing(
+    owner_client, cast, django_capture_on_commit_callbacks
+):
+    job = check(owner_client, cast, good_rows(3), django_capture_on_commit_callbacks)
+    MemberFactory(organization=cast.organization, name="Sneaky", employee_number="E00002")
+    decide(owner_client, cast, job, "all", django_capture_on_commit_callbacks)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.FAILED
+    assert "Row 3" in job.last_error and "employee number" in job.last_error
+    assert not Member.objects.filter(name__startswith="Person").exists()
+
+
+def test_tasks_are_idempotent_under_redelivery(owner_client, cast, django_capture_on_commit_callbacks):
+    job = check(owner_client, cast, good_rows(5), django_capture_on_commit_callbacks)
+    assert validate_roster_import.delay(job.pk).get() == "nothing to do"
+    decide(owner_client, cast, job, "all", django_capture_on_commit_callbacks)
+    assert run_roster_import.delay(job.pk).get() == "nothing to do"
+    job.refresh_from_db()
+    assert job.status == ImportStatus.COMPLETED and job.imported_rows == 5
+    assert member_count(cast) == 6
+    assert AuditEvent.objects.filter(action="roster.imported").count() == 1
+    # A second decision on a completed job changes nothing either.
+    decide(owner_client, cast, job, "all", django_capture_on_commit_callbacks)
+    assert member_count(cast) == 6
+
+
+def test_spent_attempts_fail_the_job(owner_client, cast, django_capture_on_commit_callbacks):
+    job = check(owner_client, cast, good_rows(2), django_capture_on_commit_callbacks)
+    RosterImport.objects.filter(pk=job.pk).update(status=ImportStatus.IMPORTING, attempts=services.MAX_ATTEMPTS)
+    assert run_roster_import.delay(job.pk).get() == "nothing to do"
+    job.refresh_from_db()
+    assert job.status == ImportStatus.FAILED
+    assert member_count(cast) == 1
+
+
+def test_discard_deletes_the_stored_file(owner_client, cast, django_capture_on_commit_callbacks, settings):
+    job = check(owner_client, cast, good_rows(2), django_capture_on_commit_callbacks)
+    stored = settings.PRIVATE_MEDIA_ROOT / job.file_ref
+    assert stored.exists()
+    decide(owner_client, cast, job, "discard", django_capture_on_commit_callbacks)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DISCARDED and not stored.exists()
+    assert member_count(cast) == 1
+
+
+def test_the_page_refreshes_itself_while_working(owner_client, cast):
+    job = RosterImport.objects.create(
+        organization=cast.organization, uploaded_by=cast.owner, file_name="x.csv", file_format="csv",
+        status=ImportStatus.VALIDATING, total_rows=0, processed_rows=5000,
+    )  # fmt: skip
+    page = owner_client.get(detail_url(cast, job)).content.decode()
+    assert '<meta http-equiv="refresh" content="2">' in page
+    assert "<progress" in page and "<script" not in page
+    RosterImport.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED)
+    assert "http-equiv" not in owner_client.get(detail_url(cast, job)).content.decode()
+
+
+# --------------------------------------------------------------------------- queries and XLSX
+
+
+def test_check_query_count_does_not_grow_with_rows(owner_client, cast, django_assert_max_num_queries):
+    from organizations.permissions import org_access
+
+    access = org_access(cast.owner, cast.organization.pk)
+    counts = []
+    for size in (10, 200):
+        content = csv_bytes(good_rows(size, start=size * 10))
+        job = RosterImport.objects.create(
+            organization=cast.organization, uploaded_by=cast.owner, file_name="r.csv", file_format="csv",
+            file_ref=services.store_encrypted(content, services.FILE_PURPOSE),
+        )  # fmt: skip
+        with django_assert_max_num_queries(12) as captured:
+            assert services.check_import(job.pk) == "validated"
+        counts.append(len(captured))
+        job.refresh_from_db()
+        assert job.valid_rows == size
+    assert counts[0] == counts[1]
+    assert access.organization == cast.organization
+
+
+def test_xlsx_import_works(owner_client, cast, django_capture_on_commit_callbacks):
+    from datetime import date
+
+    from openpyxl import Workbook
+
+    collect(cast.organization, "hired_on")
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Name", "Mobile number", "Department", "Employee number", "Hired on"])
+    sheet.append(["Xia", int(mobile(1)), "Sales/Sales East", "X1", date(2023, 5, 4)])
+    sheet.append(["Yu", mobile(2), "Sales", 42, None])
+    sheet.append([None, None, None, None, None])
+    sheet.append(["Zed", "bad", "Sales", "X3", None])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    response = upload(
+        owner_client, cast, buffer.getvalue(), name="roster.xlsx", capture=django_capture_on_commit_callbacks
+    )
+    assert response.status_code == 302
+    job = latest_job()
+    assert job.file_format == "xlsx"
+    assert (job.total_rows, job.valid_rows, job.error_rows) == (3, 2, 1)
+    assert list(errors_of(job)) == [(5, "Mobile number")]
+    decide(owner_client, cast, job, "valid_only", django_capture_on_commit_callbacks)
+    xia = Member.objects.get(organization=cast.organization, name="Xia")
+    assert xia.hired_on == date(2023, 5, 4) and xia.mobile == e164(1)
+    assert Member.objects.get(organization=cast.organization, name="Yu").employee_number == "42"
+
+
+def test_mobile_fast_path_agrees_with_normalize_mobile():
+    import random
+
+    from django.core.exceptions import ValidationError
+
+    from accounts.phones import normalize_mobile
+
+    rng = random.Random(5)
+    samples = [f"1{rng.randrange(10**10):010d}" for _ in range(3000)]
+    samples += ["+86 139 1234 5678", "139-1234-5678", "17951234567", "11012345678", "16012345678", "+6581234567"]
+    normalizer = importing.MobileNormalizer()
+    for raw in samples:
+        try:
+            expected = normalize_mobile(raw)
+        except ValidationError:
+            expected = None
+        try:
+            got = normalizer(raw)
+        except ValidationError:
+            got = None
+        assert got == expected, raw
