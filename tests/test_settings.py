@@ -141,3 +141,14 @@ def test_time_limit_must_stay_below_visibility_timeout(tmp_path):
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert "CELERY_TASK_TIME_LIMIT must stay below CELERY_BROKER_VISIBILITY_TIMEOUT" in result.stderr
+
+
+def test_default_language_is_simplified_chinese(client, settings):
+    """The portal speaks zh-hans unless the browser or the switcher asks for English (the
+    suite itself reads English: tests/conftest.py)."""
+    import config.settings as project_settings
+
+    assert project_settings.LANGUAGE_CODE == "zh-hans"
+    settings.LANGUAGE_CODE = project_settings.LANGUAGE_CODE
+    assert "注册账号" in client.get("/").content.decode()
+    assert "Create an account" in client.get("/", headers={"accept-language": "en"}).content.decode()

@@ -8,23 +8,9 @@ are pinned to English here.
 from __future__ import annotations
 
 import pytest
-from django.test import Client
-from django.utils import translation
 
 from accounts import services
 from tests.conftest import last_code
-
-
-@pytest.fixture(autouse=True)
-def _english():
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture
-def client():
-    """The Django test client, asking for English pages."""
-    return Client(headers={"accept-language": "en"})
 
 
 @pytest.fixture

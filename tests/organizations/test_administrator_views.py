@@ -10,10 +10,8 @@ import re
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import translation
 
 from dataprotection.models import AuditEvent
 from organizations.models import (
@@ -29,18 +27,6 @@ from organizations.services.grants import grant_rights
 from tests.factories import AdministratorFactory, OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _english():
-    """Messages are asserted in English (the default language is zh-hans)."""
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture
-def client():
-    return Client(headers={"accept-language": "en"})
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
-from django.utils import translation
 from PIL import Image
 
 from dataprotection.files import read_decrypted
@@ -39,17 +38,6 @@ def png_bytes() -> bytes:
 
 
 PNG = png_bytes()
-
-
-@pytest.fixture(autouse=True)
-def _english():
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture
-def client():
-    return Client(headers={"accept-language": "en"})
 
 
 @pytest.fixture
@@ -323,7 +311,7 @@ def test_approve(staff_client, cast, pending):
     assert Organization.objects.get(pk=cast.organization.pk).certification_status == CertificationStatus.APPROVED
     assert AuditEvent.objects.filter(action="certification.approved", organization_id=cast.organization.pk).exists()
 
-    owner = Client(headers={"accept-language": "en"})
+    owner = Client()
     owner.force_login(cast.owner)
     page = owner.get(certification_url(cast)).content.decode()
     assert "Certified" in page
@@ -359,7 +347,7 @@ def test_reject_with_reason_lets_the_owner_submit_again(staff_client, cast, pend
     assert Organization.objects.get(pk=cast.organization.pk).certification_status == CertificationStatus.REJECTED
     assert AuditEvent.objects.filter(action="certification.rejected").exists()
 
-    owner = Client(headers={"accept-language": "en"})
+    owner = Client()
     owner.force_login(cast.owner)
     page = owner.get(certification_url(cast)).content.decode()
     assert reason in page

@@ -10,10 +10,8 @@ from datetime import date
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import translation
 
 from dataprotection.models import AuditEvent
 from organizations.collection import collected_fields, collection_settings
@@ -25,17 +23,6 @@ from organizations.services.grants import grant_rights
 from tests.factories import AdministratorFactory, MemberFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _english():
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture
-def client():
-    return Client(headers={"accept-language": "en"})
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.test import Client
 from django.urls import reverse
-from django.utils import translation
 
 from dataprotection.models import AuditEvent
 from organizations.models import (
@@ -28,18 +26,6 @@ from tests.conftest import last_code
 from tests.factories import AdministratorFactory, DepartmentFactory, MemberFactory, OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _english():
-    """Messages are asserted in English; the project's default language is zh-hans."""
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture
-def client():
-    return Client(headers={"accept-language": "en"})
 
 
 ROLES = ("owner", "sub_admin", "out_of_scope_sub_admin", "other_org_admin", "member_user", "anonymous")

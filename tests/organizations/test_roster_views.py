@@ -11,10 +11,9 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from dataprotection.identifiers import id_number_check_digit, luhn_check_digit
 from dataprotection.models import AuditEvent
@@ -38,18 +37,6 @@ from organizations.services.grants import grant_rights
 from tests.factories import AdministratorFactory, DepartmentFactory, MemberFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _english():
-    """Pages and messages are asserted in English (the default language is zh-hans)."""
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture
-def client():
-    return Client(headers={"accept-language": "en"})
 
 
 MOBILE = "+8613912345678"
