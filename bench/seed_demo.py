@@ -79,10 +79,9 @@ def naive_baseline(sample: int, *, atomic: bool, seed: int, days: int = 0) -> Ba
     from django.db import transaction
     from django.utils import timezone
 
-    from dataprotection.crypto import keyed_hash
     from organizations import demo
-    from organizations.models import ApprovalRecord, AttendancePunch, Department, Member, MemberDepartment, Organization
-    from organizations.services.demo_data import ID_NUMBER_DIGEST_PURPOSE, MOBILE_DIGEST_PURPOSE
+    from organizations.models import ApprovalRecord, AttendancePunch, Department, MemberDepartment, Organization
+    from organizations.services.demo_data import build_member
 
     organization = Organization.objects.create(name=f"Baseline {'atomic' if atomic else 'autocommit'} {days}")
     team = Department.objects.create(organization=organization, name="Team")
@@ -100,23 +99,7 @@ def naive_baseline(sample: int, *, atomic: bool, seed: int, days: int = 0) -> Ba
         for index in range(sample):
             person = people.person()
             position, grade = demo.position_and_grade(rng, "rd")
-            member = Member(
-                organization=organization,
-                status="active",
-                name=person.name.display,
-                employee_number=demo.employee_number(index + 1),
-                position=position,
-                grade=grade,
-                labor_contract_status=person.contract,
-                office_email=person.office_email,
-                office_phone=person.office_phone,
-                mobile=person.mobile,
-                mobile_digest=keyed_hash(person.mobile, MOBILE_DIGEST_PURPOSE),
-                id_number=person.id_number,
-                id_number_digest=keyed_hash(person.id_number, ID_NUMBER_DIGEST_PURPOSE),
-                bank_card=person.bank_card,
-                hired_on=person.hired_on,
-            )
+            member = build_member(person, organization_id=organization.pk, index=index, position=position, grade=grade)
             member.save()
             MemberDepartment(member=member, department=team, is_primary=True).save()
             rows += 2

@@ -407,6 +407,31 @@ def _day_starts(days: int, today: date) -> list[tuple[date, datetime]]:
     ]
 
 
+def build_member(
+    person: demo.DemoPerson, *, organization_id: int, index: int, position: str, grade: str, user_id: int | None = None
+) -> Member:
+    """One unsaved demo roster entry with every field the demo collects (ORG-4), its
+    sensitive values in clear (the field encrypts on write) and their keyed digests."""
+    return Member(
+        organization_id=organization_id,
+        user_id=user_id,
+        status=MemberStatus.ACTIVE,
+        name=person.name.display,
+        employee_number=demo.employee_number(index + 1),
+        position=position,
+        grade=grade,
+        labor_contract_status=person.contract,
+        office_email=person.office_email,
+        office_phone=person.office_phone,
+        mobile=person.mobile,
+        mobile_digest=keyed_hash(person.mobile, MOBILE_DIGEST_PURPOSE),
+        id_number=person.id_number,
+        id_number_digest=keyed_hash(person.id_number, ID_NUMBER_DIGEST_PURPOSE),
+        bank_card=person.bank_card,
+        hired_on=person.hired_on,
+    )
+
+
 def seed_demo_organization(*, members: int, days: int, seed: int, stdout: TextIO | None = None) -> DemoResult:
     """Create the demo organization with ``members`` roster entries (at least the three
     that the demo logins own), ``days`` working days of attendance and ~1 approval per
@@ -515,25 +540,10 @@ def _seed_roster(
                 person = people.person()
                 node = rng.choice(leaves)
                 position, grade = demo.position_and_grade(rng, node.division)
-            member = Member(
-                organization_id=org_id,
-                user_id=user_id,
-                status=MemberStatus.ACTIVE,
-                name=person.name.display,
-                employee_number=demo.employee_number(index + 1),
-                position=position,
-                grade=grade,
-                labor_contract_status=person.contract,
-                office_email=person.office_email,
-                office_phone=person.office_phone,
-                mobile=person.mobile,
-                mobile_digest=keyed_hash(person.mobile, MOBILE_DIGEST_PURPOSE),
-                id_number=person.id_number,
-                id_number_digest=keyed_hash(person.id_number, ID_NUMBER_DIGEST_PURPOSE),
-                bank_card=person.bank_card,
-                hired_on=person.hired_on,
-                created_at=now,
+            member = build_member(
+                person, organization_id=org_id, index=index, position=position, grade=grade, user_id=user_id
             )
+            member.created_at = now
             batch.append((member, person, node, minimum_approvals))
         Member.objects.bulk_create([entry[0] for entry in batch])
 
