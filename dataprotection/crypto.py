@@ -13,10 +13,12 @@ dictionary attack over the small space of phone numbers could reverse.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
@@ -39,6 +41,11 @@ class KeyRing:
     primary_id: str
     keys: dict[str, AESGCM]
     hash_key: bytes
+    # Keyed once: ``keyed_hash`` copies this instead of re-keying an HMAC per value.
+    hash_base: hmac.HMAC = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "hash_base", hmac.new(self.hash_key, digestmod=hashlib.sha256))
 
 
 def _derive(secret: str, info: bytes) -> bytes:
@@ -71,12 +78,33 @@ def key_ring() -> KeyRing:
     return KeyRing(primary_id=order[0], keys=keys, hash_key=hash_key)
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def encrypt(plaintext: str, purpose: str) -> str:
     ring = key_ring()
     nonce = os.urandom(NONCE_BYTES)
     sealed = ring.keys[ring.primary_id].encrypt(nonce, plaintext.encode("utf-8"), purpose.encode())
-    token = base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+    # base64url without padding, as ``urlsafe_b64encode(...).rstrip("=")`` but in one pass.
+    token = binascii.b2a_base64(nonce + sealed, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
     return f"{PREFIX}:{ring.primary_id}:{token}"
+
+
+def encryptor(purpose: str) -> Callable[[str], str]:
+    """``encrypt`` bound to one purpose, for bulk writes: the primary key, the associated
+    data and the prefix are looked up once; each call still draws a fresh nonce."""
+    ring = key_ring()
+    aead = ring.keys[ring.primary_id]
+    associated = purpose.encode()
+    head = f"{PREFIX}:{ring.primary_id}:"
+    urandom, b2a, table = os.urandom, binascii.b2a_base64, _URLSAFE
+
+    def seal(plaintext: str) -> str:
+        nonce = urandom(NONCE_BYTES)
+        sealed = aead.encrypt(nonce, plaintext.encode("utf-8"), associated)
+        return head + b2a(nonce + sealed, newline=False).translate(table).rstrip(b"=").decode("ascii")
+
+    return seal
 
 
 def decrypt(stored: str, purpose: str) -> str:
@@ -103,8 +131,23 @@ def key_id_of(stored: str) -> str | None:
 
 def keyed_hash(value: str, purpose: str) -> str:
     """Deterministic HMAC-SHA256 of a normalized value, for equality lookups."""
-    digest = hmac.new(key_ring().hash_key, f"{purpose}\x00{value}".encode(), hashlib.sha256)
+    digest = key_ring().hash_base.copy()
+    digest.update(f"{purpose}\x00{value}".encode())
     return digest.hexdigest()
+
+
+def keyed_hasher(purpose: str) -> Callable[[str], str]:
+    """``keyed_hash`` bound to one purpose, for bulk writes: the HMAC state after the
+    purpose prefix is computed once and copied per value (same digests)."""
+    base = key_ring().hash_base.copy()
+    base.update(f"{purpose}\x00".encode())
+
+    def digest(value: str) -> str:
+        state = base.copy()
+        state.update(value.encode())
+        return state.hexdigest()
+
+    return digest
 
 
 BYTES_PREFIX = b"enc1:"

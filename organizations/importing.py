@@ -570,7 +570,6 @@ class RowChecker:
         errors: list[RowError] = []
         column = self.column_of.get
         mobile = values["mobile"]
-        masked_mobile = mask_value("mobile", mobile)
         employee_number = values.get("employee_number", "")
         if within_file:
             first = self.seen_mobiles.get(mobile)
@@ -579,7 +578,7 @@ class RowChecker:
                     RowError(
                         number,
                         column("mobile"),
-                        masked_mobile,
+                        mask_value("mobile", mobile),
                         _("The same mobile number is already on row %(row)d.") % {"row": first},
                     )
                 )
@@ -603,7 +602,7 @@ class RowChecker:
                 RowError(
                     number,
                     column("mobile"),
-                    masked_mobile,
+                    mask_value("mobile", mobile),
                     _(
                         "The roster entry with this mobile number changed since the file was checked; "
                         "upload the file again."
@@ -675,7 +674,7 @@ class RowChecker:
                     RowError(
                         number,
                         column("mobile"),
-                        masked_mobile,
+                        mask_value("mobile", mobile),
                         _("This mobile number belongs to a member outside the departments whose roster you may edit."),
                     )
                 )

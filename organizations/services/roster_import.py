@@ -456,6 +456,8 @@ class RosterWriter:
         self.template = [self._default(field) for field in self.fields]
         self.prepare = {field.attname: self._preparer(field) for field in self.fields}
         self.postgres = connection.vendor == "postgresql"
+        self.mobile_hash = crypto.keyed_hasher(MOBILE_DIGEST_PURPOSE)
+        self.id_number_hash = crypto.keyed_hasher(ID_NUMBER_DIGEST_PURPOSE)
 
     def _default(self, field):
         if field.attname == "organization_id":
@@ -470,8 +472,7 @@ class RosterWriter:
     @staticmethod
     def _preparer(field):
         if isinstance(field, EncryptedTextField):
-            purpose = field.purpose
-            return lambda value: crypto.encrypt(value, purpose)
+            return crypto.encryptor(field.purpose)  # key and associated data bound once
         if field.get_internal_type() == "DateField":
             adapt = connection.ops.adapt_datefield_value  # bound once: no connection lookup per row
             return lambda value: adapt(date.fromisoformat(value))
@@ -484,9 +485,9 @@ class RosterWriter:
             prepare = self.prepare[name]
             prepared[name] = prepare(value) if prepare is not None else value
         if "mobile" in values:
-            prepared["mobile_digest"] = mobile_digest or crypto.keyed_hash(values["mobile"], MOBILE_DIGEST_PURPOSE)
+            prepared["mobile_digest"] = mobile_digest or self.mobile_hash(values["mobile"])
         if "id_number" in values:
-            prepared["id_number_digest"] = crypto.keyed_hash(values["id_number"], ID_NUMBER_DIGEST_PURPOSE)
+            prepared["id_number_digest"] = self.id_number_hash(values["id_number"])
         return prepared
 
     def _allocate_ids(self, count: int) -> list[int]:
@@ -523,15 +524,26 @@ class RosterWriter:
         if not rows:
             return
         ids = self._allocate_ids(len(rows))
-        template, position, prepare = self.template, self.position, self._values
+        template, position = self.template, self.position
+        # Per field: its column index and its preparer (None: stored as is); the same
+        # values ``_values`` computes, written straight into the row.
+        steps = {name: (position[name], prepare) for name, prepare in self.prepare.items()}
         id_index = position["id"]
+        mobile_index, mobile_hash = position["mobile_digest"], self.mobile_hash
+        id_number_index, id_number_hash = position["id_number_digest"], self.id_number_hash
 
         def members():
             for pk, row in zip(ids, rows, strict=True):
                 values = template.copy()
                 values[id_index] = pk
-                for name, value in prepare(row.values, row.mobile_digest).items():
-                    values[position[name]] = value
+                filled = row.values
+                for name, value in filled.items():
+                    index, prepare = steps[name]
+                    values[index] = prepare(value) if prepare is not None else value
+                if "mobile" in filled:
+                    values[mobile_index] = row.mobile_digest or mobile_hash(filled["mobile"])
+                if "id_number" in filled:
+                    values[id_number_index] = id_number_hash(filled["id_number"])
                 yield tuple(values)
 
         self._bulk(Member._meta.db_table, self.columns, members() if self.postgres else list(members()))
