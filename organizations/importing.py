@@ -40,13 +40,14 @@ from django.core.validators import validate_email
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from accounts.phones import MOBILE_TYPES, normalize_mobile
+from accounts.phones import normalize_mobile
+from dataprotection.crypto import keyed_hasher
 from dataprotection.files import sniff_document_type
 from dataprotection.identifiers import normalize_id_number
 from dataprotection.masking import mask_bank_card, mask_id_number, mask_middle, mask_phone
 from organizations.collection import ALWAYS_COLLECTED, CATALOG, SENSITIVE_FIELDS
 from organizations.forms.roster import SENSITIVE_CLEANERS
-from organizations.lookups import mobile_digest
+from organizations.lookups import MOBILE_DIGEST_PURPOSE
 from organizations.models import Degree, Department, LaborContractStatus, Member
 
 # The largest file accepted (50 MB: about 300k roster rows of CSV). Module constants,
@@ -350,6 +351,7 @@ class RosterSnapshot:
     by_pk: dict[int, tuple[int, str]] = field(default_factory=dict, init=False)
     _by_key: dict[str, tuple[int, str] | None] = field(default_factory=dict, init=False)
     _cover_cache: dict[tuple[str, tuple[str, ...]], bool] = field(default_factory=dict, init=False)
+    _found: dict[str, tuple[int, str] | bool | None] = field(default_factory=dict, init=False)
     root: tuple[int, str] | None = field(default=None, init=False)
 
     def __post_init__(self):
@@ -373,6 +375,14 @@ class RosterSnapshot:
     def department(self, text: str) -> tuple[int, str] | bool | None:
         """(pk, path) of a department path or unique name; ``None`` unknown; ``False``
         ambiguous."""
+        if text in self._found:  # files repeat the same few departments on every row
+            return self._found[text]
+        found = self._department(text)
+        if len(self._found) < 100_000:
+            self._found[text] = found
+        return found
+
+    def _department(self, text: str) -> tuple[int, str] | bool | None:
         key = "/".join(" ".join(part.split()) for part in text.strip().strip("/").split("/")).casefold()
         if key in self._by_key:
             return self._by_key[key] or False
@@ -432,6 +442,60 @@ def mask_value(name: str | None, value: str) -> str:
 _CN_MOBILE = re.compile(r"^(?:\+86)?(1[1-9]\d{9})$")
 
 
+def _desc_matcher(desc, length: int) -> Callable[[str], object] | None:
+    """``phonenumbers``' ``_is_number_matching_desc`` for national numbers of ``length``
+    digits, compiled once: ``None`` where it can never match (no description, no
+    pattern, or ``length`` not among the description's possible lengths)."""
+    if desc is None or not desc.national_number_pattern:
+        return None
+    if len(desc.possible_length) > 0 and length not in desc.possible_length:
+        return None
+    return re.compile(desc.national_number_pattern).fullmatch
+
+
+@lru_cache(maxsize=1)
+def _cn_mobile_classifier() -> Callable[[str], bool]:
+    """True when an 11-digit CN national number is one ``normalize_mobile`` accepts:
+    ``is_valid_number`` (its type is not UNKNOWN) and ``number_type`` in
+    ``MOBILE_TYPES``. The same decisions as phonenumbers' ``_number_type_helper``, in
+    the same order, over the patterns of its own CN metadata compiled once."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    general = _desc_matcher(metadata.general_desc, 11)
+    # Types checked before fixed line / mobile: a match there is not a mobile.
+    others = [
+        matcher
+        for matcher in (
+            _desc_matcher(getattr(metadata, name), 11)
+            for name in (
+                "premium_rate",
+                "toll_free",
+                "shared_cost",
+                "voip",
+                "personal_number",
+                "pager",
+                "uan",
+                "voicemail",
+            )
+        )
+        if matcher is not None
+    ]
+    fixed_line = _desc_matcher(metadata.fixed_line, 11)
+    mobile = _desc_matcher(metadata.mobile, 11)
+    same = bool(metadata.same_mobile_and_fixed_line_pattern)
+
+    def is_mobile(national: str) -> bool:
+        if general is None or not general(national):
+            return False  # UNKNOWN: not a valid number
+        for matcher in others:
+            if matcher(national):
+                return False
+        if fixed_line is not None and fixed_line(national):
+            return same or (mobile is not None and bool(mobile(national)))  # FIXED_LINE_OR_MOBILE or FIXED_LINE
+        return not same and mobile is not None and bool(mobile(national))  # MOBILE or UNKNOWN
+
+    return is_mobile
+
+
 class MobileNormalizer:
     """``normalize_mobile`` with a fast path for the common case.
 
@@ -439,23 +503,24 @@ class MobileNormalizer:
     +86 allowed) parses to country code 86 and those 11 digits: phonenumbers' CN
     national prefixes ("0" and the carrier codes 11xxx, 12xxx, 179xx) never start a
     mobile number, so nothing is stripped. Such a number is accepted when
-    phonenumbers classifies it as a mobile -- exactly what ``normalize_mobile`` checks --
-    without the cost of ``parse``. Every other input, and every number the fast path
-    does not accept, goes through ``normalize_mobile`` itself (and its messages).
+    phonenumbers' own CN patterns classify it as a mobile (``_cn_mobile_classifier``)
+    -- exactly what ``normalize_mobile`` checks -- without the cost of ``parse`` and
+    ``number_type``. Every other input, and every number the fast path does not
+    accept, goes through ``normalize_mobile`` itself (and its messages).
     """
 
     def __init__(self):
         from django.conf import settings
 
         self.national_is_cn = settings.SMS_DEFAULT_REGION == "CN"
+        self.is_mobile = _cn_mobile_classifier()
 
     def __call__(self, raw: str) -> str:
         compact = raw.replace(" ", "").replace("-", "")
         match = _CN_MOBILE.match(compact)
         if match is not None and (self.national_is_cn or compact.startswith("+")):
             national = match.group(1)
-            number = phonenumbers.PhoneNumber(country_code=86, national_number=int(national))
-            if phonenumbers.number_type(number) in MOBILE_TYPES:
+            if self.is_mobile(national):
                 return "+86" + national
         return normalize_mobile(raw)
 
@@ -480,6 +545,7 @@ class RowChecker:
         self.seen_mobiles: dict[str, int] = {}
         self.seen_numbers: dict[str, int] = {}
         self.normalize_mobile = MobileNormalizer()
+        self.mobile_digest = keyed_hasher(MOBILE_DIGEST_PURPOSE)  # ``mobile_digest``, keyed once
         self.choices = _choice_lookup()
         self.limits = {
             name: TEXT_LIMITS.get(name) or Member._meta.get_field(name).max_length for name in IMPORTABLE_FIELDS
@@ -593,7 +659,7 @@ class RowChecker:
                     )
                 )
             self._remember(number, values)
-        planned.mobile_digest = mobile_digest(mobile)
+        planned.mobile_digest = self.mobile_digest(mobile)
         existing = snapshot.members_by_digest.get(planned.mobile_digest)
         if within_file:
             planned.member_id = existing.pk if existing is not None else None
@@ -695,6 +761,50 @@ class RowChecker:
             errors.append(self._sensitive_error(number, guarded))
         planned.department_id = target[0] if target is not None else None
         return errors
+
+    def first_conflict(self, rows: list[PlannedRow]) -> RowError | None:
+        """The import-time re-check of the planned rows on a fresh snapshot: the first
+        error ``resolve(row, None, within_file=False)`` finds, in row order, or ``None``.
+
+        New entries -- usually all the rows -- are checked set-wise: none of their
+        mobiles and employee numbers may be on the roster now, and their departments
+        must still exist and be ones the uploader may add to (and fill sensitive fields
+        in, for the rows that do). Those are exactly the conditions under which
+        ``resolve`` finds nothing on such a row; then only the updates go through
+        ``resolve``. When any condition fails, every row goes through ``resolve``, so
+        the error reported is the same first error as row by row."""
+        digest = self.mobile_digest
+        creates = [row for row in rows if row.member_id is None]
+        for row in creates:
+            row.mobile_digest = digest(row.values["mobile"])
+        if not self._creates_unchanged(creates):
+            checked: Iterable[PlannedRow] = rows
+        else:
+            checked = [row for row in rows if row.member_id is not None]
+        for row in checked:
+            errors = self.resolve(row, None, within_file=False)
+            if errors:
+                return errors[0]
+        return None
+
+    def _creates_unchanged(self, creates: list[PlannedRow]) -> bool:
+        snapshot = self.snapshot
+        if not snapshot.members_by_digest.keys().isdisjoint(row.mobile_digest for row in creates):
+            return False
+        numbers = (row.values.get("employee_number") for row in creates)
+        if not snapshot.employee_numbers.keys().isdisjoint(number for number in numbers if number):
+            return False
+        departments = {row.department_id for row in creates}
+        if not departments <= snapshot.by_pk.keys():  # also None: no department chosen
+            return False
+        if not all(snapshot.allowed("edit_roster", (snapshot.by_pk[pk][1],)) for pk in departments):
+            return False
+        guarded = [name for name in self.fields if name in GUARDED_FIELDS]
+        if guarded:
+            sensitive = {row.department_id for row in creates if any(name in row.values for name in guarded)}
+            if not all(snapshot.allowed("view_sensitive", (snapshot.by_pk[pk][1],)) for pk in sensitive):
+                return False
+        return True
 
     def _sensitive_error(self, number: int, guarded: list[str]) -> RowError:
         return RowError(

@@ -405,14 +405,12 @@ def _apply_plan(job: RosterImport, plan: dict) -> dict[str, int]:
     snapshot = build_snapshot(access, collected)
     checker = importing.RowChecker(snapshot, plan["header"], plan["labels"])
     rows = [importing.PlannedRow.load(item, fields) for item in plan["rows"]]
-    for row in rows:
-        errors = checker.resolve(row, None, within_file=False)
-        if errors:
-            error = errors[0]
-            raise ImportConflict(
-                _("Row %(row)d, column “%(column)s”: %(message)s")
-                % {"row": error.row, "column": error.column, "message": error.message}
-            )
+    error = checker.first_conflict(rows)  # the checks of ``resolve``, set-wise for new entries
+    if error is not None:
+        raise ImportConflict(
+            _("Row %(row)d, column “%(column)s”: %(message)s")
+            % {"row": error.row, "column": error.column, "message": error.message}
+        )
     existing = {member.pk: member for member in snapshot.members_by_digest.values()}
     creates = [row for row in rows if row.member_id is None]
     updates = [row for row in rows if row.member_id is not None]

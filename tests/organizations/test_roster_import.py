@@ -608,10 +608,16 @@ def test_mobile_fast_path_agrees_with_normalize_mobile():
     from django.core.exceptions import ValidationError
 
     from accounts.phones import normalize_mobile
+    from organizations import demo
 
     rng = random.Random(5)
-    samples = [f"1{rng.randrange(10**10):010d}" for _ in range(3000)]
+    # Every 11-digit string starting with 1 is decided by the CN patterns of the fast
+    # path; a large deterministic sample of them, the demo generator's numbers and odd forms.
+    samples = [f"1{rng.randrange(10**10):010d}" for _ in range(200_000)]
+    samples += [demo.mobile_number(rng)[3:] for _ in range(5_000)]
+    samples += [f"1{prefix}{rng.randrange(10**8):08d}" for prefix in range(10, 100) for _ in range(50)]
     samples += ["+86 139 1234 5678", "139-1234-5678", "17951234567", "11012345678", "16012345678", "+6581234567"]
+    samples += ["+8613912345678", "8613912345678", "+86 1740 0012345", "17406012345", "16100012345", "1610 0012 345"]
     normalizer = importing.MobileNormalizer()
     for raw in samples:
         try:
@@ -623,3 +629,64 @@ def test_mobile_fast_path_agrees_with_normalize_mobile():
         except ValidationError:
             got = None
         assert got == expected, raw
+
+
+def test_identifier_checks_agree_with_the_digit_by_digit_definitions():
+    """The C-level check digits of ``is_valid_id_number`` and ``is_valid_bank_card``
+    decide like the plain definitions (MOD 11-2 over the weights, Luhn) on a large
+    deterministic sample of valid, mistyped and malformed values."""
+    import random
+    from datetime import date
+
+    from dataprotection import identifiers
+
+    def id_reference(value: str) -> bool:
+        value = identifiers.normalize_id_number(value)
+        if not identifiers._ID_PATTERN.match(value):
+            return False
+        try:
+            born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+        except ValueError:
+            return False
+        if born.year < 1900 or born > date.today():
+            return False
+        return id_number_check_digit(value[:17]) == value[17]
+
+    def card_reference(value: str) -> bool:
+        digits = (value or "").replace(" ", "")
+        if not digits.isdigit() or not 12 <= len(digits) <= 19:
+            return False
+        return luhn_check_digit(digits[:-1]) == digits[-1]
+
+    rng = random.Random(11)
+    ids = []
+    for _ in range(50_000):
+        year = (
+            rng.choice(["1899", "1900", "1985", "2099", "0000"])
+            if rng.random() < 0.2
+            else str(rng.randrange(1880, 2030))
+        )
+        body = (
+            f"{rng.randrange(10**6):06d}{year}{rng.randrange(14):02d}{rng.randrange(33):02d}{rng.randrange(1000):03d}"
+        )
+        ids.append(body + (id_number_check_digit(body) if rng.random() < 0.5 else rng.choice("0123456789Xx")))
+    ids += ["", " 110101 19900307 123x ", "١١٠١٠١١٩٩٠٠٣٠٧١٢٣٤", "1101011990030712", "11010119900229123X"]
+    cards = ["".join(rng.choice("0123456789") for _ in range(rng.randrange(10, 21))) for _ in range(50_000)]
+    cards += [body + luhn_check_digit(body) for body in cards[:5_000]]
+    cards += ["", "6222 0212 3456 7890", "١٢٣٤٥٦٧٨٩٠١٢", "abc", "6222-0212-3456-7890"]
+    assert [identifiers.is_valid_id_number(v) for v in ids] == [id_reference(v) for v in ids]
+    assert [identifiers.is_valid_bank_card(v) for v in cards] == [card_reference(v) for v in cards]
+    assert sum(map(identifiers.is_valid_id_number, ids)) > 10_000
+    assert sum(map(identifiers.is_valid_bank_card, cards)) > 5_000
+
+
+def test_mobile_taken_between_check_and_import_fails_without_writing(
+    owner_client, cast, django_capture_on_commit_callbacks
+):
+    job = check(owner_client, cast, good_rows(3), django_capture_on_commit_callbacks)
+    MemberFactory(organization=cast.organization, name="Sneaky", mobile=e164(2), mobile_digest=mobile_digest(e164(2)))
+    decide(owner_client, cast, job, "all", django_capture_on_commit_callbacks)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.FAILED
+    assert "Row 3" in job.last_error and "changed since the file was checked" in job.last_error
+    assert not Member.objects.filter(name__startswith="Person").exists()
