@@ -10,6 +10,16 @@ from django.utils.translation import gettext_lazy as _
 
 from dataprotection.fields import EncryptedTextField
 from dataprotection.masking import mask_phone
+from dataprotection.personal_data import (
+    DELETE_ROW,
+    ERASE_FILE,
+    REDACT_BLANK,
+    SELF,
+    SET_NULL,
+    PersonalData,
+    pseudonymize,
+    redact,
+)
 
 
 class UserManager(BaseUserManager["User"]):
@@ -107,6 +117,34 @@ class User(AbstractBaseUser, PermissionsMixin):
     def masked_phone(self) -> str:
         return mask_phone(self.phone)
 
+    personal_data = PersonalData(
+        subject=SELF,
+        row=DELETE_ROW,
+        fields={
+            "phone": pseudonymize("accounts.user.phone", note="unique: a stable pseudonym while the row exists"),
+            "password": redact("!", note="an unusable password"),
+            "last_login": SET_NULL,
+            "name": REDACT_BLANK,
+            "nickname": REDACT_BLANK,
+            "avatar": ERASE_FILE,
+            "gender": REDACT_BLANK,
+            "birthday": SET_NULL,
+            "work_region": REDACT_BLANK,
+            "company_email": REDACT_BLANK,
+        },
+        non_personal={
+            "id",
+            "is_superuser",
+            "preferred_language",
+            "data_region",
+            "is_active",
+            "is_staff",
+            "date_joined",
+            "groups",
+            "user_permissions",
+        },
+    )
+
 
 class CodePurpose(models.TextChoices):
     REGISTER = "register", _("registration")
@@ -153,6 +191,13 @@ class OneTimeCode(models.Model):
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} {mask_phone(self.phone)}"
 
+    personal_data = PersonalData(
+        subject="user",
+        row=DELETE_ROW,
+        fields={"phone": DELETE_ROW, "code_hash": DELETE_ROW, "requested_from": DELETE_ROW, "user": DELETE_ROW},
+        non_personal={"id", "purpose", "created_at", "expires_at", "used_at", "failed_attempts"},
+    )
+
 
 class SMSStatus(models.TextChoices):
     PENDING = "pending", _("pending")
@@ -183,6 +228,17 @@ class SMSMessage(models.Model):
     def __str__(self) -> str:
         return f"{mask_phone(self.phone)} ({self.get_status_display()})"
 
+    personal_data = PersonalData(
+        subject=None,
+        row=DELETE_ROW,
+        fields={
+            "phone": DELETE_ROW,
+            "body": REDACT_BLANK,
+            "last_error": redact("", note="gateway errors can echo the number"),
+        },
+        non_personal={"id", "status", "attempts", "claimed_at", "created_at", "sent_at"},
+    )
+
 
 class VerificationStatus(models.TextChoices):
     SUBMITTED = "submitted", _("submitted")
@@ -212,6 +268,18 @@ class IdentityVerification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_status_display()})"
+
+    personal_data = PersonalData(
+        subject="user",
+        row=DELETE_ROW,
+        fields={
+            "user": DELETE_ROW,
+            "legal_name": REDACT_BLANK,
+            "id_number": REDACT_BLANK,
+            "id_number_digest": DELETE_ROW,
+        },
+        non_personal={"id", "status", "submitted_at"},
+    )
 
 
 class DeletionStatus(models.TextChoices):
@@ -250,3 +318,10 @@ class AccountDeletionRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user or '-'} {self.get_status_display()}"
+
+    personal_data = PersonalData(
+        subject="user",
+        note="Kept, de-linked, as the record that the request was honoured (ACC-5).",
+        fields={"user": SET_NULL, "reason": REDACT_BLANK},
+        non_personal={"id", "status", "requested_at", "verified_at"},
+    )

@@ -9,7 +9,9 @@ class DataProtectionConfig(AppConfig):
     def ready(self):
         from django.core.signals import setting_changed
 
-        from dataprotection import crypto
+        from dataprotection import crypto, third_party_personal_data
+
+        third_party_personal_data.register()  # ANON-1: models we do not own
 
         def reset_key_ring(setting, **kwargs):
             # Tests and key rotation change the key settings at run time.

@@ -6,6 +6,15 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from dataprotection.personal_data import (
+    ANONYMIZED,
+    SERVICE_LOGS,
+    SET_NULL,
+    PersonalData,
+    legal_hold,
+    redact,
+)
+
 
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):  # append-only: history is never rewritten in place
@@ -80,3 +89,17 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Audit events are append-only")
+
+    personal_data = PersonalData(
+        subject="subject_user",
+        note="The trail is append-only and kept; the people in it are de-linked (SEC-2).",
+        fields={
+            "actor": SET_NULL,
+            "subject_user": SET_NULL,
+            "target_id": redact("", note="the id of the subject's own user or roster row links the event to them"),
+            "ip_address": legal_hold(SERVICE_LOGS, after=SET_NULL),
+            "changes": redact(ANONYMIZED, note="only personal values inside the JSON are replaced (issue 8)"),
+            "metadata": redact(ANONYMIZED, note="only personal values inside the JSON are replaced (issue 8)"),
+        },
+        non_personal={"id", "occurred_at", "action", "actor_kind", "organization_id", "target_type"},
+    )

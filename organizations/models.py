@@ -15,6 +15,15 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from dataprotection.fields import EncryptedTextField
 from dataprotection.masking import mask_bank_card, mask_id_number, mask_phone
+from dataprotection.personal_data import (
+    DELETE_ROW,
+    ERASE_FILE,
+    REDACT_BLANK,
+    REDACT_TEXT,
+    SET_NULL,
+    PersonalData,
+    redact,
+)
 
 
 class OrganizationKind(models.TextChoices):
@@ -110,6 +119,25 @@ class Organization(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    personal_data = PersonalData(
+        subject=None,
+        note="Organizational facts; kept (status disbanded) after a disband (ORG-11).",
+        fields={"created_by": SET_NULL},
+        non_personal={
+            "id",
+            "name",
+            "kind",
+            "location",
+            "industry",
+            "staff_size",
+            "edition",
+            "data_region",
+            "status",
+            "certification_status",
+            "created_at",
+        },
+    )
+
 
 class DepartmentQuerySet(models.QuerySet):
     def subtree(self, department: Department) -> DepartmentQuerySet:
@@ -155,6 +183,11 @@ class Department(models.Model):
 
     def compute_path(self, parent_path: str = "") -> str:
         return parent_path + self.segment(self.pk)
+
+    personal_data = PersonalData(
+        subject=None,
+        non_personal={"id", "organization", "parent", "name", "path", "depth", "sort_order"},
+    )
 
 
 class LaborContractStatus(models.TextChoices):
@@ -270,6 +303,43 @@ class Member(models.Model):
     def masked_bank_card(self) -> str:
         return mask_bank_card(self.bank_card)
 
+    personal_data = PersonalData(
+        subject="user",
+        row=DELETE_ROW,
+        fields={
+            "user": SET_NULL,
+            "name": REDACT_TEXT,
+            "employee_number": REDACT_BLANK,
+            "position": REDACT_BLANK,
+            "grade": REDACT_BLANK,
+            "labor_contract_status": REDACT_BLANK,
+            "office_email": REDACT_BLANK,
+            "office_phone": REDACT_BLANK,
+            "mobile": REDACT_BLANK,
+            "mobile_digest": REDACT_BLANK,
+            "id_number": REDACT_BLANK,
+            "id_number_digest": REDACT_BLANK,
+            "bank_card": REDACT_BLANK,
+            "hired_on": SET_NULL,
+            "household_registration": REDACT_BLANK,
+            "fixed_phone": REDACT_BLANK,
+            "personal_email": REDACT_BLANK,
+            "home_address": REDACT_BLANK,
+            "office_address": REDACT_BLANK,
+            "school": REDACT_BLANK,
+            "major": REDACT_BLANK,
+            "degree": REDACT_BLANK,
+            "bank_name": REDACT_BLANK,
+            "emergency_contact_name": REDACT_BLANK,
+            "emergency_contact_relation": REDACT_BLANK,
+            "emergency_contact_phone": REDACT_BLANK,
+            "student_grade": REDACT_BLANK,
+            "student_class": REDACT_BLANK,
+            "student_photo_ref": ERASE_FILE,
+        },
+        non_personal={"id", "organization", "status", "created_at", "departments"},
+    )
+
 
 class MemberDepartment(models.Model):
     """A member's place in a department (ORG-3: one or more departments)."""
@@ -283,6 +353,12 @@ class MemberDepartment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} in {self.department_id}"
+
+    personal_data = PersonalData(
+        subject="member__user",
+        row=DELETE_ROW,
+        non_personal={"id", "member", "department", "is_primary"},
+    )
 
 
 class AdministratorRole(models.TextChoices):
@@ -316,6 +392,13 @@ class Administrator(models.Model):
     def __str__(self) -> str:
         return f"{self.user} ({self.get_role_display()})"
 
+    personal_data = PersonalData(
+        subject="user",
+        row=DELETE_ROW,
+        fields={"user": DELETE_ROW, "appointed_by": SET_NULL},
+        non_personal={"id", "organization", "role", "appointed_at", "scope"},
+    )
+
 
 class PunchKind(models.TextChoices):
     IN = "in", _("Clock in")
@@ -345,6 +428,13 @@ class AttendancePunch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.punched_at:%Y-%m-%d %H:%M}"
+
+    personal_data = PersonalData(
+        subject="member__user",
+        row=DELETE_ROW,
+        fields={"latitude": SET_NULL, "longitude": SET_NULL, "address": REDACT_BLANK, "photo_ref": ERASE_FILE},
+        non_personal={"id", "organization", "member", "punched_at", "kind"},
+    )
 
 
 class ApprovalKind(models.TextChoices):
@@ -385,6 +475,13 @@ class ApprovalRecord(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    personal_data = PersonalData(
+        subject="applicant__user",
+        row=DELETE_ROW,
+        fields={"title": REDACT_TEXT, "details": REDACT_BLANK, "amount": SET_NULL},
+        non_personal={"id", "organization", "applicant", "kind", "status", "submitted_at", "decided_at"},
+    )
+
 
 class OrganizationUserObjectPermission(UserObjectPermissionBase):
     """A right granted to one administrator on a whole organization (ORG-9).
@@ -398,12 +495,21 @@ class OrganizationUserObjectPermission(UserObjectPermissionBase):
         verbose_name = _("organization-wide grant")
         verbose_name_plural = _("organization-wide grants")
 
+    personal_data = PersonalData(
+        subject="user",
+        row=DELETE_ROW,
+        fields={"user": DELETE_ROW},
+        non_personal={"id", "permission", "content_object"},
+    )
+
 
 class OrganizationGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Organization, on_delete=models.CASCADE)
 
     class Meta(GroupObjectPermissionBase.Meta):
         verbose_name = _("organization group grant")
+
+    personal_data = PersonalData(subject=None, non_personal={"id", "permission", "group", "content_object"})
 
 
 class DepartmentUserObjectPermission(UserObjectPermissionBase):
@@ -415,12 +521,21 @@ class DepartmentUserObjectPermission(UserObjectPermissionBase):
         verbose_name = _("department-subtree grant")
         verbose_name_plural = _("department-subtree grants")
 
+    personal_data = PersonalData(
+        subject="user",
+        row=DELETE_ROW,
+        fields={"user": DELETE_ROW},
+        non_personal={"id", "permission", "content_object"},
+    )
+
 
 class DepartmentGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Department, on_delete=models.CASCADE)
 
     class Meta(GroupObjectPermissionBase.Meta):
         verbose_name = _("department group grant")
+
+    personal_data = PersonalData(subject=None, non_personal={"id", "permission", "group", "content_object"})
 
 
 class Certification(models.Model):
@@ -465,6 +580,31 @@ class Certification(models.Model):
     def __str__(self) -> str:
         return f"{self.organization} ({self.get_status_display()})"
 
+    personal_data = PersonalData(
+        subject=None,
+        note="The legal representative has no account here; their values are erased on disband.",
+        fields={
+            "legal_representative_name": REDACT_BLANK,
+            "legal_representative_id_number": REDACT_BLANK,
+            "business_licence": ERASE_FILE,
+            "certification_letter": ERASE_FILE,
+            "attestation": REDACT_TEXT,
+            "submitted_by": SET_NULL,
+            "reviewed_by": SET_NULL,
+            "review_reason": REDACT_BLANK,
+        },
+        non_personal={
+            "id",
+            "organization",
+            "registration_number",
+            "business_licence_type",
+            "certification_letter_type",
+            "submitted_at",
+            "status",
+            "reviewed_at",
+        },
+    )
+
 
 # --------------------------------------------------------------------------- more ORG-4 data
 
@@ -487,6 +627,20 @@ class ExternalContactCard(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    personal_data = PersonalData(
+        subject="owner__user",
+        row=DELETE_ROW,
+        note="The card is about an external person; it goes with its owner's roster entry.",
+        fields={
+            "name": REDACT_TEXT,
+            "company": REDACT_BLANK,
+            "title": REDACT_BLANK,
+            "phone": REDACT_BLANK,
+            "email": REDACT_BLANK,
+        },
+        non_personal={"id", "organization", "owner", "created_at"},
+    )
 
 
 class BiometricKind(models.TextChoices):
@@ -511,6 +665,13 @@ class BiometricTemplate(models.Model):
     def __str__(self) -> str:
         return self.get_kind_display()
 
+    personal_data = PersonalData(
+        subject="member__user",
+        row=DELETE_ROW,
+        fields={"template": DELETE_ROW},
+        non_personal={"id", "organization", "member", "kind", "enrolled_at"},
+    )
+
 
 class WorkLog(models.Model):
     """A member's work log entry (ORG-4 activity record)."""
@@ -528,6 +689,13 @@ class WorkLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}"
+
+    personal_data = PersonalData(
+        subject="member__user",
+        row=DELETE_ROW,
+        fields={"content": REDACT_TEXT},
+        non_personal={"id", "organization", "member", "day", "created_at"},
+    )
 
 
 class ScheduleEntry(models.Model):
@@ -547,6 +715,13 @@ class ScheduleEntry(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    personal_data = PersonalData(
+        subject="member__user",
+        row=DELETE_ROW,
+        fields={"title": REDACT_TEXT, "location": REDACT_BLANK},
+        non_personal={"id", "organization", "member", "starts_at", "ends_at"},
+    )
 
 
 class DriveFile(models.Model):
@@ -568,6 +743,13 @@ class DriveFile(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    personal_data = PersonalData(
+        subject="owner__user",
+        row=DELETE_ROW,
+        fields={"name": REDACT_TEXT, "storage_ref": ERASE_FILE},
+        non_personal={"id", "organization", "owner", "content_type", "size", "uploaded_at"},
+    )
+
 
 class FamilyContact(models.Model):
     """A student's family contact in a school organization (ORG-4)."""
@@ -584,6 +766,13 @@ class FamilyContact(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    personal_data = PersonalData(
+        subject="student__user",
+        row=DELETE_ROW,
+        fields={"name": REDACT_TEXT, "relation": REDACT_BLANK, "phone": REDACT_BLANK},
+        non_personal={"id", "organization", "student"},
+    )
 
 
 # --------------------------------------------------------------------------- minimization and consent
@@ -606,6 +795,11 @@ class CollectionSetting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field}: {'on' if self.enabled else 'off'}"
+
+    personal_data = PersonalData(
+        subject=None,
+        non_personal={"id", "organization", "field", "enabled", "purpose", "updated_at"},
+    )
 
 
 class AttestationKind(models.TextChoices):
@@ -632,6 +826,13 @@ class UploadAttestation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.attested_at:%Y-%m-%d}"
+
+    personal_data = PersonalData(
+        subject=None,
+        note="The organization's attestation (ORG-6): its wording and field list, not roster values.",
+        fields={"attested_by": SET_NULL},
+        non_personal={"id", "organization", "kind", "text", "fields", "rows", "attested_at"},
+    )
 
 
 class InvitationStatus(models.TextChoices):
@@ -673,6 +874,23 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member} ({self.get_status_display()})"
+
+    personal_data = PersonalData(
+        subject="member__user",
+        row=DELETE_ROW,
+        fields={"message": REDACT_BLANK, "invited_by": SET_NULL, "accepted_by": SET_NULL},
+        non_personal={
+            "id",
+            "organization",
+            "member",
+            "token_digest",
+            "created_at",
+            "expires_at",
+            "status",
+            "responded_at",
+            "shown_terms",
+        },
+    )
 
 
 class ImportStatus(models.TextChoices):
@@ -723,3 +941,33 @@ class RosterImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.get_status_display()})"
+
+    personal_data = PersonalData(
+        subject=None,
+        note="The uploaded file and the error report hold roster values of many people.",
+        fields={
+            "uploaded_by": SET_NULL,
+            "file_name": REDACT_TEXT,
+            "file_ref": ERASE_FILE,
+            "report_ref": ERASE_FILE,
+            "error_preview": redact([], note="errors echo row values"),
+            "last_error": REDACT_BLANK,
+        },
+        non_personal={
+            "id",
+            "organization",
+            "file_format",
+            "status",
+            "mode",
+            "attestation",
+            "attempts",
+            "total_rows",
+            "valid_rows",
+            "error_rows",
+            "processed_rows",
+            "imported_rows",
+            "created_at",
+            "validated_at",
+            "finished_at",
+        },
+    )
