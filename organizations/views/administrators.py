@@ -30,14 +30,8 @@ from organizations.models import (
 )
 from organizations.permissions import OrgAccess, org_access
 from organizations.services import administrators as services
-from organizations.views.common import render_org
+from organizations.views.common import posted_data, render_org
 from organizations.views.departments import build_tree
-
-
-def _posted(request: HttpRequest):
-    """The POST data, bound even when empty (an empty POST must fail validation, not
-    render a fresh form)."""
-    return request.POST if request.method == "POST" else None
 
 
 def _within(path: str, prefixes: tuple[str, ...] | None) -> bool:
@@ -138,7 +132,7 @@ def _limit_scope_choices(access: OrgAccess, form) -> None:
 def administrator_appoint(request: HttpRequest, org_id: int) -> HttpResponse:
     access = org_access(request.user, org_id)
     access.require(Right.MANAGE_ADMINS)
-    form = AppointAdministratorForm(_posted(request), departments=access.departments(Right.MANAGE_ADMINS))
+    form = AppointAdministratorForm(posted_data(request), departments=access.departments(Right.MANAGE_ADMINS))
     _limit_scope_choices(access, form)
     if request.method == "POST" and form.is_valid():
         try:
@@ -172,7 +166,7 @@ def administrator_edit(request: HttpRequest, org_id: int, admin_id: int) -> Http
         "departments": scope_ids,
     }
     form = AdministratorRightsForm(
-        _posted(request), departments=access.departments(Right.MANAGE_ADMINS), initial=initial
+        posted_data(request), departments=access.departments(Right.MANAGE_ADMINS), initial=initial
     )
     _limit_scope_choices(access, form)
     if request.method == "POST" and form.is_valid():

@@ -16,3 +16,9 @@ def render_org(request, template: str, access: OrgAccess, context: dict | None =
         {"access": access, "organization": access.organization, "rights": access.rights, **(context or {})},
         **kwargs,
     )
+
+
+def posted_data(request):
+    """The POST data, bound even when empty (an empty POST must fail validation, not
+    render a fresh form); ``None`` on GET."""
+    return request.POST if request.method == "POST" else None

@@ -21,13 +21,7 @@ from organizations.forms.departments import DepartmentDeleteForm, DepartmentForm
 from organizations.models import Department, MemberDepartment, Right
 from organizations.permissions import OrgAccess, org_access
 from organizations.services import departments as services
-from organizations.views.common import render_org
-
-
-def _posted(request: HttpRequest):
-    """The POST data, bound even when empty (an empty POST must fail validation, not
-    render a fresh form)."""
-    return request.POST if request.method == "POST" else None
+from organizations.views.common import posted_data, render_org
 
 
 @dataclass
@@ -103,7 +97,7 @@ def department_create(request: HttpRequest, org_id: int) -> HttpResponse:
     initial = {}
     if "parent" in request.GET:
         initial["parent"] = request.GET["parent"]
-    form = DepartmentForm(_posted(request), parents=parents, allow_top_level=allow_top_level, initial=initial)
+    form = DepartmentForm(posted_data(request), parents=parents, allow_top_level=allow_top_level, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             department = services.create_department(
@@ -137,7 +131,7 @@ def department_edit(request: HttpRequest, org_id: int, department_id: int) -> Ht
             .exclude(path__startswith=department.path)
         )
     form = DepartmentForm(
-        _posted(request),
+        posted_data(request),
         parents=parents,
         initial={"name": department.name, "parent": department.parent_id},
     )
@@ -169,7 +163,7 @@ def department_delete(request: HttpRequest, org_id: int, department_id: int) -> 
     """Confirmation page (GET) and deletion (POST with the confirmation box ticked)."""
     access = org_access(request.user, org_id)
     department = access.get_department(department_id, Right.EDIT_ROSTER)
-    form = DepartmentDeleteForm(_posted(request))
+    form = DepartmentDeleteForm(posted_data(request))
     subtree = Department.objects.subtree(department)
     if request.method == "POST" and form.is_valid():
         try:
