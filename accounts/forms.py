@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Gender, User
 from accounts.phones import normalize_mobile
-from dataprotection.identifiers import is_valid_id_number, normalize_id_number
+from dataprotection.validators import clean_id_number
 
 ALLOWED_AVATAR_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 
@@ -174,13 +174,7 @@ class IdentityVerificationForm(forms.Form):
     id_number = forms.CharField(label=_("ID card number"), max_length=20)
 
     def clean_id_number(self):
-        value = normalize_id_number(self.cleaned_data["id_number"])
-        if not is_valid_id_number(value):
-            raise ValidationError(
-                _("Enter the 18-character resident ID number; this one has a wrong length, date or check digit."),
-                code="invalid",
-            )
-        return value
+        return clean_id_number(self.cleaned_data["id_number"])
 
 
 class DeletionConfirmForm(forms.Form):

@@ -483,6 +483,17 @@ class ApprovalRecord(models.Model):
     )
 
 
+# Grant rows: a user grant is the administrator's own data and goes with them; group
+# grants name no person. Shared by the organization-wide and the subtree tables.
+USER_GRANT_PERSONAL_DATA = PersonalData(
+    subject="user",
+    row=DELETE_ROW,
+    fields={"user": DELETE_ROW},
+    non_personal={"id", "permission", "content_object"},
+)
+GROUP_GRANT_PERSONAL_DATA = PersonalData(subject=None, non_personal={"id", "permission", "group", "content_object"})
+
+
 class OrganizationUserObjectPermission(UserObjectPermissionBase):
     """A right granted to one administrator on a whole organization (ORG-9).
 
@@ -495,12 +506,7 @@ class OrganizationUserObjectPermission(UserObjectPermissionBase):
         verbose_name = _("organization-wide grant")
         verbose_name_plural = _("organization-wide grants")
 
-    personal_data = PersonalData(
-        subject="user",
-        row=DELETE_ROW,
-        fields={"user": DELETE_ROW},
-        non_personal={"id", "permission", "content_object"},
-    )
+    personal_data = USER_GRANT_PERSONAL_DATA
 
 
 class OrganizationGroupObjectPermission(GroupObjectPermissionBase):
@@ -509,7 +515,7 @@ class OrganizationGroupObjectPermission(GroupObjectPermissionBase):
     class Meta(GroupObjectPermissionBase.Meta):
         verbose_name = _("organization group grant")
 
-    personal_data = PersonalData(subject=None, non_personal={"id", "permission", "group", "content_object"})
+    personal_data = GROUP_GRANT_PERSONAL_DATA
 
 
 class DepartmentUserObjectPermission(UserObjectPermissionBase):
@@ -521,12 +527,7 @@ class DepartmentUserObjectPermission(UserObjectPermissionBase):
         verbose_name = _("department-subtree grant")
         verbose_name_plural = _("department-subtree grants")
 
-    personal_data = PersonalData(
-        subject="user",
-        row=DELETE_ROW,
-        fields={"user": DELETE_ROW},
-        non_personal={"id", "permission", "content_object"},
-    )
+    personal_data = USER_GRANT_PERSONAL_DATA
 
 
 class DepartmentGroupObjectPermission(GroupObjectPermissionBase):
@@ -535,7 +536,7 @@ class DepartmentGroupObjectPermission(GroupObjectPermissionBase):
     class Meta(GroupObjectPermissionBase.Meta):
         verbose_name = _("department group grant")
 
-    personal_data = PersonalData(subject=None, non_personal={"id", "permission", "group", "content_object"})
+    personal_data = GROUP_GRANT_PERSONAL_DATA
 
 
 class Certification(models.Model):

@@ -12,12 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import CodeField
 from dataprotection.files import sniff_document_type
-from dataprotection.identifiers import (
-    is_valid_credit_code,
-    is_valid_id_number,
-    normalize_credit_code,
-    normalize_id_number,
-)
+from dataprotection.identifiers import is_valid_credit_code, normalize_credit_code
+from dataprotection.validators import clean_id_number
 from organizations.models import Administrator, AdministratorRole, Organization
 
 # EN I(II)5: the submitter attests that the legal representative authorized the
@@ -137,13 +133,10 @@ class CertificationForm(forms.Form):
         return value
 
     def clean_legal_representative_id_number(self):
-        value = normalize_id_number(self.cleaned_data["legal_representative_id_number"])
-        if not is_valid_id_number(value):
-            raise ValidationError(
-                _("This is not a valid 18-digit ID card number; check the date of birth and the last digit."),
-                code="invalid",
-            )
-        return value
+        return clean_id_number(
+            self.cleaned_data["legal_representative_id_number"],
+            _("This is not a valid 18-digit ID card number; check the date of birth and the last digit."),
+        )
 
     def clean_attestation(self):
         # Store the sentence the submitter saw, in the language it was shown in.

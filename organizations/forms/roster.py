@@ -11,7 +11,8 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from accounts.phones import normalize_mobile
-from dataprotection.identifiers import is_valid_bank_card, is_valid_id_number, normalize_id_number
+from dataprotection.identifiers import is_valid_bank_card
+from dataprotection.validators import clean_id_number
 from organizations import collection
 from organizations.models import Member
 from organizations.services.roster import (
@@ -63,13 +64,9 @@ def _clean_mobile(value: str) -> str:
 
 
 def _clean_id_number(value: str) -> str:
-    value = normalize_id_number(value)
-    if not is_valid_id_number(value):
-        raise ValidationError(
-            _("This is not a valid ID card number: check the 18 characters, the birth date and the check digit."),
-            code="invalid",
-        )
-    return value
+    return clean_id_number(
+        value, _("This is not a valid ID card number: check the 18 characters, the birth date and the check digit.")
+    )
 
 
 def _clean_bank_card(value: str) -> str:
