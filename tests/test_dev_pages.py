@@ -1,4 +1,4 @@
-"""The development SMS outbox page lets a demo read codes without a phone (issue 2:
+"""The development SMS outbox page lets a demo read codes without a phone (ACC-1: the pluggable
 console/file SMS backend in development); it never exists outside DEBUG."""
 
 from __future__ import annotations
