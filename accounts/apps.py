@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = _("Personal accounts")
+
+    def ready(self):
+        from accounts import deletion
+
+        deletion.register()  # ANON-3: the account's own tables in an account-deletion cascade

@@ -304,6 +304,8 @@ class AccountDeletionRequest(models.Model):
     reason = models.TextField(_("reason"), blank=True)
     requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
     verified_at = models.DateTimeField(_("identity verified at"))
+    # The cascade that carries the request out (dataprotection.AnonymizationJob).
+    job_id = models.BigIntegerField(_("anonymization job"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("account deletion request")
@@ -323,5 +325,5 @@ class AccountDeletionRequest(models.Model):
         subject="user",
         note="Kept, de-linked, as the record that the request was honoured (ACC-5).",
         fields={"user": SET_NULL, "reason": REDACT_BLANK},
-        non_personal={"id", "status", "requested_at", "verified_at"},
+        non_personal={"id", "status", "requested_at", "verified_at", "job_id"},
     )

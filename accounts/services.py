@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from accounts.deletion import deletion_blockers
 from accounts.models import (
     AccountDeletionRequest,
     CodePurpose,
@@ -267,25 +269,48 @@ def remove_identity_verification(user: User, *, ip: str | None = None) -> None:
 
 
 def request_account_deletion(user: User, *, code: str, reason: str = "", ip: str | None = None):
-    """Record a re-verified request to delete the account (ACC-5). The cascade itself
-    belongs to the anonymization engine (ANON-3), which processes ``received`` rows."""
+    """Record a re-verified request to delete the account (ACC-5) and schedule its
+    cascade (ANON-3) after the cooling-off period. Refused while something stands in the
+    way (an organization the person owns must be handed over first)."""
+    from dataprotection import anonymization
+    from dataprotection.models import JobKind
+
+    blockers = deletion_blockers(user)
+    if blockers:
+        raise ValidationError(" ".join(blockers), code="blocked")
     otc = check_code(user.phone, CodePurpose.REVERIFY, code)
     with transaction.atomic():
         consume_code(otc)
         if AccountDeletionRequest.objects.filter(user=user, status__in=["received", "processing"]).exists():
             raise ValidationError(_("Your account deletion request is already being handled."), code="duplicate")
         now = timezone.now()
-        deletion = AccountDeletionRequest.objects.create(user=user, reason=reason, requested_at=now, verified_at=now)
+        grace = timedelta(days=settings.ACCOUNT_DELETION_GRACE_DAYS)
+        job = anonymization.create_job(
+            JobKind.ACCOUNT_DELETION, subject_id=user.pk, requested_by=user, not_before=now + grace
+        )
+        deletion = AccountDeletionRequest.objects.create(
+            user=user, reason=reason, requested_at=now, verified_at=now, job_id=job.pk
+        )
         record_event("account.deletion_requested", actor=user, subject=user, target=deletion, ip=ip)
+        if not grace:
+            from dataprotection.tasks import enqueue_drivers
+
+            enqueue_drivers(job.pk)
     return deletion
 
 
 @transaction.atomic
 def cancel_account_deletion(user: User, *, ip: str | None = None) -> bool:
+    from dataprotection.models import AnonymizationJob, JobStatus
+
     pending = AccountDeletionRequest.objects.filter(user=user, status=DeletionStatus.RECEIVED).first()
     if pending is None:
         return False
-    # Compare-and-set: a worker that already started processing wins over a late cancel.
+    # Compare-and-set on the job: once its cascade has started it cannot be stopped.
+    if pending.job_id is not None and not AnonymizationJob.objects.filter(
+        pk=pending.job_id, status=JobStatus.SCHEDULED
+    ).update(status=JobStatus.CANCELLED, cancelled_at=timezone.now()):
+        return False
     if not AccountDeletionRequest.objects.filter(pk=pending.pk, status=DeletionStatus.RECEIVED).update(
         status=DeletionStatus.CANCELLED
     ):

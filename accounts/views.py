@@ -28,11 +28,13 @@ from accounts.forms import (
     RegistrationForm,
     SendCodeForm,
 )
-from accounts.models import AccountDeletionRequest, CodePurpose, IdentityVerification, User
+from accounts.models import AccountDeletionRequest, CodePurpose, DeletionStatus, IdentityVerification, User
 from accounts.profile_policy import locked_profile_fields
+from accounts.reverification import send_reverification_code
 from accounts.sms import read_file_outbox
 from dataprotection.audit import client_ip
 from dataprotection.masking import mask_id_number
+from dataprotection.models import AnonymizationJob, JobStatus
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -262,14 +264,13 @@ def identity(request: HttpRequest) -> HttpResponse:
 def delete_account(request: HttpRequest) -> HttpResponse:
     """ACC-5 / EN V(IV): re-verify with a fresh SMS code, then record the request."""
     pending = AccountDeletionRequest.objects.filter(user=request.user, status__in=["received", "processing"]).first()
+    # The cascade that carries it out: when it runs, and whether it has started.
+    job = AnonymizationJob.objects.filter(pk=pending.job_id).first() if pending and pending.job_id else None
     form = DeletionConfirmForm()
     if request.method == "POST" and "send_code" in request.POST:
-        try:
-            services.send_code(request.user.phone, CodePurpose.REVERIFY, ip=client_ip(request), user=request.user)
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.info(request, _("We sent a six-digit code to %(phone)s.") % {"phone": request.user.masked_phone})
+        refused = send_reverification_code(request)
+        if refused is not None:
+            form.add_error(None, refused)
     elif request.method == "POST":
         form = DeletionConfirmForm(request.POST)
         if form.is_valid():
@@ -281,11 +282,19 @@ def delete_account(request: HttpRequest) -> HttpResponse:
                     ip=client_ip(request),
                 )
             except ValidationError as exc:
-                form.add_error("code", exc)
+                # Something standing in the way (an organization to hand over) is not about the code.
+                form.add_error(None if exc.code == "blocked" else "code", exc)
             else:
                 messages.success(request, _("Your account deletion request was recorded."))
                 return redirect("accounts:delete")
-    return render(request, "accounts/delete.html", {"form": form, "pending": pending})
+    cancellable = (
+        pending is not None
+        and pending.status == DeletionStatus.RECEIVED
+        and (job is None or job.status == JobStatus.SCHEDULED)
+    )
+    return render(
+        request, "accounts/delete.html", {"form": form, "pending": pending, "job": job, "cancellable": cancellable}
+    )
 
 
 @login_required
@@ -303,4 +312,7 @@ def dev_sms_outbox(request: HttpRequest) -> HttpResponse:
     can sign up without a phone. 404 unless DEBUG is on and the file backend is in use."""
     if not settings.DEBUG or settings.SMS_BACKEND != "accounts.sms.FileBackend":
         raise Http404
-    return render(request, "accounts/dev_sms.html", {"messages_sent": read_file_outbox(limit=20)})
+    # It reads a file and needs no database: no service-notice banner (ANON-6) either.
+    return render(
+        request, "accounts/dev_sms.html", {"messages_sent": read_file_outbox(limit=20), "shutdown_notices": ()}
+    )

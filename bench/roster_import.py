@@ -21,7 +21,13 @@ the same process:
 (b) the import, end to end minus the HTTP upload: storing the file encrypted with the
     attestation, checking every row and writing the report and the checked rows,
     the decision, and the write in one transaction -- the same service calls the
-    upload page and the Celery tasks make (tasks run eagerly here).
+    upload page makes, and the Celery tasks run by a real ``celery worker``
+    (prefork, ``--concurrency 2`` by default: ``--workers``) that the script starts
+    before timing, on a Redis server it starts too (``tests/servers.py``), sharing
+    the database and the private files. The clock runs from the upload call until
+    the job row says ``validated`` (polled), then from the decision until it says
+    ``completed``. With ``--eager`` the tasks run in this process instead
+    (``CELERY_TASK_ALWAYS_EAGER``; the parts of the check one after the other).
 
 The last line is ``import rows_per_s=<n> vs_save=<speed-up of (b) over (a)>``.
 """
@@ -34,6 +40,7 @@ import io
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,14 +53,19 @@ HEADER = (
 )  # fmt: skip
 
 
-def configure_django(workdir: Path, database_url: str) -> None:
-    """Point Django at the throwaway database and var/ directory before setup."""
+def configure_django(workdir: Path, database_url: str, broker_url: str | None = None) -> None:
+    """Point Django at the throwaway database and var/ directory before setup; the
+    tasks go to ``broker_url``, or run in this process (eagerly, on commit) without one."""
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["DATABASE_URL"] = database_url
     os.environ["CUSTODIA_VAR_DIR"] = str(workdir / "var")
     os.environ["DEBUG"] = "false"  # no query log: measure the code
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"  # the tasks run in this process, on commit
+    if broker_url:
+        os.environ["CELERY_BROKER_URL"] = broker_url
+        os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
+    else:
+        os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
     import django
 
     django.setup()
@@ -78,6 +90,48 @@ def start_postgres():
     with psycopg.connect(host="127.0.0.1", port=server.port, user="postgres", dbname="postgres", autocommit=True) as c:
         c.execute("CREATE DATABASE bench")
     return server, f"postgres://postgres@127.0.0.1:{server.port}/bench"
+
+
+def start_worker(workdir: Path, concurrency: int) -> subprocess.Popen:
+    """A real ``celery worker`` (prefork) on the configured broker, database and var/
+    directory (the environment ``configure_django`` set), ready before it returns."""
+    from django.conf import settings
+
+    log_path = workdir / "worker.log"
+    env = {**os.environ, "SECRET_KEY": settings.SECRET_KEY}  # the worker reads what this process encrypts
+    command = [
+        sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork", f"--concurrency={concurrency}",
+        "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat", "--hostname", "bench@%h",
+    ]  # fmt: skip
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while "ready." not in log_path.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the Celery worker did not start:\n{log_path.read_text(errors='replace')}")
+        time.sleep(0.1)
+    return process
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def wait_for(job_id: int, statuses: set[str], timeout: float = 600.0) -> str:
+    """Poll the job row until its status is one of ``statuses`` (the worker's progress)."""
+    from organizations.models import RosterImport
+
+    deadline = time.monotonic() + timeout
+    while True:
+        status = RosterImport.objects.filter(pk=job_id).values_list("status", flat=True).get()
+        if status in statuses or time.monotonic() > deadline:
+            return status
+        time.sleep(0.02)
 
 
 def make_organization(name: str, owner_phone: str):
@@ -192,18 +246,21 @@ def run_import(rows: int, seed: int) -> dict:
         content=content,
         attestation_text=str(ATTESTATION_TEXT),
         fields=list(HEADER),
-    )  # the check runs on commit
+    )  # the check is queued on commit
+    wait_for(job.pk, {ImportStatus.VALIDATED, ImportStatus.FAILED})
     checked = time.perf_counter()
     job.refresh_from_db()
     assert job.status == ImportStatus.VALIDATED, (job.status, job.last_error, job.error_preview[:3])
     assert job.valid_rows == rows, (job.valid_rows, job.error_preview[:3])
-    services.decide(access, job, "all")  # the write runs on commit
+    services.decide(access, job, "all")  # the write is queued on commit
+    wait_for(job.pk, {ImportStatus.COMPLETED, ImportStatus.FAILED})
     finished = time.perf_counter()
     job = RosterImport.objects.get(pk=job.pk)
     assert job.status == ImportStatus.COMPLETED, (job.status, job.last_error)
     assert Member.objects.filter(organization=organization).count() == rows
     return {
         "bytes": len(content),
+        "parts": job.parts_total or 1,
         "check_s": checked - started,
         "write_s": finished - checked,
         "total_s": finished - started,
@@ -217,10 +274,12 @@ def main() -> None:
     parser.add_argument("--baseline-sample", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes of the Celery worker (prefork)")
+    parser.add_argument("--eager", action="store_true", help="run the tasks in this process, no worker")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="custodia-bench-import-"))
-    server = None
+    server = redis = worker = None
     try:
         if args.db == "postgres":
             if os.environ.get("DATABASE_URL", "").startswith("postgres"):
@@ -229,14 +288,27 @@ def main() -> None:
                 server, database_url = start_postgres()
         else:
             database_url = f"sqlite:///{workdir / 'bench.sqlite3'}"
-        configure_django(workdir, database_url)
+        if not args.eager:
+            sys.path.insert(0, str(ROOT))
+            from tests import servers
+
+            redis = servers.start_redis()
+        configure_django(workdir, database_url, None if args.eager else redis.url)
         from django.db import connection
+
+        if not args.eager:
+            worker = start_worker(workdir, args.workers)
 
         save_rate = baseline(args.baseline_sample, args.seed, one_transaction=False)
         save_rate_one = baseline(args.baseline_sample, args.seed + 100, one_transaction=True)
         result = run_import(args.rows, args.seed)
         rate = args.rows / result["total_s"]
         print(f"database: {connection.vendor}")
+        print(
+            "tasks: in this process (eager)"
+            if args.eager
+            else f"tasks: a celery worker, prefork, {args.workers} processes, Redis broker"
+        )
         print(f"file: {args.rows:,} rows, {result['bytes'] / 1e6:.1f} MB CSV")
         print(
             f"baseline save(): {args.baseline_sample:,} members, autocommit per save (vs_save uses this), "
@@ -247,12 +319,17 @@ def main() -> None:
             f"(import speed-up over it: {rate / save_rate_one:.1f}x)"
         )
         print(
-            f"import: check {result['check_s']:.2f} s ({args.rows / result['check_s']:,.0f} rows/s), "
+            f"import: check {result['check_s']:.2f} s in {result['parts']} part(s) "
+            f"({args.rows / result['check_s']:,.0f} rows/s), "
             f"write {result['write_s']:.2f} s ({args.rows / result['write_s']:,.0f} rows/s), "
             f"total {result['total_s']:.2f} s"
         )
         print(f"import rows_per_s={rate:.0f} vs_save={rate / save_rate:.1f}")
     finally:
+        if worker is not None:
+            stop_worker(worker)
+        if redis is not None:
+            redis.stop()
         if server is not None:
             from django.db import connections
 

@@ -105,6 +105,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "organizations.context_processors.service_notices",
             ],
         },
     },
@@ -245,6 +246,27 @@ if CELERY_TASK_TIME_LIMIT >= CELERY_BROKER_VISIBILITY_TIMEOUT:
     raise ImproperlyConfigured("CELERY_TASK_TIME_LIMIT must stay below CELERY_BROKER_VISIBILITY_TIMEOUT")
 if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("CELERY_TASK_SOFT_TIME_LIMIT must stay below CELERY_TASK_TIME_LIMIT")
+
+# --- Anonymization engine (ANON-2, ORG-11) -------------------------------------------
+# Rows per chunk: one chunk is one short transaction (~0.1 s at 5,000 rows on the
+# reference box), far below every time limit, and never a long table lock.
+ANONYMIZATION_CHUNK_ROWS = env_int("ANONYMIZATION_CHUNK_ROWS", 5000, minimum=1)
+# A driver task hands over to a fresh message after this long.
+ANONYMIZATION_TASK_BUDGET_SECONDS = env_int("ANONYMIZATION_TASK_BUDGET_SECONDS", 60, minimum=1)
+if ANONYMIZATION_TASK_BUDGET_SECONDS >= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("ANONYMIZATION_TASK_BUDGET_SECONDS must stay below CELERY_TASK_SOFT_TIME_LIMIT")
+# A chunk whose worker died is taken again after its lease; it must outlast the hard
+# time limit so that a live worker never loses a chunk it is still writing.
+ANONYMIZATION_CHUNK_LEASE_SECONDS = env_int("ANONYMIZATION_CHUNK_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=1)
+# Drivers started per cascade: chunks spread over this many worker processes.
+ANONYMIZATION_PARALLEL_TASKS = env_int("ANONYMIZATION_PARALLEL_TASKS", 2, minimum=1)
+# ORG-11: days between the owner's confirmation and the cascade (0: start at once).
+DISBAND_GRACE_DAYS = env_int("DISBAND_GRACE_DAYS", 7, minimum=0)
+# ANON-6: the least notice before a service shutdown takes effect.
+SERVICE_SHUTDOWN_NOTICE_DAYS = env_int("SERVICE_SHUTDOWN_NOTICE_DAYS", 30, minimum=30)
+# ACC-5: cooling-off days between a verified account-deletion request and its cascade,
+# during which the person can cancel (0: start at once).
+ACCOUNT_DELETION_GRACE_DAYS = env_int("ACCOUNT_DELETION_GRACE_DAYS", 7, minimum=0)
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_IGNORE_RESULT = True  # progress lives in database rows, not in a result backend
 CELERY_RESULT_BACKEND = None
@@ -256,6 +278,14 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    "sweep-retention": {
+        "task": "dataprotection.tasks.sweep_retention",
+        "schedule": timedelta(days=1),
+    },
+    "resume-anonymization-jobs": {
+        "task": "dataprotection.tasks.resume_anonymization_jobs",
+        "schedule": timedelta(minutes=1),
+    },
     "purge-spent-sms-codes": {
         "task": "accounts.tasks.purge_spent_codes",
         "schedule": timedelta(hours=1),

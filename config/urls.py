@@ -8,6 +8,7 @@ from django.views.generic import TemplateView
 from django.views.i18n import set_language
 
 from accounts import views as account_views
+from organizations.views import retention as retention_views
 
 admin.site.site_header = "Custodia operations"
 admin.site.site_title = "Custodia operations"
@@ -16,6 +17,7 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("accounts/", include("accounts.urls")),
     path("orgs/", include("organizations.urls")),
+    path("service-notices/", retention_views.service_notices, name="service_notices"),  # ANON-6, public
     path("i18n/setlang/", set_language, name="set_language"),
     path("ops/", admin.site.urls),
     path("dev/sms/", account_views.dev_sms_outbox, name="dev_sms_outbox"),

@@ -1,6 +1,12 @@
-from django.contrib import admin
+import json
 
-from dataprotection.models import AuditEvent
+from django.contrib import admin
+from django.db.models import BigIntegerField, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from dataprotection.models import AnonymizationJob, AnonymizationStage, AuditEvent, JobStatus
 
 
 @admin.register(AuditEvent)
@@ -30,3 +36,125 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def _stage_sum(column: str):
+    rows = (
+        AnonymizationStage.objects.filter(job=OuterRef("pk"))
+        .order_by()
+        .values("job")
+        .annotate(total=Sum(column))
+        .values("total")
+    )
+    return Coalesce(Subquery(rows, output_field=BigIntegerField()), 0)
+
+
+class AnonymizationStageInline(admin.TabularInline):
+    """The tables of a cascade with their counters, read only."""
+
+    model = AnonymizationStage
+    fields = ("position", "phase", "model_label", "action", "lookup", "total", "processed", "changed", "files_erased")
+    readonly_fields = fields
+    ordering = ("position",)
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AnonymizationJob)
+class AnonymizationJobAdmin(admin.ModelAdmin):
+    """Read-only view of the cascades (ORG-11, ANON-2, ANON-7) for operations staff: what
+    runs, how far it got, and the deletion report. Nobody adds, edits or deletes a job
+    here; the list's progress comes from two annotated sums, not a query per row."""
+
+    list_display = (
+        "id",
+        "kind",
+        "status",
+        "organization_id",
+        "created_at",
+        "not_before",
+        "progress_bar",
+        "verified",
+    )
+    list_filter = ("kind", "status")
+    search_fields = ("=organization_id", "=subject_id")
+    date_hierarchy = "created_at"
+    inlines = (AnonymizationStageInline,)
+    fields = (
+        "kind",
+        "status",
+        "organization_id",
+        "subject_id",
+        "requested_by",
+        "label",
+        "created_at",
+        "not_before",
+        "started_at",
+        "finished_at",
+        "cancelled_at",
+        "heartbeat_at",
+        "attempts",
+        "last_error",
+        "progress_bar",
+        "verified",
+        "preview_pretty",
+        "report_pretty",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("requested_by")
+            .annotate(stage_total=_stage_sum("total"), stage_processed=_stage_sum("processed"))
+        )
+
+    @admin.display(description=_("progress"))
+    def progress_bar(self, obj: AnonymizationJob):
+        total, processed = obj.stage_total or 0, obj.stage_processed or 0
+        percent = int(processed * 100 / total) if total else 0
+        if obj.status == JobStatus.COMPLETED:
+            percent = 100
+        return format_html(
+            '<progress max="100" value="{}" title="{} / {}"></progress> {}%', percent, processed, total, percent
+        )
+
+    @admin.display(description=_("report verified"), boolean=True)
+    def verified(self, obj: AnonymizationJob):
+        if not obj.report or "verified" not in obj.report:
+            return None
+        return bool(obj.report["verified"])
+
+    @admin.display(description=_("preview"))
+    def preview_pretty(self, obj: AnonymizationJob):
+        return _pretty(obj.preview)
+
+    @admin.display(description=_("deletion report"))
+    def report_pretty(self, obj: AnonymizationJob):
+        return _pretty(obj.report)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _pretty(value) -> str:
+    if not value:
+        return "—"
+    return format_html('<pre class="json">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))

@@ -13,6 +13,14 @@ class DataProtectionConfig(AppConfig):
 
         third_party_personal_data.register()  # ANON-1: models we do not own
 
+        from dataprotection import anonymization
+        from dataprotection.models import JobKind
+
+        # ANON-3: events about a deleted person are scrubbed of their values.
+        anonymization.register_kind(JobKind.ACCOUNT_DELETION, anonymization.plan_audit_trail_of_subject)
+        # ANON-4: values kept under a legal hold get their final policy when it ends.
+        anonymization.register_kind(JobKind.RETENTION, anonymization.plan_ended_holds)
+
         def reset_key_ring(setting, **kwargs):
             # Tests and key rotation change the key settings at run time.
             if setting in {"FIELD_ENCRYPTION_KEYS", "FIELD_HASH_KEY", "SECRET_KEY"}:

@@ -20,6 +20,7 @@ from django.conf import settings
 
 from dataprotection.crypto import decrypt_bytes, encrypt_bytes
 
+STORED_SUFFIX = ".bin"
 _NAME = re.compile(r"^[0-9a-f]{32}\.bin$")
 
 # Magic bytes of the document types the portal accepts; the file name and the type the
@@ -67,3 +68,9 @@ def read_decrypted(name: str, purpose: str) -> bytes:
 
 def delete_stored(name: str) -> None:
     _path(name).unlink(missing_ok=True)
+
+
+def is_stored_name(name: str) -> bool:
+    """Whether ``name`` is one of our private files (other references, such as photo
+    ids kept by an attendance device vendor, are only blanked)."""
+    return bool(_NAME.match(name or ""))

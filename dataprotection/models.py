@@ -90,6 +90,13 @@ class AuditEvent(models.Model):
     def delete(self, *args, **kwargs):
         raise TypeError("Audit events are append-only")
 
+    @property
+    def is_held(self) -> bool:
+        """ANON-4: the event was scrubbed when its person was anonymized; what it still
+        keeps (the IP address, a service log) is held for the law's period only and is
+        shown to no one in the organization's own views."""
+        return self.metadata == ANONYMIZED
+
     personal_data = PersonalData(
         subject="subject_user",
         note="The trail is append-only and kept; the people in it are de-linked (SEC-2).",
@@ -97,9 +104,207 @@ class AuditEvent(models.Model):
             "actor": SET_NULL,
             "subject_user": SET_NULL,
             "target_id": redact("", note="the id of the subject's own user or roster row links the event to them"),
-            "ip_address": legal_hold(SERVICE_LOGS, after=SET_NULL),
+            "ip_address": legal_hold(SERVICE_LOGS, after=SET_NULL, since="occurred_at"),
             "changes": redact(ANONYMIZED, note="only personal values inside the JSON are replaced (issue 8)"),
             "metadata": redact(ANONYMIZED, note="only personal values inside the JSON are replaced (issue 8)"),
         },
         non_personal={"id", "occurred_at", "action", "actor_kind", "organization_id", "target_type"},
+    )
+
+
+class JobKind(models.TextChoices):
+    DISBAND = "disband", _("Organization disband")
+    ACCOUNT_DELETION = "account_deletion", _("Account deletion")
+    RETENTION = "retention", _("Retention sweep")
+
+
+class JobStatus(models.TextChoices):
+    SCHEDULED = "scheduled", _("Scheduled (grace window)")
+    RUNNING = "running", _("Running")
+    VERIFYING = "verifying", _("Verifying")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class AnonymizationJob(models.Model):
+    """One cascade (ORG-11, ACC-5, ANON-2, ANON-3): the database row that the Celery
+    tasks drive, checkpoint and report on, and that the owner's and staff's progress bars
+    read. ``organization_id`` and ``subject_id`` are plain integers: the job outlives what
+    it anonymizes, and this package imports no app (docs/architecture.md)."""
+
+    kind = models.CharField(_("kind"), max_length=20, choices=JobKind.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=JobStatus.choices, default=JobStatus.SCHEDULED, db_index=True
+    )
+    organization_id = models.BigIntegerField(_("organization"), null=True, blank=True, db_index=True)
+    subject_id = models.BigIntegerField(_("person"), null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    label = models.CharField(_("what"), max_length=200, blank=True)
+    not_before = models.DateTimeField(_("runs after"))
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("last progress"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("failed attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    preview = models.JSONField(_("preview"), default=dict, blank=True)
+    report = models.JSONField(_("deletion report"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("anonymization job")
+        verbose_name_plural = _("anonymization jobs")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One live cascade per organization: a second disband is refused, not queued.
+            models.UniqueConstraint(
+                fields=["kind", "organization_id"],
+                condition=models.Q(status__in=["scheduled", "running", "verifying"], kind="disband"),
+                name="one_live_disband_per_organization",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.get_status_display()})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in {JobStatus.SCHEDULED, JobStatus.RUNNING, JobStatus.VERIFYING}
+
+    personal_data = PersonalData(
+        subject=None,
+        note="The job and its report hold counts, table names and ids, never values (ANON-7).",
+        fields={"requested_by": SET_NULL, "label": redact(ANONYMIZED)},
+        non_personal={
+            "id",
+            "kind",
+            "status",
+            "organization_id",
+            "subject_id",
+            "not_before",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "cancelled_at",
+            "heartbeat_at",
+            "attempts",
+            "last_error",
+            "preview",
+            "report",
+        },
+    )
+
+
+class StageAction(models.TextChoices):
+    ANONYMIZE = "anonymize", _("anonymize in place")
+    DELETE = "delete", _("delete")
+
+
+class AnonymizationStage(models.Model):
+    """One table of a cascade: which rows (``lookup``), what happens to them, and the
+    progress counters (processed of total) the progress bar shows."""
+
+    job = models.ForeignKey(AnonymizationJob, on_delete=models.CASCADE, related_name="stages")
+    position = models.PositiveIntegerField()
+    phase = models.PositiveIntegerField(default=0)
+    model_label = models.CharField(max_length=100)
+    action = models.CharField(max_length=10, choices=StageAction.choices)
+    lookup = models.JSONField(default=dict)
+    extra = models.JSONField(default=dict, blank=True)
+    # Only these declared fields (a retention stage releasing ended holds); empty: all.
+    only = models.JSONField(default=list, blank=True)
+    total = models.BigIntegerField(default=0)
+    processed = models.BigIntegerField(default=0)
+    changed = models.BigIntegerField(default=0)
+    files_erased = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("anonymization stage")
+        verbose_name_plural = _("anonymization stages")
+        ordering = ["job", "position"]
+        constraints = [models.UniqueConstraint(fields=["job", "position"], name="one_stage_per_position")]
+
+    def __str__(self) -> str:
+        return f"{self.model_label} ({self.action})"
+
+    personal_data = PersonalData(
+        non_personal={
+            "id",
+            "job",
+            "position",
+            "phase",
+            "model_label",
+            "action",
+            "lookup",
+            "extra",
+            "only",
+            "total",
+            "processed",
+            "changed",
+            "files_erased",
+        },
+    )
+
+
+class ChunkStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    RUNNING = "running", _("running")
+    DONE = "done", _("done")
+
+
+class AnonymizationChunk(models.Model):
+    """A key range of one stage: the unit of work one task runs in one transaction.
+
+    A worker claims a chunk by compare-and-set (pending -> running, with a lease), works
+    on it in one transaction that also marks it done. A worker killed mid-chunk rolls its
+    transaction back; the lease runs out and another worker takes the chunk again, so
+    each range is applied exactly once and the attempt count stops redelivery loops."""
+
+    job = models.ForeignKey(AnonymizationJob, on_delete=models.CASCADE, related_name="chunks")
+    stage = models.ForeignKey(AnonymizationStage, on_delete=models.CASCADE, related_name="chunks")
+    phase = models.PositiveIntegerField(default=0)
+    low = models.BigIntegerField()
+    high = models.BigIntegerField()
+    planned = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=8, choices=ChunkStatus.choices, default=ChunkStatus.PENDING)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    claim = models.CharField(max_length=32, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    rows = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("anonymization chunk")
+        verbose_name_plural = _("anonymization chunks")
+        indexes = [models.Index(fields=["job", "status", "phase", "id"], name="anon_chunk_claim")]
+
+    def __str__(self) -> str:
+        return f"{self.stage_id}: {self.low}..{self.high} ({self.status})"
+
+    personal_data = PersonalData(
+        non_personal={
+            "id",
+            "job",
+            "stage",
+            "phase",
+            "low",
+            "high",
+            "planned",
+            "status",
+            "lease_until",
+            "claim",
+            "attempts",
+            "rows",
+            "last_error",
+            "done_at",
+        },
     )

@@ -65,6 +65,7 @@ class FieldPolicy:
     purpose: str = ""  # PSEUDONYMIZE: the keyed-hash purpose
     hold: LegalHold | None = None  # LEGAL_HOLD: the hold
     after: FieldPolicy | None = None  # LEGAL_HOLD: what happens when the hold ends
+    since: str = ""  # LEGAL_HOLD: the date or time field the hold runs from
     note: str = ""
 
     def __post_init__(self):
@@ -87,6 +88,10 @@ def policy_problems(policy: FieldPolicy) -> list[str]:
             problems.append("LEGAL_HOLD needs a named hold with a positive period")
         if policy.after is None:
             problems.append("LEGAL_HOLD needs the policy applied when the hold ends (after=)")
+        elif policy.after.strategy not in {Strategy.SET_NULL, Strategy.REDACT}:
+            problems.append("a hold ends in SET_NULL or REDACT (the retention sweep applies it in place)")
+        if not policy.since:
+            problems.append("LEGAL_HOLD needs the date or time field the hold runs from (since=)")
         elif policy.after.strategy is Strategy.LEGAL_HOLD:
             problems.append("a hold cannot end in another hold")
     return problems
@@ -110,8 +115,8 @@ def pseudonymize(purpose: str, note: str = "") -> FieldPolicy:
     return FieldPolicy(Strategy.PSEUDONYMIZE, purpose=purpose, note=note)
 
 
-def legal_hold(hold: LegalHold, after: FieldPolicy, note: str = "") -> FieldPolicy:
-    return FieldPolicy(Strategy.LEGAL_HOLD, hold=hold, after=after, note=note)
+def legal_hold(hold: LegalHold, after: FieldPolicy, since: str = "", note: str = "") -> FieldPolicy:
+    return FieldPolicy(Strategy.LEGAL_HOLD, hold=hold, after=after, since=since, note=note)
 
 
 _registry: weakref.WeakKeyDictionary[type[models.Model], PersonalData] = weakref.WeakKeyDictionary()

@@ -11,3 +11,8 @@ class OrganizationsConfig(AppConfig):
         from organizations.profile_locks import dedicated_edition_locks
 
         register_locked_fields_provider(dedicated_edition_locks)
+
+        from organizations.services import disband, retention
+
+        disband.register()  # the engine's planners and finishers: disband, account deletion
+        retention.register()  # and the retention sweep (ANON-5, ANON-6)

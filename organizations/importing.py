@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
+from itertools import accumulate
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -43,7 +44,7 @@ from django.utils.translation import gettext as _
 from accounts.phones import normalize_mobile
 from dataprotection.crypto import keyed_hasher
 from dataprotection.files import sniff_document_type
-from dataprotection.identifiers import normalize_id_number
+from dataprotection.identifiers import is_valid_id_number, normalize_id_number
 from dataprotection.masking import mask_bank_card, mask_id_number, mask_middle, mask_phone
 from organizations.collection import ALWAYS_COLLECTED, CATALOG, SENSITIVE_FIELDS
 from organizations.forms.roster import SENSITIVE_CLEANERS
@@ -537,13 +538,24 @@ class RowChecker:
     """Checks rows one at a time against a ``RosterSnapshot``; remembers the employee
     numbers and mobiles seen so far to find duplicates within the file."""
 
-    def __init__(self, snapshot: RosterSnapshot, header: list[str | None], labels: list[str]):
+    def __init__(
+        self,
+        snapshot: RosterSnapshot | None,
+        header: list[str | None],
+        labels: list[str],
+        *,
+        find_duplicates: bool = True,
+    ):
         self.snapshot = snapshot
+        # False for a part of a file checked on its own (``check_part``): duplicates
+        # within the file are then found over all the parts by ``merge_parts``.
+        self.find_duplicates = find_duplicates
         self.header = header
         self.labels = labels  # the column headers as written in the file
         self.fields = [name for name in header if name is not None and name != DEPARTMENT]
         self.seen_mobiles: dict[str, int] = {}
         self.seen_numbers: dict[str, int] = {}
+        self.keys: list[tuple[int, str, str, bool]] = []  # (row, mobile, employee number, resolved)
         self.normalize_mobile = MobileNormalizer()
         self.mobile_digest = keyed_hasher(MOBILE_DIGEST_PURPOSE)  # ``mobile_digest``, keyed once
         self.choices = _choice_lookup()
@@ -551,6 +563,13 @@ class RowChecker:
             name: TEXT_LIMITS.get(name) or Member._meta.get_field(name).max_length for name in IMPORTABLE_FIELDS
         }
         self.column_of = {name: labels[index] for index, name in enumerate(header) if name is not None}
+        # Per column of the file: its index, field and cleaner (``_clean`` for that field).
+        self.columns = [
+            (index, name, self._cleaner(name))
+            for index, name in enumerate(header)
+            if name is not None and name != DEPARTMENT
+        ]
+        self.department_index = header.index(DEPARTMENT) if DEPARTMENT in header else None
 
     # ---------------------------------------------------------------- cells
 
@@ -587,41 +606,117 @@ class RowChecker:
             raise ValidationError(_("At most %(limit)d characters.") % {"limit": limit})
         return value
 
+    def _cleaner(self, name: str) -> Callable[[str], str]:
+        """``_clean`` for one field: the same result or ``ValidationError``, with what
+        depends only on the field decided once. The common valid values take a short
+        path; anything else goes through ``_clean`` itself (and its messages)."""
+        clean = self._clean
+        if name == "mobile":
+            normalize = self.normalize_mobile
+
+            def mobile(value: str) -> str:
+                try:
+                    return normalize(value)
+                except ValidationError as exc:
+                    raise ValidationError(_mobile_message(exc.code)) from None
+
+            return mobile
+        if name == "id_number":  # ``clean_id_number``: normalized, then checked
+
+            def id_number(value: str) -> str:
+                normalized = normalize_id_number(value)
+                return normalized if is_valid_id_number(normalized) else clean(name, value)
+
+            return id_number
+        if name in SENSITIVE_CLEANERS:  # bank card: ``_clean`` hands it to the form's cleaner as is
+            return SENSITIVE_CLEANERS[name]
+        if name in CHOICE_FIELDS or name == "hired_on":
+            return lambda value: clean(name, value)
+        limit = self.limits.get(name) or 0
+        if name in EMAIL_FIELDS:
+
+            def email(value: str) -> str:
+                if len(value) <= 254 and _PLAIN_EMAIL.match(value) and not (limit and len(value) > limit):
+                    return value
+                return clean(name, value)
+
+            return email
+        if name == "name":
+
+            def person(value: str) -> str:
+                spaced = " ".join(value.split())
+                return spaced if not (limit and len(spaced) > limit) else clean(name, value)
+
+            return person
+        return lambda value: value if not (limit and len(value) > limit) else clean(name, value)
+
     # ---------------------------------------------------------------- rows
 
     def check(self, number: int, cells: list[str]) -> tuple[PlannedRow | None, list[RowError]]:
         errors: list[RowError] = []
         values: dict[str, str] = {}
-        department_text = ""
+        width = len(cells)
         header = self.header
-        if len(cells) > len(header) and any(cell.strip() for cell in cells[len(header) :]):
+        if width > len(header) and any(cell.strip() for cell in cells[len(header) :]):
             errors.append(RowError(number, "", "", _("This row has more cells than the header has columns.")))
-        for index, name in enumerate(header):
-            if name is None:
-                continue
-            raw = _unescape(cells[index].strip()) if index < len(cells) else ""
-            if name == DEPARTMENT:
-                department_text = raw
-                continue
+        for index, name, clean in self.columns:
+            raw = cells[index].strip() if index < width else ""
             if not raw:
                 continue
+            if raw[0] == "'":
+                raw = _unescape(raw)
             try:
-                values[name] = self._clean(name, raw)
+                values[name] = clean(raw)
             except ValidationError as exc:
                 errors.append(RowError(number, self.labels[index], mask_value(name, raw), " ".join(exc.messages)))
+        index = self.department_index
+        department_text = _unescape(cells[index].strip()) if index is not None and index < width else ""
         if "name" not in values and not any(e.column == self.column_of.get("name") for e in errors):
             errors.append(RowError(number, self.column_of["name"], "", _("Enter the member's name.")))
         if "mobile" not in values and not any(e.column == self.column_of.get("mobile") for e in errors):
             errors.append(RowError(number, self.column_of["mobile"], "", _("Enter the mobile number.")))
         if errors:
             # Still remember the keys, so that a later copy of this row is reported too.
-            self._remember(number, values)
+            self._remember(number, values, resolved=False)
             return None, errors
         planned = PlannedRow(number, None, None, values)
         errors = self.resolve(planned, department_text, within_file=True)
         return (None if errors else planned), errors
 
-    def _remember(self, number: int, values: dict[str, str]) -> None:
+    def duplicate_errors(
+        self, number: int, mobile: str, employee_number: str, first_mobile: int | None, first_number: int | None
+    ) -> list[RowError]:
+        """The errors of a row whose mobile number or employee number is already on an
+        earlier row of the file (``first_*``: that row, ``None`` when there is none)."""
+        errors: list[RowError] = []
+        if first_mobile is not None:
+            errors.append(
+                RowError(
+                    number,
+                    self.column_of.get("mobile"),
+                    mask_value("mobile", mobile),
+                    _("The same mobile number is already on row %(row)d.") % {"row": first_mobile},
+                )
+            )
+        if first_number is not None:
+            errors.append(
+                RowError(
+                    number,
+                    self.column_of.get("employee_number"),
+                    employee_number,
+                    _("The same employee number is already on row %(row)d.") % {"row": first_number},
+                )
+            )
+        return errors
+
+    def _remember(self, number: int, values: dict[str, str], *, resolved: bool) -> None:
+        if not self.find_duplicates:
+            # For ``merge_parts``: the keys of the row, and whether its duplicates are
+            # errors of its own (``resolve`` ran: the row had no error in its cells).
+            mobile, employee_number = values.get("mobile", ""), values.get("employee_number", "")
+            if mobile or employee_number:
+                self.keys.append((number, mobile, employee_number, resolved))
+            return
         if values.get("mobile"):
             self.seen_mobiles.setdefault(values["mobile"], number)
         if values.get("employee_number"):
@@ -638,27 +733,15 @@ class RowChecker:
         mobile = values["mobile"]
         employee_number = values.get("employee_number", "")
         if within_file:
-            first = self.seen_mobiles.get(mobile)
-            if first is not None:
-                errors.append(
-                    RowError(
-                        number,
-                        column("mobile"),
-                        mask_value("mobile", mobile),
-                        _("The same mobile number is already on row %(row)d.") % {"row": first},
-                    )
+            if self.find_duplicates:
+                errors += self.duplicate_errors(
+                    number,
+                    mobile,
+                    employee_number,
+                    self.seen_mobiles.get(mobile),
+                    self.seen_numbers.get(employee_number) if employee_number else None,
                 )
-            first = self.seen_numbers.get(employee_number) if employee_number else None
-            if first is not None:
-                errors.append(
-                    RowError(
-                        number,
-                        column("employee_number"),
-                        employee_number,
-                        _("The same employee number is already on row %(row)d.") % {"row": first},
-                    )
-                )
-            self._remember(number, values)
+            self._remember(number, values, resolved=True)
         planned.mobile_digest = self.mobile_digest(mobile)
         existing = snapshot.members_by_digest.get(planned.mobile_digest)
         if within_file:
@@ -762,7 +845,7 @@ class RowChecker:
         planned.department_id = target[0] if target is not None else None
         return errors
 
-    def first_conflict(self, rows: list[PlannedRow]) -> RowError | None:
+    def first_conflict(self, rows: list[PlannedRow], *, creates_unchanged: bool | None = None) -> RowError | None:
         """The import-time re-check of the planned rows on a fresh snapshot: the first
         error ``resolve(row, None, within_file=False)`` finds, in row order, or ``None``.
 
@@ -772,14 +855,29 @@ class RowChecker:
         in, for the rows that do). Those are exactly the conditions under which
         ``resolve`` finds nothing on such a row; then only the updates go through
         ``resolve``. When any condition fails, every row goes through ``resolve``, so
-        the error reported is the same first error as row by row."""
-        digest = self.mobile_digest
-        creates = [row for row in rows if row.member_id is None]
-        for row in creates:
-            row.mobile_digest = digest(row.values["mobile"])
-        if not self._creates_unchanged(creates):
-            checked: Iterable[PlannedRow] = rows
-        else:
+        the error reported is the same first error as row by row.
+
+        ``creates_unchanged``: the verdict of ``creates_unchanged`` when the caller has
+        already asked it (from the columns of the plan); ``rows`` may then hold only the
+        updates when it is true."""
+        if creates_unchanged is None:
+            digest = self.mobile_digest
+            creates = [row for row in rows if row.member_id is None]
+            for row in creates:
+                row.mobile_digest = digest(row.values["mobile"])
+            guarded = [name for name in self.fields if name in GUARDED_FIELDS]
+            creates_unchanged = self.creates_unchanged(
+                (row.mobile_digest for row in creates),
+                (row.values.get("employee_number") for row in creates),
+                {row.department_id for row in creates},
+                lambda restricted: {
+                    row.department_id
+                    for row in creates
+                    if row.department_id in restricted and any(name in row.values for name in guarded)
+                },
+            )
+        checked: Iterable[PlannedRow] = rows
+        if creates_unchanged:
             checked = [row for row in rows if row.member_id is not None]
         for row in checked:
             errors = self.resolve(row, None, within_file=False)
@@ -787,24 +885,31 @@ class RowChecker:
                 return errors[0]
         return None
 
-    def _creates_unchanged(self, creates: list[PlannedRow]) -> bool:
+    def creates_unchanged(
+        self,
+        mobile_digests: Iterable[str],
+        employee_numbers: Iterable[str | None],
+        departments: set[int | None],
+        sensitive_in: Callable[[set[int]], set[int]],
+    ) -> bool:
+        """True when ``resolve`` finds nothing on any of the new entries described:
+        their mobile digests and (non-blank) employee numbers, the departments they go
+        to, and ``sensitive_in(restricted)``: which of the ``restricted`` departments
+        (those where the uploader may not view sensitive fields) get an entry that
+        fills a sensitive field -- asked only when there are such departments."""
         snapshot = self.snapshot
-        if not snapshot.members_by_digest.keys().isdisjoint(row.mobile_digest for row in creates):
+        if not snapshot.members_by_digest.keys().isdisjoint(mobile_digests):
             return False
-        numbers = (row.values.get("employee_number") for row in creates)
-        if not snapshot.employee_numbers.keys().isdisjoint(number for number in numbers if number):
+        if not snapshot.employee_numbers.keys().isdisjoint(number for number in employee_numbers if number):
             return False
-        departments = {row.department_id for row in creates}
         if not departments <= snapshot.by_pk.keys():  # also None: no department chosen
             return False
         if not all(snapshot.allowed("edit_roster", (snapshot.by_pk[pk][1],)) for pk in departments):
             return False
-        guarded = [name for name in self.fields if name in GUARDED_FIELDS]
-        if guarded:
-            sensitive = {row.department_id for row in creates if any(name in row.values for name in guarded)}
-            if not all(snapshot.allowed("view_sensitive", (snapshot.by_pk[pk][1],)) for pk in sensitive):
-                return False
-        return True
+        if not any(name in GUARDED_FIELDS for name in self.fields):
+            return True
+        restricted = {pk for pk in departments if not snapshot.allowed("view_sensitive", (snapshot.by_pk[pk][1],))}
+        return not restricted or not sensitive_in(restricted)
 
     def _sensitive_error(self, number: int, guarded: list[str]) -> RowError:
         return RowError(
@@ -829,43 +934,296 @@ class CheckResult:
     errors: list[RowError] = field(default_factory=list)
 
 
+def _empty_file() -> ImportFileError:
+    return ImportFileError(_("The file is empty."))
+
+
+def _not_csv(problem: Exception, row: int) -> ImportFileError:
+    return ImportFileError(
+        _("This row is not valid CSV (%(problem)s); check the quotes in it.") % {"problem": problem}, row=row
+    )
+
+
+def _too_many_rows(row: int) -> ImportFileError:
+    return ImportFileError(
+        _("The file has more than %(limit)d rows; split it into smaller files.") % {"limit": MAX_ROWS}, row=row
+    )
+
+
+# --------------------------------------------------------------------------- a file in parts (ORG-7)
+#
+# A large CSV file is checked in parts that can run at the same time (one Celery task
+# each): ``split_file`` reads it once to find where each part starts, ``check_part``
+# checks the rows of one part exactly as a whole-file check would except for
+# duplicates within the file, and ``merge_parts`` finds those over all the parts, in
+# row order, with the same messages. ``check_file`` is the same with a single part.
+
+
+@dataclass(frozen=True)
+class FileSplit:
+    """``header``: the header cells (``None``: each part reads it, XLSX); ``spans``:
+    per part, the character offsets of its rows in the decoded text and the number
+    of its first row, or ``None`` for "every row of the file"."""
+
+    header: list[str] | None
+    spans: list[tuple[int, int, int] | None]
+
+
+def _first_file_error(data: bytes, file_format: str, collected: frozenset[str]) -> None:
+    """Read the file row by row as a whole-file check does and raise the first
+    ``ImportFileError`` it meets (empty file, header, invalid CSV, too many rows)."""
+    rows = read_rows(data, file_format)
+    try:
+        header_cells = next(rows)
+    except StopIteration:
+        raise _empty_file() from None
+    parse_header(header_cells, collected)
+    total = 0
+    for number, cells in enumerate(rows, start=2):
+        if any(cell.strip() for cell in cells):
+            total += 1
+            if total > MAX_ROWS:
+                raise _too_many_rows(number)
+
+
+def split_file(data: bytes, file_format: str, collected: frozenset[str], part_rows: int) -> FileSplit:
+    """Where each part of ``part_rows`` rows (blank ones included) starts; raise the
+    ``ImportFileError`` a whole-file check would raise about the file itself, except
+    "no members" (``merge_parts``). XLSX files are one part, read by the part."""
+    if file_format != "csv":
+        read_rows(data, file_format)  # refuses an unknown format
+        return FileSplit(None, [None])
+    text = decode_text(data)
+    if '"' not in text and text.count("\r") == text.count("\r\n"):
+        plain = _split_plain(text, collected, part_rows)
+        if plain is not None:
+            if plain.rows > MAX_ROWS:  # more rows than allowed, unless enough of them are blank
+                _first_file_error(data, file_format, collected)
+            return plain.split
+    lines = io.StringIO(text, newline="").readlines()  # the lines ``_csv_rows`` reads
+    header_cells, starts = _split_quoted(data, file_format, collected, lines, part_rows)
+    offsets = list(accumulate(map(len, lines), initial=0))
+    ends = [line for line, _number in starts[1:]] + [len(lines)]
+    spans = [(offsets[start], offsets[end], first) for (start, first), end in zip(starts, ends, strict=True)]
+    return FileSplit(header_cells, spans)
+
+
+@dataclass(frozen=True)
+class _PlainSplit:
+    split: FileSplit
+    rows: int
+
+
+def _split_plain(text: str, collected: frozenset[str], part_rows: int) -> _PlainSplit | None:
+    """``split_file`` for text without quotes whose lines all end with "\n" (or
+    "\r\n"): every line is one row, and the reader can only fail on a line longer
+    than its field size limit -- then ``None``, and the file is read with the reader."""
+    if not text:
+        raise _empty_file()
+    find, size = text.find, len(text)
+    header_end = find("\n") + 1 or size
+    header_cells = next(csv.reader([text[:header_end]]))
+    parse_header(header_cells, collected)
+    starts: list[tuple[int, int]] = []  # (offset, row number) where each part starts
+    position, number, longest = header_end, 2, header_end
+    while position < size:
+        if not (number - 2) % part_rows:
+            starts.append((position, number))
+        end = find("\n", position) + 1 or size
+        if end - position > longest:
+            longest = end - position
+        position = end
+        number += 1
+    if longest >= csv.field_size_limit():
+        return None
+    starts = starts or [(header_end, 2)]  # no rows: one empty part, reported by ``merge_parts``
+    ends = [offset for offset, _number in starts[1:]] + [size]
+    spans = [(start, end, first) for (start, first), end in zip(starts, ends, strict=True)]
+    return _PlainSplit(FileSplit(header_cells, spans), number - 2)
+
+
+def _split_quoted(
+    data: bytes, file_format: str, collected: frozenset[str], lines: list[str], part_rows: int
+) -> tuple[list[str], list[tuple[int, int]]]:
+    """``split_file`` for text with quotes (a quoted cell may hold line breaks): the
+    header and where each part starts, read with the CSV reader."""
+    reader = csv.reader(lines, strict=True)
+    starts: list[tuple[int, int]] = []
+    number = 1
+    try:
+        try:
+            header_cells = next(reader)
+        except StopIteration:
+            raise _empty_file() from None
+        parse_header(header_cells, collected)
+        header_end = last = reader.line_num
+        for number, _cells in enumerate(reader, start=2):
+            if not (number - 2) % part_rows:
+                starts.append((last, number))
+            last = reader.line_num
+    except csv.Error as exc:
+        _first_file_error(data, file_format, collected)  # raises the error met first: this one or the row limit
+        raise _not_csv(exc, number + 1) from None
+    if number - 1 > MAX_ROWS:  # more rows than allowed, unless enough of them are blank
+        _first_file_error(data, file_format, collected)
+    return header_cells, starts or [(header_end, 2)]  # no rows: one empty part (``merge_parts``)
+
+
+@dataclass
+class PartResult:
+    """What checking one part found: ``planned`` the rows without errors (duplicates
+    within the file not looked for yet), ``keys`` what ``merge_parts`` needs to find them."""
+
+    header: list[str | None]
+    labels: list[str]
+    fields: list[str]
+    total_rows: int = 0
+    error_rows: int = 0
+    planned: list[PlannedRow] = field(default_factory=list)
+    planned_rows: list[int] = field(default_factory=list)  # their row numbers
+    errors: list[RowError] = field(default_factory=list)
+    keys: list[tuple[int, str, str, bool]] = field(default_factory=list)
+
+    @property
+    def has_department(self) -> bool:
+        return DEPARTMENT in self.header
+
+
+def _span_rows(text: str, first: int) -> Iterator[tuple[int, list[str]]]:
+    number = first - 1
+    try:
+        for number, cells in enumerate(csv.reader(io.StringIO(text, newline=""), strict=True), start=first):
+            yield number, cells
+    except csv.Error as exc:
+        raise _not_csv(exc, number + 1) from None
+
+
+def check_part(
+    data: bytes,
+    file_format: str,
+    snapshot: RosterSnapshot,
+    header_cells: list[str] | None = None,
+    span: tuple[int, int, int] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> PartResult:
+    """Check the rows of one part of a file (``span`` from ``split_file``; ``None``:
+    every row, the header read from the file). ``progress`` is called with the number
+    of rows checked since its last call."""
+    if span is None:
+        rows = read_rows(data, file_format)
+        try:
+            header_cells = next(rows)
+        except StopIteration:
+            raise _empty_file() from None
+        numbered: Iterator[tuple[int, list[str]]] = enumerate(rows, start=2)
+    else:
+        start, end, first = span
+        numbered = _span_rows(decode_text(data)[start:end], first)
+    header = parse_header(header_cells, snapshot.collected)
+    labels = [cell.strip().replace("\ufeff", "") for cell in header_cells]
+    checker = RowChecker(snapshot, header, labels, find_duplicates=False)
+    result = PartResult(header=header, labels=labels, fields=checker.fields)
+    planned_rows, errors, check = result.planned, result.errors, checker.check
+    for number, cells in numbered:
+        if not any(cell.strip() for cell in cells):
+            continue
+        result.total_rows += 1
+        if result.total_rows > MAX_ROWS:
+            raise _too_many_rows(number)
+        planned, found = check(number, cells)
+        if found:
+            result.error_rows += 1
+            errors.extend(found)
+        else:
+            planned_rows.append(planned)
+        if progress is not None and result.total_rows % PROGRESS_EVERY == 0:
+            progress(PROGRESS_EVERY)
+    result.planned_rows = [planned.row for planned in planned_rows]
+    result.keys = checker.keys
+    return result
+
+
+@dataclass
+class MergedCheck:
+    """The verdict on the whole file: ``dropped`` the planned rows of the parts that
+    are duplicates within the file (errors now), ``errors`` every error in row order."""
+
+    total_rows: int
+    error_rows: int
+    valid_rows: int
+    errors: list[RowError]
+    dropped: set[int]
+
+
+def merge_parts(parts: list[PartResult]) -> MergedCheck:
+    """Duplicates within the file over all the parts (given in row order), as a
+    whole-file check reports them: a row whose cells are valid and whose mobile number
+    or employee number is on an earlier row gets "already on row N" (the first such
+    row), before its other errors."""
+    first = parts[0]
+    checker = RowChecker(None, first.header, first.labels)
+    first_mobile: dict[str, int] = {}
+    first_number: dict[str, int] = {}
+    duplicates: list[RowError] = []
+    duplicate_rows: set[int] = set()
+    keys = [key for part in parts for key in part.keys]
+    mobiles = [mobile for _number, mobile, _employee_number, _resolved in keys if mobile]
+    numbers = [employee_number for _number, _mobile, employee_number, _resolved in keys if employee_number]
+    if len(set(mobiles)) == len(mobiles) and len(set(numbers)) == len(numbers):
+        keys = []  # no value twice in the file: no duplicates to report
+    for number, mobile, employee_number, resolved in keys:
+        if resolved and (mobile in first_mobile or employee_number in first_number):
+            found = checker.duplicate_errors(
+                number,
+                mobile,
+                employee_number,
+                first_mobile.get(mobile) if mobile else None,
+                first_number.get(employee_number) if employee_number else None,
+            )
+            if found:
+                duplicates += found
+                duplicate_rows.add(number)
+        if mobile:
+            first_mobile.setdefault(mobile, number)
+        if employee_number:
+            first_number.setdefault(employee_number, number)
+    total_rows = sum(part.total_rows for part in parts)
+    if total_rows == 0:
+        raise ImportFileError(_("The file has a header row but no members in it."), row=2)
+    errors = [error for part in parts for error in part.errors]
+    if duplicates:  # each row's duplicate errors first, then its other errors
+        ordered = [(error.row, 0, index, error) for index, error in enumerate(duplicates)]
+        ordered += [(error.row, 1, index, error) for index, error in enumerate(errors)]
+        ordered.sort(key=lambda item: item[:3])
+        errors = [item[3] for item in ordered]
+    dropped = {number for part in parts for number in part.planned_rows if number in duplicate_rows}
+    return MergedCheck(
+        total_rows=total_rows,
+        error_rows=sum(part.error_rows for part in parts) + len(dropped),
+        valid_rows=sum(len(part.planned_rows) for part in parts) - len(dropped),
+        errors=errors,
+        dropped=dropped,
+    )
+
+
 def check_file(
     data: bytes,
     file_format: str,
     snapshot: RosterSnapshot,
     progress: Callable[[int], None] | None = None,
 ) -> CheckResult:
-    """Check every row of a file; raise ``ImportFileError`` when the file itself is
-    unusable. Blank rows are skipped (their numbers still count)."""
-    rows = read_rows(data, file_format)
-    try:
-        header_cells = next(rows)
-    except StopIteration:
-        raise ImportFileError(_("The file is empty.")) from None
-    header = parse_header(header_cells, snapshot.collected)
-    labels = [cell.strip().replace("\ufeff", "") for cell in header_cells]
-    checker = RowChecker(snapshot, header, labels)
-    result = CheckResult(fields=checker.fields, has_department=DEPARTMENT in header)
-    for number, cells in enumerate(rows, start=2):
-        if not any(cell.strip() for cell in cells):
-            continue
-        result.total_rows += 1
-        if result.total_rows > MAX_ROWS:
-            raise ImportFileError(
-                _("The file has more than %(limit)d rows; split it into smaller files.") % {"limit": MAX_ROWS},
-                row=number,
-            )
-        planned, errors = checker.check(number, cells)
-        if errors:
-            result.error_rows += 1
-            result.errors.extend(errors)
-        else:
-            result.planned.append(planned)
-        if progress is not None and result.total_rows % PROGRESS_EVERY == 0:
-            progress(result.total_rows)
-    if result.total_rows == 0:
-        raise ImportFileError(_("The file has a header row but no members in it."), row=2)
-    return result
+    """Check every row of a file as one part; raise ``ImportFileError`` when the file
+    itself is unusable. Blank rows are skipped (their numbers still count)."""
+    part = check_part(data, file_format, snapshot, progress=progress)
+    merged = merge_parts([part])
+    return CheckResult(
+        fields=part.fields,
+        has_department=part.has_department,
+        total_rows=merged.total_rows,
+        error_rows=merged.error_rows,
+        planned=[row for row in part.planned if row.row not in merged.dropped],
+        errors=merged.errors,
+    )
 
 
 def inspect_header(data: bytes, file_format: str, collected: frozenset[str]) -> list[str | None]:

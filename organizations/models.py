@@ -221,7 +221,8 @@ class Member(models.Model):
     lookups (ORG-10); the other ORG-4 groups arrive with the roster work.
     """
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="members")
+    # No index of its own: the (organization, …) indexes below serve every lookup by it.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="members", db_index=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="memberships"
     )
@@ -273,6 +274,7 @@ class Member(models.Model):
         verbose_name_plural = _("members")
         indexes = [
             models.Index(fields=["organization", "name"], name="member_org_name"),
+            models.Index(fields=["organization", "id"], name="member_org_key"),
             models.Index(fields=["organization", "employee_number"], name="member_org_empno"),
         ]
         constraints = [
@@ -305,7 +307,10 @@ class Member(models.Model):
 
     personal_data = PersonalData(
         subject="user",
-        row=DELETE_ROW,
+        note=(
+            "Kept as an anonymous placeholder (status left): the organization's de-identified activity "
+            "records keep pointing at it, and head counts stay right (ORG-11, ANON-3)."
+        ),
         fields={
             "user": SET_NULL,
             "name": REDACT_TEXT,
@@ -335,7 +340,7 @@ class Member(models.Model):
             "emergency_contact_phone": REDACT_BLANK,
             "student_grade": REDACT_BLANK,
             "student_class": REDACT_BLANK,
-            "student_photo_ref": ERASE_FILE,
+            "student_photo_ref": redact("", note="the photo is held by the school's face-recognition service (SVC-5)"),
         },
         non_personal={"id", "organization", "status", "created_at", "departments"},
     )
@@ -349,6 +354,8 @@ class MemberDepartment(models.Model):
     is_primary = models.BooleanField(default=True)
 
     class Meta:
+        verbose_name = _("member's department")
+        verbose_name_plural = _("members' departments")
         constraints = [models.UniqueConstraint(fields=["member", "department"], name="member_department_unique")]
 
     def __str__(self) -> str:
@@ -409,7 +416,7 @@ class AttendancePunch(models.Model):
     """An attendance punch with time, location and face-photo reference (ORG-4 activity
     record; a high-volume table)."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="punches")
     punched_at = models.DateTimeField(_("time"))
     kind = models.CharField(_("kind"), max_length=3, choices=PunchKind.choices)
@@ -423,6 +430,8 @@ class AttendancePunch(models.Model):
         verbose_name_plural = _("attendance punches")
         indexes = [
             models.Index(fields=["organization", "punched_at"], name="punch_org_time"),
+            # Key order within an organization: chunked cascades plan and walk by it (ANON-2).
+            models.Index(fields=["organization", "id"], name="punch_org_key"),
             models.Index(fields=["member", "punched_at"], name="punch_member_time"),
         ]
 
@@ -431,8 +440,16 @@ class AttendancePunch(models.Model):
 
     personal_data = PersonalData(
         subject="member__user",
-        row=DELETE_ROW,
-        fields={"latitude": SET_NULL, "longitude": SET_NULL, "address": REDACT_BLANK, "photo_ref": ERASE_FILE},
+        note="Kept de-identified: when and how, never where or who (attendance statistics).",
+        fields={
+            "latitude": SET_NULL,
+            "longitude": SET_NULL,
+            "address": REDACT_BLANK,
+            # The face photo is held by the attendance device's service, not by this
+            # portal: the reference is blanked here and the holder gets a deletion notice
+            # with the other recipients (SVC-5).
+            "photo_ref": REDACT_BLANK,
+        },
         non_personal={"id", "organization", "member", "punched_at", "kind"},
     )
 
@@ -454,7 +471,7 @@ class ApprovalStatus(models.TextChoices):
 class ApprovalRecord(models.Model):
     """An approval submitted by a member (ORG-4 activity record)."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     applicant = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="approvals")
     kind = models.CharField(_("kind"), max_length=10, choices=ApprovalKind.choices)
     title = models.CharField(_("title"), max_length=200)
@@ -469,6 +486,7 @@ class ApprovalRecord(models.Model):
         verbose_name_plural = _("approval records")
         indexes = [
             models.Index(fields=["organization", "submitted_at"], name="approval_org_time"),
+            models.Index(fields=["organization", "id"], name="approval_org_key"),
             models.Index(fields=["applicant", "submitted_at"], name="approval_applicant_time"),
         ]
 
@@ -477,7 +495,7 @@ class ApprovalRecord(models.Model):
 
     personal_data = PersonalData(
         subject="applicant__user",
-        row=DELETE_ROW,
+        note="Kept de-identified: kind, status and dates for the organization's statistics.",
         fields={"title": REDACT_TEXT, "details": REDACT_BLANK, "amount": SET_NULL},
         non_personal={"id", "organization", "applicant", "kind", "status", "submitted_at", "decided_at"},
     )
@@ -677,7 +695,7 @@ class BiometricTemplate(models.Model):
 class WorkLog(models.Model):
     """A member's work log entry (ORG-4 activity record)."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="work_logs")
     day = models.DateField(_("day"))
     content = models.TextField(_("content"))
@@ -686,14 +704,17 @@ class WorkLog(models.Model):
     class Meta:
         verbose_name = _("work log")
         verbose_name_plural = _("work logs")
-        indexes = [models.Index(fields=["organization", "day"], name="worklog_org_day")]
+        indexes = [
+            models.Index(fields=["organization", "day"], name="worklog_org_day"),
+            models.Index(fields=["organization", "id"], name="worklog_org_key"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.day}"
 
     personal_data = PersonalData(
         subject="member__user",
-        row=DELETE_ROW,
+        note="Kept de-identified: the day, never the content.",
         fields={"content": REDACT_TEXT},
         non_personal={"id", "organization", "member", "day", "created_at"},
     )
@@ -702,7 +723,7 @@ class WorkLog(models.Model):
 class ScheduleEntry(models.Model):
     """A schedule entry of a member (ORG-4 activity record)."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="schedule_entries")
     title = models.CharField(_("title"), max_length=200)
     location = models.CharField(_("location"), max_length=200, blank=True)
@@ -712,14 +733,17 @@ class ScheduleEntry(models.Model):
     class Meta:
         verbose_name = _("schedule entry")
         verbose_name_plural = _("schedule entries")
-        indexes = [models.Index(fields=["organization", "starts_at"], name="schedule_org_start")]
+        indexes = [
+            models.Index(fields=["organization", "starts_at"], name="schedule_org_start"),
+            models.Index(fields=["organization", "id"], name="schedule_org_key"),
+        ]
 
     def __str__(self) -> str:
         return self.title
 
     personal_data = PersonalData(
         subject="member__user",
-        row=DELETE_ROW,
+        note="Kept de-identified: the time slot, never the title or place.",
         fields={"title": REDACT_TEXT, "location": REDACT_BLANK},
         non_personal={"id", "organization", "member", "starts_at", "ends_at"},
     )
@@ -934,6 +958,13 @@ class RosterImport(models.Model):
     created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
     validated_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A large CSV file is checked in parts by tasks running at the same time: how many
+    # parts, how many are done, and ``parts``: the header cells, each part's rows (text
+    # offsets and first row number), its attempts and the stored name of its result
+    # (a transient file, deleted when the check ends). Empty once the check is over.
+    parts_total = models.PositiveSmallIntegerField(default=0)
+    parts_done = models.PositiveSmallIntegerField(default=0)
+    parts = models.JSONField(default=dict, blank=True)
 
     class Meta:
         verbose_name = _("roster import")
@@ -970,5 +1001,108 @@ class RosterImport(models.Model):
             "created_at",
             "validated_at",
             "finished_at",
+            "parts_total",
+            "parts_done",
+            "parts",  # column names, offsets, counts and random file names
         },
+    )
+
+
+# --------------------------------------------------------------------------- retention (ANON-5, ANON-6)
+
+
+class RecordKind(models.TextChoices):
+    """The organization's activity records, one per first-party service (SVC-1)."""
+
+    ATTENDANCE = "attendance", _("Attendance punches")
+    APPROVALS = "approvals", _("Approval records")
+    WORK_LOGS = "work_logs", _("Work logs")
+    SCHEDULE = "schedule", _("Schedule entries")
+    DRIVE = "drive", _("Drive files")
+
+
+# Each kind: the table and the field its age is counted from.
+RECORD_TABLES = {
+    RecordKind.ATTENDANCE: ("organizations.AttendancePunch", "punched_at"),
+    RecordKind.APPROVALS: ("organizations.ApprovalRecord", "submitted_at"),
+    RecordKind.WORK_LOGS: ("organizations.WorkLog", "day"),
+    RecordKind.SCHEDULE: ("organizations.ScheduleEntry", "ends_at"),
+    RecordKind.DRIVE: ("organizations.DriveFile", "uploaded_at"),
+}
+
+
+class RetentionSetting(models.Model):
+    """ANON-5: how long an organization keeps one kind of activity record. Older records
+    are anonymized (or deleted, as their declaration says) by the daily retention sweep.
+    No row: kept as long as the organization exists."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="retention_settings")
+    kind = models.CharField(_("records"), max_length=12, choices=RecordKind.choices)
+    months = models.PositiveSmallIntegerField(_("kept for (months)"))
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("retention setting")
+        verbose_name_plural = _("retention settings")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "kind"], name="one_retention_setting_per_kind"),
+            models.CheckConstraint(condition=models.Q(months__gte=1), name="retention_at_least_one_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.months}"
+
+    personal_data = PersonalData(
+        subject=None,
+        fields={"updated_by": SET_NULL},
+        non_personal={"id", "organization", "kind", "months", "updated_at"},
+    )
+
+
+class ShutdownStatus(models.TextChoices):
+    ANNOUNCED = "announced", _("Announced")
+    CANCELLED = "cancelled", _("Cancelled")
+    RUNNING = "running", _("Erasing data")
+    DONE = "done", _("Data erased")
+
+
+class ServiceShutdown(models.Model):
+    """ANON-6 (EN I end): a first-party service stops. It is announced to everyone at
+    least ``SERVICE_SHUTDOWN_NOTICE_DAYS`` ahead; when it takes effect, the retention
+    sweep anonymizes or deletes that service's records in every organization."""
+
+    kind = models.CharField(_("service"), max_length=12, choices=RecordKind.choices)
+    announcement = models.TextField(_("announcement"))
+    announced_at = models.DateTimeField(_("announced at"), default=timezone.now)
+    effective_at = models.DateTimeField(_("takes effect at"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=ShutdownStatus.choices, default=ShutdownStatus.ANNOUNCED
+    )
+    announced_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    job_id = models.BigIntegerField(_("anonymization job"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("service shutdown")
+        verbose_name_plural = _("service shutdowns")
+        ordering = ["effective_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=models.Q(status__in=["announced", "running"]),
+                name="one_open_shutdown_per_service",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_status_display()})"
+
+    personal_data = PersonalData(
+        subject=None,
+        fields={"announced_by": SET_NULL},
+        non_personal={"id", "kind", "announcement", "announced_at", "effective_at", "status", "job_id"},
     )

@@ -32,11 +32,15 @@ from organizations.models import (
     Member,
     MemberDepartment,
     Organization,
+    OrganizationStatus,
     OrganizationUserObjectPermission,
     Right,
 )
 
 ALL_RIGHTS = frozenset(Right.values)
+# Rights that change the organization's data: none of them holds while the organization
+# is frozen for a pending disband (ORG-11), whatever the grants say.
+WRITE_RIGHTS = frozenset({Right.EDIT_ROSTER, Right.MANAGE_SERVICES, Right.MANAGE_ADMINS})
 WHOLE_ORGANIZATION = None  # the scope of a grant on the organization itself
 
 
@@ -68,33 +72,46 @@ class OrgAccess:
     def is_owner(self) -> bool:
         return self.administrator.role == AdministratorRole.OWNER
 
+    @property
+    def is_frozen(self) -> bool:
+        return self.organization.status != OrganizationStatus.ACTIVE
+
+    def _blocked(self, right: str) -> bool:
+        return right in WRITE_RIGHTS and self.is_frozen
+
     def has(self, right: str) -> bool:
         """Holds ``right`` somewhere in the organization."""
-        return self.has_whole(right) or bool(self.subtree_rights.get(right))
+        return self.has_whole(right) or (not self._blocked(right) and bool(self.subtree_rights.get(right)))
 
     def has_whole(self, right: str) -> bool:
         """Holds ``right`` on the whole organization."""
+        if self._blocked(right):
+            return False
         return self.is_owner or right in self.org_rights
 
     def require(self, right: str) -> None:
         if not self.has(right):
             raise PermissionDenied
 
-    def require_owner(self) -> None:
-        if not self.is_owner:
+    def require_owner(self, *, writing: bool = True) -> None:
+        """Owner-only actions; those that change the organization also need it active
+        (the disband pages themselves pass ``writing=False``)."""
+        if not self.is_owner or (writing and self.is_frozen):
             raise PermissionDenied
 
     def paths(self, right: str) -> tuple[str, ...] | None:
         """The subtree prefixes where ``right`` holds; ``None`` means everywhere."""
         if self.has_whole(right):
             return WHOLE_ORGANIZATION
+        if self._blocked(right):
+            return ()
         return self.subtree_rights.get(right, ())
 
     def covers(self, right: str, department: Department | None) -> bool:
         """Holds ``right`` on ``department``'s subtree (``None``: on the organization)."""
         if self.has_whole(right):
             return True
-        if department is None:
+        if department is None or self._blocked(right):
             return False
         return any(department.path.startswith(prefix) for prefix in self.subtree_rights.get(right, ()))
 
@@ -112,9 +129,9 @@ class OrgAccess:
     @property
     def rights(self) -> frozenset[str]:
         """Every right held somewhere (for menus and buttons, never for row filtering)."""
-        if self.is_owner:
-            return ALL_RIGHTS
-        return self.org_rights | {right for right, paths in self.subtree_rights.items() if paths}
+        subtree = {right for right, paths in self.subtree_rights.items() if paths}
+        held = ALL_RIGHTS if self.is_owner else self.org_rights | subtree
+        return held - WRITE_RIGHTS if self.is_frozen else held
 
     # ------------------------------------------------------------------ querysets
 

@@ -16,7 +16,9 @@ from celery import shared_task
 logger = logging.getLogger(__name__)
 
 
-def _run(task, import_id: int, status: str, body, language: str | None) -> str:
+def _run(task, import_id: int, status: str, body, language: str | None, attempts_of=None) -> str:
+    """Run ``body(import_id)``; ``attempts_of()``: the attempts counted so far (by
+    default the job's; a part of a check counts its own)."""
     from django.utils import translation
 
     from organizations.models import RosterImport
@@ -28,7 +30,10 @@ def _run(task, import_id: int, status: str, body, language: str | None) -> str:
             with translation.override(language or translation.get_language()):
                 return body(import_id)
         except Exception as exc:
-            attempts = RosterImport.objects.filter(pk=import_id).values_list("attempts", flat=True).first() or 0
+            if attempts_of is not None:
+                attempts = attempts_of()
+            else:
+                attempts = RosterImport.objects.filter(pk=import_id).values_list("attempts", flat=True).first() or 0
             final = attempts >= services.MAX_ATTEMPTS
             services.record_failure(import_id, status, f"{type(exc).__name__}: {exc}", final=final)
             if final:
@@ -47,6 +52,33 @@ def validate_roster_import(self, import_id: int, language: str | None = None) ->
     from organizations.services import roster_import as services
 
     return _run(self, import_id, ImportStatus.VALIDATING, services.check_import, language)
+
+
+@shared_task(bind=True, max_retries=None)
+def check_roster_import_part(self, import_id: int, index: int, language: str | None = None) -> str:
+    """Check one part of a large roster file (``validate_roster_import`` splits it);
+    the parts run at the same time on the workers. Nothing is written to the roster."""
+    from organizations.models import ImportStatus
+    from organizations.services import roster_import as services
+
+    return _run(
+        self,
+        import_id,
+        ImportStatus.VALIDATING,
+        lambda pk: services.check_part(pk, index),
+        language,
+        attempts_of=lambda: services.part_attempts(import_id, index),
+    )
+
+
+@shared_task(bind=True, max_retries=None)
+def finish_roster_check(self, import_id: int, language: str | None = None) -> str:
+    """Merge the checked parts of a roster file: duplicates within the file, the
+    report and the checked rows (queued once, by the part recorded last)."""
+    from organizations.models import ImportStatus
+    from organizations.services import roster_import as services
+
+    return _run(self, import_id, ImportStatus.VALIDATING, services.finish_check, language)
 
 
 @shared_task(bind=True, max_retries=None)

@@ -8,9 +8,11 @@ from organizations.views import (
     audit,
     collection,
     departments,
+    disband,
     invitations,
     member_self,
     registration,
+    retention,
     roster,
     roster_import,
 )
@@ -26,6 +28,10 @@ urlpatterns = [
     path("<int:org_id>/", registration.dashboard, name="dashboard"),
     path("<int:org_id>/certification/", registration.certification, name="certification"),
     path("<int:org_id>/transfer/", registration.transfer_ownership, name="transfer"),
+    # disband (ORG-11)
+    path("<int:org_id>/disband/", disband.disband, name="disband"),
+    path("<int:org_id>/disband/status/", disband.disband_status, name="disband_status"),
+    path("<int:org_id>/disband/cancel/", disband.disband_cancel, name="disband_cancel"),
     # roster (ORG-4, ORG-7, ORG-10)
     path("<int:org_id>/roster/", roster.roster_list, name="roster"),
     path("<int:org_id>/roster/<int:member_id>/", roster.member_detail, name="member"),
@@ -41,6 +47,8 @@ urlpatterns = [
     path("<int:org_id>/roster/export.csv", roster_import.roster_export, name="roster_export"),
     # minimization (ORG-5)
     path("<int:org_id>/collection/", collection.collection_settings, name="collection"),
+    # retention of activity records (ANON-5)
+    path("<int:org_id>/retention/", retention.retention_settings, name="retention"),
     # invitations (ORG-6, ORG-8)
     path("<int:org_id>/invitations/", invitations.invitation_list, name="invitations"),
     path("<int:org_id>/roster/<int:member_id>/invite/", invitations.member_invite, name="member_invite"),

@@ -61,6 +61,7 @@ class PostgresServer:
     root: Path
     port: int
     run_as: str | None
+    durable: bool = False  # fsync, synchronous commit and full-page writes on, as in production
 
     @property
     def datadir(self) -> Path:
@@ -77,10 +78,13 @@ class PostgresServer:
 
     def start(self) -> None:
         self._run("initdb", "-D", str(self.datadir), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale")
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
-        )
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=50"
+        if self.durable:
+            # Benchmarks: a production-like server (perf-anchors Part 2's settings).
+            options += " -c shared_buffers=1GB -c max_wal_size=4GB -c work_mem=32MB"
+        else:
+            # Tests: nothing needs to survive a crash, so skip the flushes.
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.datadir), "-o", options, "-l", str(self.root / "log"), "-w", "start")
 
     def stop(self) -> None:
@@ -104,7 +108,7 @@ class PostgresServer:
         }
 
 
-def start_postgres() -> PostgresServer:
+def start_postgres(*, durable: bool = False) -> PostgresServer:
     bindir = postgres_bindir()
     root = Path(tempfile.mkdtemp(prefix="custodia-pg-"))
     run_as = None
@@ -115,7 +119,7 @@ def start_postgres() -> PostgresServer:
             raise MissingBinary("running as root needs the 'postgres' system user to start PostgreSQL") from None
         os.chown(root, account.pw_uid, account.pw_gid)
         run_as = "postgres"
-    server = PostgresServer(bindir=bindir, root=root, port=free_port(), run_as=run_as)
+    server = PostgresServer(bindir=bindir, root=root, port=free_port(), run_as=run_as, durable=durable)
     server.start()
     return server
 

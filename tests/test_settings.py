@@ -109,7 +109,7 @@ def test_a_bad_environment_value_stops_start_up_with_a_clear_message(tmp_path):
     assert "SMS_CODE_TTL_SECONDS must be an integer" in result.stderr
 
 
-def test_security_headers_are_sent(client):
+def test_security_headers_are_sent(client, db):  # db: every page reads the service notices (ANON-6)
     response = client.get("/")
     assert response.status_code == 200
     assert "default-src 'self'" in response["Content-Security-Policy"]
@@ -143,7 +143,7 @@ def test_time_limit_must_stay_below_visibility_timeout(tmp_path):
     assert "CELERY_TASK_TIME_LIMIT must stay below CELERY_BROKER_VISIBILITY_TIMEOUT" in result.stderr
 
 
-def test_default_language_is_simplified_chinese(client, settings):
+def test_default_language_is_simplified_chinese(client, settings, db):
     """The portal speaks zh-hans unless the browser or the switcher asks for English (the
     suite itself reads English: tests/conftest.py)."""
     import config.settings as project_settings

@@ -35,7 +35,15 @@ from dataprotection.crypto import keyed_hash
 from dataprotection.masking import mask_phone
 from organizations.collection import GROUPS, available_fields, collection_settings
 from organizations.lookups import mobile_digest
-from organizations.models import Invitation, InvitationStatus, Member, MemberStatus, Organization, Right
+from organizations.models import (
+    Invitation,
+    InvitationStatus,
+    Member,
+    MemberStatus,
+    Organization,
+    OrganizationStatus,
+    Right,
+)
 from organizations.permissions import OrgAccess
 
 TOKEN_DIGEST_PURPOSE = "organizations.invitation"
@@ -234,6 +242,9 @@ def check_answerable(invitation: Invitation, user, now=None) -> None:
         raise InvitationRefused(_("This invitation was withdrawn by the organization."), code="revoked")
     if invitation.status != InvitationStatus.PENDING:
         raise InvitationRefused(_("This invitation has already been answered."), code="answered")
+    if invitation.organization.status != OrganizationStatus.ACTIVE:
+        # ORG-11: nobody joins an organization that is being disbanded.
+        raise InvitationRefused(_("This organization is being disbanded and no longer takes members."), code="frozen")
     if is_expired(invitation, now):
         raise InvitationRefused(
             _("This invitation has expired. Ask the organization to send a new one."), code="expired"

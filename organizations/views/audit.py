@@ -32,7 +32,7 @@ def audit_log(request: HttpRequest, org_id: int) -> HttpResponse:
     for the filter, the page of events with their actors (``select_related``), and the
     names of the roster entries they target -- constant whatever the page holds."""
     access = org_access(request.user, org_id)
-    access.require_owner()
+    access.require_owner(writing=False)
     events = AuditEvent.objects.in_organization(access.organization.pk)
     actions = list(events.order_by("action").values_list("action", flat=True).distinct())
     form = AuditFilterForm(request.GET, actions=actions)

@@ -8,8 +8,8 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
 from django.shortcuts import render
 
-from dataprotection.models import AuditEvent
-from organizations.models import Department, Member
+from dataprotection.models import AnonymizationJob, AuditEvent, JobKind, JobStatus
+from organizations.models import Department, Member, OrganizationStatus
 
 EVENTS_SHOWN = 100
 
@@ -31,8 +31,29 @@ def my_organization_data(request):
     by_organization: dict[int, list[AuditEvent]] = {}
     for event in events:
         by_organization.setdefault(event.organization_id, []).append(event)
+    disbanding = _disband_dates(
+        [e.organization_id for e in entries if e.organization.status == OrganizationStatus.FROZEN]
+    )
     return render(
         request,
         "organizations/my_data.html",
-        {"entries": [(entry, by_organization.get(entry.organization_id, [])) for entry in entries]},
+        {
+            "entries": [
+                (entry, by_organization.get(entry.organization_id, []), disbanding.get(entry.organization_id))
+                for entry in entries
+            ]
+        },
     )
+
+
+def _disband_dates(organization_ids: list[int]) -> dict[int, object]:
+    """ORG-11: when each frozen organization's data will be anonymized (one query, and
+    only when one of the person's organizations is frozen)."""
+    if not organization_ids:
+        return {}
+    jobs = AnonymizationJob.objects.filter(
+        kind=JobKind.DISBAND,
+        organization_id__in=organization_ids,
+        status__in=[JobStatus.SCHEDULED, JobStatus.RUNNING, JobStatus.VERIFYING],
+    ).values_list("organization_id", "not_before")
+    return dict(jobs)

@@ -8,16 +8,17 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from accounts.models import CodePurpose
-from accounts.services import CodeRejected, send_code
+from accounts.reverification import send_reverification_code
+from accounts.services import CodeRejected
 from dataprotection.audit import client_ip
+from dataprotection.models import AnonymizationJob, JobKind, JobStatus
 from organizations.forms.registration import (
     CertificationForm,
     OrganizationRegistrationForm,
@@ -39,10 +40,29 @@ from organizations.views.common import render_org
 
 @login_required
 def organization_list(request: HttpRequest) -> HttpResponse:
-    """The organizations the signed-in person administers or belongs to. Two queries
-    after the session, however many organizations there are."""
-    administered = list(administered_organizations(request.user).annotate(my_role=Subquery(_my_role(request.user))))
-    administered_ids = {organization.pk for organization in administered}
+    """The organizations the signed-in person administers or belongs to, and those it
+    disbanded (ORG-11: the cascade removed its administrator row, the deletion report
+    stays reachable). Two queries after the session, however many organizations there
+    are."""
+    user = request.user
+    requested = AnonymizationJob.objects.filter(kind=JobKind.DISBAND, requested_by=user).exclude(
+        status=JobStatus.CANCELLED
+    )
+    organizations = list(
+        Organization.objects.filter(
+            Q(pk__in=administered_organizations(user).values("pk")) | Q(pk__in=requested.values("organization_id"))
+        )
+        .annotate(
+            my_role=Subquery(_my_role(user)),
+            my_disband=Subquery(requested.filter(organization_id=OuterRef("pk")).order_by("-id").values("status")[:1]),
+        )
+        .order_by("name")
+    )
+    administered = [organization for organization in organizations if organization.my_role]
+    disbanded = [organization for organization in organizations if not organization.my_role]
+    for organization in organizations:
+        organization.my_disband_display = JobStatus(organization.my_disband).label if organization.my_disband else ""
+    administered_ids = {organization.pk for organization in organizations}
     memberships = [
         member
         for member in Member.objects.filter(user=request.user)
@@ -53,7 +73,11 @@ def organization_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "organizations/registration/list.html",
-        {"administered": administered, "memberships": memberships},
+        {
+            "administered": administered,
+            "disbanded": disbanded,
+            "memberships": memberships,
+        },
     )
 
 
@@ -164,12 +188,9 @@ def transfer_ownership(request: HttpRequest, org_id: int) -> HttpResponse:
             organization=organization,
             initial={"new_owner": request.POST.get("new_owner"), "confirm_name": request.POST.get("confirm_name")},
         )
-        try:
-            send_code(request.user.phone, CodePurpose.REVERIFY, ip=client_ip(request), user=request.user)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.info(request, _("We sent a six-digit code to %(phone)s.") % {"phone": request.user.masked_phone})
+        refused = send_reverification_code(request)
+        if refused is not None:
+            messages.error(request, " ".join(refused.messages))
     elif request.method == "POST":
         form = TransferOwnershipForm(request.POST, organization=organization)
         if form.is_valid():

@@ -70,6 +70,10 @@ def test_policies_are_valid(model):
         assert isinstance(policy, FieldPolicy), f"{label(model)}.{name}: {policy!r} is not a FieldPolicy"
         assert not policy_problems(policy), f"{label(model)}.{name}: {policy_problems(policy)}"
         final = policy.after if policy.strategy is Strategy.LEGAL_HOLD else policy
+        if policy.strategy is Strategy.LEGAL_HOLD:
+            # ANON-4: the retention sweep counts the hold from this field.
+            since = model._meta.get_field(policy.since)
+            assert isinstance(since, models.DateField), f"{label(model)}.{name}: since={policy.since!r} is no date"
         if final.strategy is Strategy.SET_NULL and name != "<row>":
             assert model._meta.get_field(name).null, f"{label(model)}.{name} is SET_NULL but not nullable"
     assert declaration.row is None or declaration.row.strategy is Strategy.DELETE_ROW

@@ -16,22 +16,12 @@ from django.urls import reverse
 from dataprotection.models import AuditEvent
 from organizations.collection import collected_fields, collection_settings
 from organizations.lookups import id_number_digest
-from organizations.models import CollectionSetting, Member, OrganizationKind, Right
+from organizations.models import CollectionSetting, Member, OrganizationKind
 from organizations.permissions import org_access
 from organizations.services.collection import update_collection_settings
-from organizations.services.grants import grant_rights
-from tests.factories import AdministratorFactory, MemberFactory, UserFactory
+from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def org_editor(cast):
-    """A sub-administrator holding view and edit roster on the whole organization."""
-    user = UserFactory(name="Whole-org editor")
-    AdministratorFactory(organization=cast.organization, user=user)
-    grant_rights(user, [Right.VIEW_ROSTER, Right.EDIT_ROSTER], cast.organization)
-    return user
 
 
 def url(cast) -> str:

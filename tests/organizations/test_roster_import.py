@@ -690,3 +690,188 @@ def test_mobile_taken_between_check_and_import_fails_without_writing(
     assert job.status == ImportStatus.FAILED
     assert "Row 3" in job.last_error and "changed since the file was checked" in job.last_error
     assert not Member.objects.filter(name__startswith="Person").exists()
+
+
+# --------------------------------------------------------------------------- the check in parts (ORG-7)
+
+
+def row_by_row_check(data: bytes, snapshot):
+    """The reference: the whole file checked row by row by one ``RowChecker`` that
+    finds duplicates within the file as it goes (the check before it was split)."""
+    rows = importing.read_rows(data, "csv")
+    header_cells = next(rows)
+    header = importing.parse_header(header_cells, snapshot.collected)
+    checker = importing.RowChecker(snapshot, header, [cell.strip().replace("\ufeff", "") for cell in header_cells])
+    total, error_rows, planned, errors = 0, 0, [], []
+    for number, cells in enumerate(rows, start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        total += 1
+        row, found = checker.check(number, cells)
+        if found:
+            error_rows += 1
+            errors += found
+        else:
+            planned.append(row)
+    return total, error_rows, planned, errors
+
+
+def tricky_rows(*, quoted: bool) -> list[list[str]]:
+    """Rows whose duplicates and errors fall on both sides of the part boundaries when
+    the file is split every 5 rows (parts start on rows 2, 7, 12, 17, ...)."""
+    return [
+        ["Ann", mobile(1), "Sales", "E1"],  # 2
+        ["Bob", mobile(2), "Sales", "E2"],  # 3
+        ["", "", "", ""],  # 4: blank, still numbered
+        ["Bad mobile", "12345", "Sales", "E3"],  # 5: its employee number counts as seen
+        ["", mobile(4), "Sales", "E4"],  # 6: no name, the last row of the first part
+        ["Copy of Ann's mobile", mobile(1), "Sales", "E7"],  # 7: already on row 2
+        ["Copy of row 5's number", mobile(8), "Sales", "E3"],  # 8: already on row 5
+        ["Copy of row 6's mobile", mobile(4), "Sales", "E9"],  # 9: already on row 6
+        ["Three problems", mobile(2), "Nowhere", "E2"],  # 10: mobile, number, department
+        ["Kim", mobile(11), "Sales East", "E11"],  # 11: the last row of the second part
+        ["Taken number", mobile(12), "Sales", "E-TAKEN"],  # 12: another member has it
+        ["Copy of Kim's mobile", mobile(11), "Sales", "E13"],  # 13: already on row 11
+        *good_rows(7, start=14, department="Engineering"),  # 14-20
+        ["Bad copy of Kim's number", "bad", "Sales", "E11"],  # 21: its cells fail, no duplicate error
+        ["Line\nbreak" if quoted else "Lee", mobile(22), "Sales", "E22"],  # 22
+        ["Last", mobile(23), "Sales", "E7"],  # 23: already on row 7, the last row of the file
+    ]
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["plain", "quoted"])
+def test_parts_report_exactly_what_a_row_by_row_check_reports(cast, quoted):
+    """ORG-7: a file checked in parts gives the same errors (row, column, value,
+    message, in the same order), the same counts and the same checked rows as the
+    whole file checked row by row -- duplicates whose two rows fall in different
+    parts, errors on the last row of a part, blank rows and quoted line breaks included."""
+    from organizations.permissions import org_access
+
+    MemberFactory(organization=cast.organization, department=cast.sales, name="Taken", employee_number="E-TAKEN")
+    data = csv_bytes(tricky_rows(quoted=quoted))
+    assert (b'"' in data) is quoted
+    snapshot = services.build_snapshot(org_access(cast.owner, cast.organization.pk))
+    total, error_rows, planned, errors = row_by_row_check(data, snapshot)
+    assert (total, error_rows, len(planned)) == (21, 10, 11)
+    assert "already on row 2" in errors[2].message and errors[2].row == 7  # after rows 5 and 6
+
+    split = importing.split_file(data, "csv", snapshot.collected, 5)
+    assert [span[2] for span in split.spans] == [2, 7, 12, 17, 22]
+    parts = [importing.check_part(data, "csv", snapshot, split.header, span) for span in split.spans]
+    merged = importing.merge_parts(parts)
+    assert merged.errors == errors
+    assert (merged.total_rows, merged.error_rows, merged.valid_rows) == (total, error_rows, len(planned))
+    assert [row for part in parts for row in part.planned if row.row not in merged.dropped] == planned
+    # One part (the whole file) gives the same too.
+    whole = importing.check_file(data, "csv", snapshot)
+    assert (whole.errors, whole.planned, whole.total_rows, whole.error_rows) == (errors, planned, total, error_rows)
+    assert [(error.row, error.column) for error in errors if error.row == 10] == [
+        (10, "mobile"),
+        (10, "employee_number"),
+        (10, "department"),
+    ]
+
+
+def test_upload_checked_in_parts_reports_and_imports_like_one_check(
+    owner_client, cast, django_capture_on_commit_callbacks, monkeypatch, settings, tmp_path
+):
+    """ORG-7: through the upload page and the tasks (run eagerly here), a file split
+    into parts gets the report a row-by-row check gives and imports exactly its valid
+    rows; the parts' stored results are deleted once merged."""
+    from organizations.permissions import org_access
+
+    MemberFactory(organization=cast.organization, department=cast.sales, name="Taken", employee_number="E-TAKEN")
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    monkeypatch.setattr(services, "CHECK_PART_ROWS", 5)
+    data = csv_bytes(tricky_rows(quoted=True))
+    snapshot = services.build_snapshot(org_access(cast.owner, cast.organization.pk))
+    total, error_rows, planned, errors = row_by_row_check(data, snapshot)
+    job = check(owner_client, cast, tricky_rows(quoted=True), django_capture_on_commit_callbacks)
+    assert job.status == ImportStatus.VALIDATED, job.last_error
+    assert (job.parts_total, job.parts_done, job.parts) == (5, 5, {})
+    assert job.error_preview == [error.as_dict() for error in errors]
+    assert (job.total_rows, job.valid_rows, job.error_rows, job.processed_rows) == (
+        total,
+        len(planned),
+        error_rows,
+        total,
+    )
+    lines = list(csv.reader(io.StringIO(owner_client.get(report_url(cast, job)).content.decode("utf-8-sig"))))
+    assert [(int(line[0]), line[3]) for line in lines[1:]] == [(error.row, error.message) for error in errors]
+    assert sorted(path.name for path in settings.PRIVATE_MEDIA_ROOT.iterdir()) == sorted([job.file_ref, job.report_ref])
+    decide(owner_client, cast, job, "valid_only", django_capture_on_commit_callbacks)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.COMPLETED, job.last_error
+    imported = Member.objects.filter(organization=cast.organization).exclude(name__in=["Member", "Taken"])
+    assert sorted(imported.values_list("name", "mobile", "employee_number")) == sorted(
+        (row.values["name"], row.values["mobile"], row.values.get("employee_number", "")) for row in planned
+    )
+    lee = imported.get(employee_number="E22")
+    assert lee.name == "Line break" and lee.mobile_digest == mobile_digest(e164(22))
+    assert MemberDepartment.objects.get(member=imported.get(employee_number="E11")).department == cast.sales_east
+
+
+def test_a_part_delivered_twice_queues_the_merge_once(cast, monkeypatch, settings):
+    """ORG-7: a part message delivered twice (late acks) checks and counts its part
+    once; the part recorded last queues the merge exactly once, and a second merge
+    message finds nothing to do."""
+    from organizations import tasks
+    from organizations.forms.roster_import import ATTESTATION_TEXT
+    from organizations.permissions import org_access
+
+    monkeypatch.setattr(services, "CHECK_PART_ROWS", 4)
+    queued = []
+    monkeypatch.setattr(tasks.finish_roster_check, "delay_on_commit", lambda *args, **kwargs: queued.append(args))
+    monkeypatch.setattr(tasks.check_roster_import_part, "delay_on_commit", lambda *args, **kwargs: None)
+    monkeypatch.setattr(tasks.validate_roster_import, "delay_on_commit", lambda *args, **kwargs: None)
+    access = org_access(cast.owner, cast.organization.pk)
+    job = services.start_import(
+        access, file_name="r.csv", file_format="csv", content=csv_bytes(good_rows(10)),
+        attestation_text=str(ATTESTATION_TEXT), fields=HEADER,
+    )  # fmt: skip
+    assert services.check_import(job.pk) == "split"
+    assert services.check_import(job.pk) == "nothing to do"  # the split, delivered again
+    job.refresh_from_db()
+    assert (job.parts_total, job.parts_done, job.attempts) == (3, 0, 0)
+    assert services.check_part(job.pk, 0) == "checked"
+    assert services.check_part(job.pk, 0) == "nothing to do"
+    assert services.check_part(job.pk, 2) == "checked"
+    assert queued == []
+    assert services.check_part(job.pk, 1) == "checked"
+    assert services.check_part(job.pk, 1) == "nothing to do"
+    assert services.check_part(job.pk, 2) == "nothing to do"
+    assert queued == [(job.pk,)]
+    job.refresh_from_db()
+    assert (job.parts_done, job.parts["attempts"]) == (3, {"0": 1, "1": 1, "2": 1})
+    refs = list(job.parts["refs"].values())
+    assert all((settings.PRIVATE_MEDIA_ROOT / ref).exists() for ref in refs)
+    assert services.finish_check(job.pk) == "validated"
+    assert services.finish_check(job.pk) == "nothing to do"
+    job.refresh_from_db()
+    assert (job.status, job.valid_rows, job.error_rows, job.parts) == (ImportStatus.VALIDATED, 10, 0, {})
+    assert not any((settings.PRIVATE_MEDIA_ROOT / ref).exists() for ref in refs)
+    assert services.check_part(job.pk, 1) == "nothing to do"  # a late copy after the merge
+
+
+def test_a_part_failing_every_attempt_fails_the_job(
+    owner_client, cast, django_capture_on_commit_callbacks, monkeypatch
+):
+    """ORG-7: each part counts its attempts in the job row; when one part has spent
+    them the job is failed with the last error, nothing is written and the other
+    parts' stored results are deleted."""
+    monkeypatch.setattr(services, "CHECK_PART_ROWS", 4)
+    original = importing.check_part
+    failures = []
+
+    def flaky(data, file_format, snapshot, header_cells=None, span=None, progress=None):
+        if span is not None and span[2] == 6:
+            failures.append(span)
+            raise RuntimeError("worker lost its disk")
+        return original(data, file_format, snapshot, header_cells, span, progress)
+
+    monkeypatch.setattr(importing, "check_part", flaky)
+    job = check(owner_client, cast, good_rows(10), django_capture_on_commit_callbacks)
+    assert job.status == ImportStatus.FAILED
+    assert "worker lost its disk" in job.last_error
+    assert len(failures) == services.MAX_ATTEMPTS  # then no more tries
+    assert job.parts == {} and member_count(cast) == 1

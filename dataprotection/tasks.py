@@ -1,0 +1,76 @@
+"""Background work of the anonymization engine (ANON-2): drive cascades, resume stalled
+ones. Tasks take job ids; the job, stage and chunk rows decide what is left to do, so a
+message delivered twice (acks_late + reject_on_worker_lost) does nothing twice."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue_drivers(job_id: int, *, on_commit: bool = True) -> None:
+    """Start ``ANONYMIZATION_PARALLEL_TASKS`` drivers on one job: chunks of one cascade
+    run on as many workers as pick them up (ANON-2)."""
+    from django.conf import settings
+
+    for _ in range(settings.ANONYMIZATION_PARALLEL_TASKS):
+        if on_commit:
+            drive_anonymization_job.delay_on_commit(job_id)
+        else:
+            drive_anonymization_job.delay(job_id)
+
+
+@shared_task(bind=True, max_retries=None)
+def drive_anonymization_job(self, job_id: int) -> str:
+    """Work on one cascade for at most ``ANONYMIZATION_TASK_BUDGET_SECONDS`` (far below
+    the broker's visibility timeout), then hand over to a fresh message."""
+    from dataprotection import anonymization
+    from dataprotection.models import AnonymizationJob, JobStatus
+
+    while True:
+        outcome = anonymization.drive(job_id)
+        if outcome == "more" and self.request.is_eager:
+            continue  # no broker to hand over to (tests): keep going in this call
+        break
+    if self.request.is_eager:
+        return outcome
+    if outcome == "more":
+        drive_anonymization_job.delay(job_id)
+    elif outcome == "waiting":
+        status = AnonymizationJob.objects.filter(pk=job_id).values_list("status", flat=True).first()
+        if status in {JobStatus.RUNNING, JobStatus.VERIFYING}:
+            # Other workers hold the last chunks of a phase: look again shortly, so the
+            # next phase runs on more than one worker too.
+            drive_anonymization_job.apply_async((job_id,), countdown=1)
+    return outcome
+
+
+@shared_task
+def resume_anonymization_jobs() -> str:
+    """Beat, every minute: start cascades whose grace window ended, and restart those
+    whose workers died (no progress for longer than a chunk lease)."""
+    from dataprotection import anonymization
+
+    job_ids = anonymization.due_or_stalled_jobs()
+    for job_id in job_ids:
+        enqueue_drivers(job_id, on_commit=False)
+    return f"driving {len(job_ids)} jobs"
+
+
+@shared_task
+def sweep_retention() -> str:
+    """Beat, daily (ANON-4, ANON-5): start a retention job that applies the policies
+    following ended legal holds and each organization's retention settings."""
+    from django.db import transaction
+
+    from dataprotection import anonymization
+
+    with transaction.atomic():
+        job = anonymization.start_retention_sweep()
+        if job is None:
+            return "a retention sweep is still running"
+        enqueue_drivers(job.pk)
+    return f"retention job {job.pk} started"
