@@ -1,11 +1,13 @@
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import BigIntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from dataprotection import anonymization
 from dataprotection.models import AnonymizationJob, AnonymizationStage, AuditEvent, JobStatus
 
 
@@ -88,6 +90,7 @@ class AnonymizationJobAdmin(admin.ModelAdmin):
     )
     list_filter = ("kind", "status")
     search_fields = ("=organization_id", "=subject_id")
+    actions = ("retry_failed_jobs",)
     date_hierarchy = "created_at"
     inlines = (AnonymizationStageInline,)
     fields = (
@@ -152,6 +155,32 @@ class AnonymizationJobAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm("dataprotection.change_anonymizationjob")
+
+    @admin.action(description=_("Retry the selected failed jobs"), permissions=["retry"])
+    def retry_failed_jobs(self, request, queryset):
+        retried = sum(anonymization.retry_job(job.pk, request.user) for job in queryset)
+        skipped = len(queryset) - retried
+        if retried:
+            self.message_user(
+                request,
+                ngettext("%(count)d job was taken up again.", "%(count)d jobs were taken up again.", retried)
+                % {"count": retried},
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d job was left alone: only failed jobs can be retried.",
+                    "%(count)d jobs were left alone: only failed jobs can be retried.",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )
 
 
 def _pretty(value) -> str:

@@ -382,18 +382,35 @@ def _lease() -> timedelta:
 def start(job_id: int) -> bool:
     """Plan a due scheduled job and mark it running (compare-and-set). False when the
     job is not scheduled, not due, or another worker got there first."""
-    with transaction.atomic():
-        job = AnonymizationJob.objects.filter(pk=job_id).first()
-        if job is None or job.status != JobStatus.SCHEDULED or job.not_before > timezone.now():
-            return False
-        now = timezone.now()
-        started = AnonymizationJob.objects.filter(pk=job_id, status=JobStatus.SCHEDULED).update(
-            status=JobStatus.RUNNING, started_at=now, heartbeat_at=now
-        )
-        if not started:
-            return False
-        plan(job, stages_for(job))
+    try:
+        with transaction.atomic():
+            job = AnonymizationJob.objects.filter(pk=job_id).first()
+            if job is None or job.status != JobStatus.SCHEDULED or job.not_before > timezone.now():
+                return False
+            now = timezone.now()
+            started = AnonymizationJob.objects.filter(pk=job_id, status=JobStatus.SCHEDULED).update(
+                status=JobStatus.RUNNING, started_at=now, heartbeat_at=now
+            )
+            if not started:
+                return False
+            plan(job, stages_for(job))
+    except Exception as exc:  # the plan rolled back: the job is still scheduled
+        _attempt_failed(job_id, f"planning failed: {type(exc).__name__}: {exc}")
+        return False
     return True
+
+
+def _attempt_failed(job_id: int, error: str) -> None:
+    """Count a failed attempt at a job step (planning, verifying) and fail the job once
+    it has had ``MAX_JOB_ATTEMPTS``: the resume sweep retries it until then, never
+    forever, and a job that fails is never marked done."""
+    logger.warning("anonymization job %s: %s", job_id, error)
+    AnonymizationJob.objects.filter(pk=job_id).update(attempts=F("attempts") + 1, last_error=error[:4000])
+    AnonymizationJob.objects.filter(
+        pk=job_id,
+        attempts__gte=MAX_JOB_ATTEMPTS,
+        status__in=[JobStatus.SCHEDULED, JobStatus.RUNNING, JobStatus.VERIFYING],
+    ).update(status=JobStatus.FAILED, finished_at=timezone.now())
 
 
 def _claim(job_id: int, stages: dict[int, AnonymizationStage] | None = None) -> AnonymizationChunk | None:
@@ -564,6 +581,15 @@ def finish(job_id: int) -> bool:
         if not stale:
             return False
     job = AnonymizationJob.objects.get(pk=job_id)
+    try:
+        return _verify_and_complete(job)
+    except Exception as exc:  # stays verifying; the resume sweep tries again after a lease
+        _attempt_failed(job_id, f"verification failed: {type(exc).__name__}: {exc}")
+        return False
+
+
+def _verify_and_complete(job: AnonymizationJob) -> bool:
+    job_id = job.pk
     report = verify(job)
     with transaction.atomic():
         if report["verified"]:
@@ -745,3 +771,39 @@ def start_retention_sweep() -> AnonymizationJob | None:
     ).exists():
         return None
     return create_job(JobKind.RETENTION, label="retention sweep")
+
+
+# --------------------------------------------------------------------------- operations
+
+
+def retry_job(job_id: int, staff) -> bool:
+    """Operations staff take up a failed cascade again once its cause is fixed: the
+    chunks not done go back to pending with fresh attempt counts, and the job resumes
+    where it stopped (planning again if it never got a plan). Audited."""
+    from dataprotection.audit import record_event
+    from dataprotection.tasks import enqueue_drivers
+
+    with transaction.atomic():
+        job = AnonymizationJob.objects.filter(pk=job_id, status=JobStatus.FAILED).first()
+        if job is None:
+            return False
+        planned = job.stages.exists()
+        AnonymizationChunk.objects.filter(job_id=job_id).exclude(status=ChunkStatus.DONE).update(
+            status=ChunkStatus.PENDING, claim="", lease_until=None, attempts=0
+        )
+        retried = AnonymizationJob.objects.filter(pk=job_id, status=JobStatus.FAILED).update(
+            status=JobStatus.RUNNING if planned else JobStatus.SCHEDULED,
+            attempts=0,
+            finished_at=None,
+            heartbeat_at=timezone.now(),
+        )
+        if not retried:
+            return False
+        record_event(
+            "anonymization.job_retried",
+            actor=staff,
+            organization=job.organization_id,
+            metadata={"job": job_id, "last_error": job.last_error[:500]},
+        )
+        enqueue_drivers(job_id)
+    return True

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -372,3 +373,99 @@ def test_the_retention_sweep_releases_ended_holds_only(django_capture_on_commit_
     assert young.ip_address == "10.0.0.2"
     stage = job.stages.get()
     assert stage.only == ["ip_address"] and stage.changed == 1
+
+
+# --------------------------------------------------------------------------- failing steps
+
+
+@pytest.mark.django_db
+def test_a_plan_that_keeps_failing_fails_the_job_after_the_attempt_cap(monkeypatch):
+    """ANON-2: planning rolls back whole (the job stays scheduled, nothing is written),
+    is retried by the resume sweep, and fails the job for good after the cap instead of
+    looping; the organization is never marked disbanded."""
+    organization = OrganizationFactory()
+    populate(organization, members=2)
+    job = anonymization.create_job("disband", organization_id=organization.pk)
+    Organization.objects.filter(pk=organization.pk).update(status=OrganizationStatus.FROZEN)
+
+    def broken(job, specs):
+        AnonymizationStage.objects.create(job=job, position=0, model_label="x.Y", action="delete")
+        raise RuntimeError("catalog unreachable")
+
+    monkeypatch.setattr(anonymization, "plan", broken)
+    for attempt in range(1, anonymization.MAX_JOB_ATTEMPTS + 1):
+        outcome = anonymization.drive(job.pk, budget_seconds=600)
+        job.refresh_from_db()
+        assert job.attempts == attempt and "catalog unreachable" in job.last_error
+        assert not AnonymizationStage.objects.filter(job=job).exists()  # rolled back
+        expected = JobStatus.FAILED if attempt == anonymization.MAX_JOB_ATTEMPTS else JobStatus.SCHEDULED
+        assert job.status == expected, (attempt, job.status, outcome)
+    assert Organization.objects.get(pk=organization.pk).status == OrganizationStatus.FROZEN
+
+
+@pytest.mark.django_db
+def test_a_verification_that_crashes_is_retried_then_fails(monkeypatch, settings):
+    """ANON-7: a crash while verifying leaves the job verifying (never completed); the
+    resume sweep verifies again once the lease has run out, up to the attempt cap."""
+    settings.ANONYMIZATION_CHUNK_ROWS = 50
+    organization = OrganizationFactory()
+    populate(organization, members=2)
+    job = started_job(organization, UserFactory())
+
+    def broken(job):
+        raise RuntimeError("connection reset")
+
+    monkeypatch.setattr(anonymization, "verify", broken)
+    assert anonymization.drive(job.pk, budget_seconds=600) == "waiting"
+    job.refresh_from_db()
+    assert job.status == JobStatus.VERIFYING and job.attempts == 1 and "connection reset" in job.last_error
+    assert anonymization.due_or_stalled_jobs() == []  # the lease has not run out yet
+    AnonymizationJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(days=1))
+    assert anonymization.due_or_stalled_jobs() == [job.pk]
+    monkeypatch.undo()
+    assert anonymization.drive(job.pk, budget_seconds=600) == "finished"
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED and job.report["verified"]
+
+
+@pytest.mark.django_db
+def test_staff_retry_a_failed_job_from_the_admin(client, monkeypatch, settings, django_capture_on_commit_callbacks):
+    """ANON-2: a failed cascade is not a dead end: operations staff retry it in the
+    admin once the cause is fixed; it resumes where it stopped and completes; the retry
+    is audited. A job that has not failed is left alone."""
+    settings.ANONYMIZATION_CHUNK_ROWS = 5
+    organization = OrganizationFactory()
+    populate(organization, members=4)
+    job = started_job(organization, UserFactory())
+    real = anonymization.apply_range
+
+    def broken(stage, low, high):
+        if stage.model_label == "organizations.WorkLog":
+            raise RuntimeError("disk full")
+        return real(stage, low, high)
+
+    monkeypatch.setattr(anonymization, "apply_range", broken)
+    anonymization.drive(job.pk, budget_seconds=600)
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    done_before = AnonymizationChunk.objects.filter(job=job, status=ChunkStatus.DONE).count()
+    monkeypatch.undo()
+
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    other = anonymization.create_job("retention")
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:dataprotection_anonymizationjob_changelist"),
+            {"action": "retry_failed_jobs", "_selected_action": [job.pk, other.pk]},
+            follow=True,
+        )
+    content = response.content.decode()
+    assert "1 job was taken up again." in content and "1 job was left alone" in content
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED and job.report["verified"], job.last_error
+    assert Organization.objects.get(pk=organization.pk).status == OrganizationStatus.DISBANDED
+    assert AnonymizationChunk.objects.filter(job=job, status=ChunkStatus.DONE, attempts=1).count() >= done_before
+    assert AuditEvent.objects.filter(action="anonymization.job_retried", actor=staff).exists()
+    other.refresh_from_db()
+    assert other.status == JobStatus.SCHEDULED
