@@ -113,6 +113,18 @@ def started_job(organization, owner):
     return AnonymizationJob.objects.get(pk=job.pk)
 
 
+def break_chunks_of(monkeypatch, label: str, error: str) -> None:
+    """Every chunk of one table raises ``error`` (until ``monkeypatch.undo()``)."""
+    real = anonymization.apply_range
+
+    def broken(stage, low, high):
+        if stage.model_label == label:
+            raise RuntimeError(error)
+        return real(stage, low, high)
+
+    monkeypatch.setattr(anonymization, "apply_range", broken)
+
+
 @pytest.mark.django_db
 def test_a_chunk_whose_worker_died_is_taken_again_after_its_lease(settings):
     """ANON-2: a worker killed mid-chunk loses its transaction; once the lease runs out
@@ -159,14 +171,7 @@ def test_a_chunk_that_keeps_failing_fails_the_job_instead_of_looping(settings, m
     organization = OrganizationFactory()
     populate(organization, members=4)
     job = started_job(organization, UserFactory())
-    real = anonymization.apply_range
-
-    def broken(stage, low, high):
-        if stage.model_label == "organizations.WorkLog":
-            raise RuntimeError("disk on fire")
-        return real(stage, low, high)
-
-    monkeypatch.setattr(anonymization, "apply_range", broken)
+    break_chunks_of(monkeypatch, "organizations.WorkLog", "disk on fire")
     assert anonymization.drive(job.pk, budget_seconds=600) == "finished"
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
@@ -437,14 +442,7 @@ def test_staff_retry_a_failed_job_from_the_admin(client, monkeypatch, settings, 
     organization = OrganizationFactory()
     populate(organization, members=4)
     job = started_job(organization, UserFactory())
-    real = anonymization.apply_range
-
-    def broken(stage, low, high):
-        if stage.model_label == "organizations.WorkLog":
-            raise RuntimeError("disk full")
-        return real(stage, low, high)
-
-    monkeypatch.setattr(anonymization, "apply_range", broken)
+    break_chunks_of(monkeypatch, "organizations.WorkLog", "disk full")
     anonymization.drive(job.pk, budget_seconds=600)
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED

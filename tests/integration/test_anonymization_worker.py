@@ -33,6 +33,7 @@ from organizations.services import disband
 from tests.anonymization_data import job_content, populate, residue, snapshot, stage_counters
 from tests.conftest import PROJECT_ROOT, celery_on_broker, database_url_for_subprocess, last_code
 from tests.factories import OrganizationFactory, UserFactory
+from tests.integration import waiting
 
 pytestmark = pytest.mark.realservices
 
@@ -63,13 +64,7 @@ app.worker_main(sys.argv[1:])
 
 
 def wait_until(predicate, timeout: float = 120.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
+    return waiting.wait_until(predicate, timeout, interval)
 
 
 # --------------------------------------------------------------------------- workers

@@ -13,18 +13,9 @@ from django.db import transaction
 
 from accounts import services
 from accounts.models import CodePurpose, SMSMessage, SMSStatus
+from tests.integration.waiting import wait_until
 
 pytestmark = pytest.mark.realservices
-
-
-def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 def test_worker_delivers_sms_after_commit(celery_worker):
