@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate, login
+from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -285,6 +285,12 @@ def delete_account(request: HttpRequest) -> HttpResponse:
                 # Something standing in the way (an organization to hand over) is not about the code.
                 form.add_error(None if exc.code == "blocked" else "code", exc)
             else:
+                if not User.objects.filter(pk=request.user.pk).exists():
+                    # Without a cooling-off period the cascade may already be done: the
+                    # account is gone, so is the session.
+                    logout(request)
+                    messages.success(request, _("Your account was deleted. Thank you for having used Custodia."))
+                    return redirect("home")
                 messages.success(request, _("Your account deletion request was recorded."))
                 return redirect("accounts:delete")
     cancellable = (

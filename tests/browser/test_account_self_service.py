@@ -11,7 +11,7 @@ from accounts.models import AccountDeletionRequest, IdentityVerification
 from dataprotection.identifiers import id_number_check_digit
 from tests.browser.test_account_journeys import sign_in
 from tests.conftest import last_code
-from tests.factories import UserFactory
+from tests.factories import TEST_PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.realservices]
 
@@ -79,3 +79,31 @@ def test_member_sees_their_organization_data(page, cast):
     page.get_by_role("link", name="My data in organizations").click()
     expect(page.get_by_role("heading", name="Hangzhou Example Co.")).to_be_visible()
     expect(page.get_by_text("Account manager")).to_be_visible()
+
+
+def test_account_deletion_carried_out_at_once_without_cooling_off(page, sms_outbox, settings):
+    """ACC-5, ANON-3: with no cooling-off period the cascade runs right after the
+    confirmation: the person is signed out, cannot sign in again, and their roster entry
+    in the organization is an anonymous placeholder."""
+    from organizations.models import Member
+    from tests.factories import MemberFactory, OrganizationFactory
+
+    settings.ACCOUNT_DELETION_GRACE_DAYS = 0
+    user = UserFactory(phone="+8613700006666", name="Leaving Browser")
+    organization = OrganizationFactory()
+    entry = MemberFactory(organization=organization, user=user, name="Leaving Browser")
+    sign_in(page, user)
+    page.get_by_role("link", name="Account deletion").click()
+    page.get_by_role("button", name="Send code").click()
+    page.get_by_label("SMS code").fill(last_code(sms_outbox, user.phone))
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page.get_by_text("Your account was deleted.")).to_be_visible()
+    assert not type(user).objects.filter(pk=user.pk).exists()
+    entry = Member.objects.get(pk=entry.pk)
+    assert entry.user_id is None and entry.name != "Leaving Browser" and entry.status == "left"
+    assert AccountDeletionRequest.objects.get().status == "completed"
+    page.goto("/accounts/sign-in/")
+    page.get_by_label("Mobile number").fill(user.phone)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("The mobile number or password is wrong.")).to_be_visible()
