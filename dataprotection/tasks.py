@@ -41,9 +41,10 @@ def drive_anonymization_job(self, job_id: int) -> str:
         drive_anonymization_job.delay(job_id)
     elif outcome == "waiting":
         status = AnonymizationJob.objects.filter(pk=job_id).values_list("status", flat=True).first()
-        if status in {JobStatus.RUNNING, JobStatus.VERIFYING}:
+        if status == JobStatus.RUNNING:
             # Other workers hold the last chunks of a phase: look again shortly, so the
-            # next phase runs on more than one worker too.
+            # next phase runs on more than one worker too. (A job being verified is
+            # another worker's; if that worker dies, the resume sweep takes it up.)
             drive_anonymization_job.apply_async((job_id,), countdown=1)
     return outcome
 
