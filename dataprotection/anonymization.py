@@ -46,6 +46,7 @@ from django.utils import timezone
 
 from dataprotection import crypto, files
 from dataprotection.models import (
+    LIVE_JOB_STATUSES,
     AnonymizationChunk,
     AnonymizationJob,
     AnonymizationStage,
@@ -60,10 +61,6 @@ logger = logging.getLogger(__name__)
 
 MAX_CHUNK_ATTEMPTS = 5
 MAX_JOB_ATTEMPTS = 5
-
-
-class JobFailed(Exception):
-    pass
 
 
 # --------------------------------------------------------------------------- specs
@@ -409,7 +406,7 @@ def _attempt_failed(job_id: int, error: str) -> None:
     AnonymizationJob.objects.filter(
         pk=job_id,
         attempts__gte=MAX_JOB_ATTEMPTS,
-        status__in=[JobStatus.SCHEDULED, JobStatus.RUNNING, JobStatus.VERIFYING],
+        status__in=LIVE_JOB_STATUSES,
     ).update(status=JobStatus.FAILED, finished_at=timezone.now())
 
 
@@ -766,9 +763,7 @@ def plan_ended_holds(job: AnonymizationJob) -> list[StageSpec]:
 def start_retention_sweep() -> AnonymizationJob | None:
     """The daily sweep (ANON-4, ANON-5): one retention job at a time, planned from every
     registered retention planner when it starts. ``None`` while one is still live."""
-    if AnonymizationJob.objects.filter(
-        kind=JobKind.RETENTION, status__in=[JobStatus.SCHEDULED, JobStatus.RUNNING, JobStatus.VERIFYING]
-    ).exists():
+    if AnonymizationJob.objects.filter(kind=JobKind.RETENTION, status__in=LIVE_JOB_STATUSES).exists():
         return None
     return create_job(JobKind.RETENTION, label="retention sweep")
 

@@ -127,6 +127,10 @@ class JobStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+# A job in these states still has work ahead (at most one disband per organization).
+LIVE_JOB_STATUSES = (JobStatus.SCHEDULED, JobStatus.RUNNING, JobStatus.VERIFYING)
+
+
 class AnonymizationJob(models.Model):
     """One cascade (ORG-11, ACC-5, ANON-2, ANON-3): the database row that the Celery
     tasks drive, checkpoint and report on, and that the owner's and staff's progress bars
@@ -167,17 +171,13 @@ class AnonymizationJob(models.Model):
             # One live cascade per organization: a second disband is refused, not queued.
             models.UniqueConstraint(
                 fields=["kind", "organization_id"],
-                condition=models.Q(status__in=["scheduled", "running", "verifying"], kind="disband"),
+                condition=models.Q(status__in=LIVE_JOB_STATUSES, kind="disband"),
                 name="one_live_disband_per_organization",
             )
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk} ({self.get_status_display()})"
-
-    @property
-    def is_live(self) -> bool:
-        return self.status in {JobStatus.SCHEDULED, JobStatus.RUNNING, JobStatus.VERIFYING}
 
     personal_data = PersonalData(
         subject=None,

@@ -26,7 +26,7 @@ from accounts.services import check_code, consume_code
 from dataprotection import anonymization
 from dataprotection.anonymization import StageSpec
 from dataprotection.audit import record_event
-from dataprotection.models import AnonymizationJob, AuditEvent, JobKind, JobStatus, StageAction
+from dataprotection.models import LIVE_JOB_STATUSES, AnonymizationJob, AuditEvent, JobKind, JobStatus, StageAction
 from dataprotection.personal_data import declared_models
 from organizations.models import (
     Administrator,
@@ -120,7 +120,7 @@ def live_disband(organization_id: int) -> AnonymizationJob | None:
         AnonymizationJob.objects.filter(
             kind=JobKind.DISBAND,
             organization_id=organization_id,
-            status__in=[JobStatus.SCHEDULED, JobStatus.RUNNING, JobStatus.VERIFYING],
+            status__in=LIVE_JOB_STATUSES,
         )
         .order_by("-id")
         .first()

@@ -18,7 +18,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dataprotection.anonymization import StageSpec, months_before, register_kind
+from dataprotection.anonymization import StageSpec, model_of, months_before, register_kind
 from dataprotection.audit import record_event
 from dataprotection.models import AnonymizationJob, JobKind, JobStatus
 from organizations.models import (
@@ -175,7 +175,7 @@ def plan_retention(job: AnonymizationJob) -> list[StageSpec]:
     for setting in settings_rows:
         label, since = RECORD_TABLES[setting.kind]
         cutoff = months_before(now, setting.months)
-        model_field = _field_of(label, since)
+        model_field = model_of(label)._meta.get_field(since)
         value = cutoff.isoformat() if isinstance(model_field, models.DateTimeField) else cutoff.date().isoformat()
         specs.append(_record_stage(setting.kind, {"organization_id": setting.organization_id, f"{since}__lt": value}))
     failed_jobs = AnonymizationJob.objects.filter(kind=JobKind.RETENTION, status=JobStatus.FAILED).values("pk")
@@ -187,12 +187,6 @@ def plan_retention(job: AnonymizationJob) -> list[StageSpec]:
         ServiceShutdown.objects.filter(pk=shutdown.pk).update(status=ShutdownStatus.RUNNING, job_id=job.pk)
         specs.append(_record_stage(shutdown.kind, {}))
     return specs
-
-
-def _field_of(label: str, name: str):
-    from django.apps import apps
-
-    return apps.get_model(label)._meta.get_field(name)
 
 
 def finish_retention(job: AnonymizationJob) -> None:

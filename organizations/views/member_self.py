@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
 from django.shortcuts import render
 
-from dataprotection.models import AnonymizationJob, AuditEvent, JobKind, JobStatus
+from dataprotection.models import LIVE_JOB_STATUSES, AnonymizationJob, AuditEvent, JobKind
 from organizations.models import Department, Member, OrganizationStatus
 
 EVENTS_SHOWN = 100
@@ -54,6 +54,6 @@ def _disband_dates(organization_ids: list[int]) -> dict[int, object]:
     jobs = AnonymizationJob.objects.filter(
         kind=JobKind.DISBAND,
         organization_id__in=organization_ids,
-        status__in=[JobStatus.SCHEDULED, JobStatus.RUNNING, JobStatus.VERIFYING],
+        status__in=LIVE_JOB_STATUSES,
     ).values_list("organization_id", "not_before")
     return dict(jobs)

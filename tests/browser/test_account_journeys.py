@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from accounts.models import User
 from dataprotection.models import AuditEvent
+from tests.browser.pages import sign_in
 from tests.conftest import last_code
 from tests.factories import TEST_PASSWORD, UserFactory
 
@@ -88,14 +89,6 @@ def test_sign_in_with_password_and_with_code(page, sms_outbox):
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="My profile")).to_be_visible()
     assert AuditEvent.objects.filter(action="account.signed_in", subject_user=user).exists()
-
-
-def sign_in(page, user) -> None:
-    page.goto("/accounts/sign-in/")
-    page.get_by_label("Mobile number").fill(user.phone)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="My profile")).to_be_visible()
 
 
 def test_edit_profile_and_avatar_errors(page, settings, tmp_path):

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from accounts.models import AccountDeletionRequest, IdentityVerification
 from dataprotection.identifiers import id_number_check_digit
-from tests.browser.test_account_journeys import sign_in
+from tests.browser.pages import sign_in
 from tests.conftest import last_code
 from tests.factories import TEST_PASSWORD, UserFactory
 

@@ -9,17 +9,10 @@ import pytest
 from playwright.sync_api import expect
 
 from organizations.models import Administrator, DepartmentUserObjectPermission
-from tests.factories import TEST_PASSWORD, UserFactory
+from tests.browser.pages import sign_in
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.realservices]
-
-
-def sign_in(page, user) -> None:
-    page.goto("/accounts/sign-in/")
-    page.get_by_label("Mobile number").fill(user.phone)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="My profile")).to_be_visible()
 
 
 def test_owner_appoints_a_scoped_sub_admin(cast, live_server, page):

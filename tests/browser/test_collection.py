@@ -10,19 +10,12 @@ from playwright.sync_api import expect
 
 from organizations.collection import collection_settings
 from organizations.models import Member, UploadAttestation
-from tests.factories import TEST_PASSWORD, MemberFactory
+from tests.browser.pages import sign_in
+from tests.factories import MemberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.realservices]
 
 ADDRESS = "浙江省杭州市西湖区文三路 90 号"
-
-
-def sign_in(page, user) -> None:
-    page.goto("/accounts/sign-in/")
-    page.get_by_label("Mobile number").fill(user.phone)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="My profile")).to_be_visible()
 
 
 def test_owner_collects_home_address_and_fills_it_with_the_attestation(cast, page):

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from dataprotection.models import AnonymizationJob, JobStatus
 from organizations.models import Administrator, Member, Organization, OrganizationStatus
 from tests.anonymization_data import populate
-from tests.browser.test_account_journeys import sign_in
+from tests.browser.pages import sign_in
 from tests.conftest import last_code
 from tests.factories import UserFactory
 

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from dataprotection.identifiers import id_number_check_digit
 from organizations.models import AdministratorRole, Certification, CertificationStatus, Organization
-from tests.browser.test_account_journeys import sign_in
+from tests.browser.pages import sign_in
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.realservices]

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from dataprotection.models import AuditEvent
 from organizations.services.retention import announce_shutdown, retention_settings
-from tests.browser.test_account_journeys import sign_in
+from tests.browser.pages import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.realservices]
 

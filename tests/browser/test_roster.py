@@ -12,20 +12,13 @@ from dataprotection.identifiers import id_number_check_digit
 from dataprotection.models import AuditEvent
 from organizations.lookups import id_number_digest, mobile_digest
 from organizations.models import CollectionSetting, Member
-from tests.factories import TEST_PASSWORD, MemberFactory
+from tests.browser.pages import sign_in
+from tests.factories import MemberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.realservices]
 
 MOBILE = "+8613912345678"
 ID_NUMBER = "33010619880512345" + id_number_check_digit("33010619880512345")
-
-
-def sign_in(page, user) -> None:
-    page.goto("/accounts/sign-in/")
-    page.get_by_label("Mobile number").fill(user.phone)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="My profile")).to_be_visible()
 
 
 def shown_member_ids(page) -> set[int]:

@@ -12,17 +12,9 @@ from playwright.sync_api import expect
 
 from dataprotection.models import AuditEvent
 from organizations.models import ImportStatus, Member, RosterImport
-from tests.factories import TEST_PASSWORD
+from tests.browser.pages import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.realservices]
-
-
-def sign_in(page, user) -> None:
-    page.goto("/accounts/sign-in/")
-    page.get_by_label("Mobile number").fill(user.phone)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="My profile")).to_be_visible()
 
 
 def roster_csv() -> bytes:

@@ -24,28 +24,8 @@ from dataprotection.models import (
     JobStatus,
 )
 from organizations.models import AttendancePunch, Member, Organization, OrganizationStatus
-from organizations.services import disband
-from tests.anonymization_data import populate
+from tests.anonymization_data import org_rows, populate, residue, snapshot
 from tests.factories import OrganizationFactory, UserFactory
-
-
-def org_rows(organization_id: int):
-    """Every row of every table that holds this organization's data, as dicts."""
-    for spec in disband.disband_stages(organization_id):
-        model = anonymization.model_of(spec.model)
-        names = [f.attname for f in model._meta.concrete_fields]
-        for obj in anonymization.base_queryset(model).filter(**spec.lookup):
-            yield spec.model, {name: getattr(obj, name) for name in names}
-
-
-def residue(organization_id: int, values: set[str]) -> list[tuple[str, str]]:
-    found = []
-    for label, row in org_rows(organization_id):
-        for name, value in row.items():
-            text = str(value) if value is not None else ""
-            if text in values or any(v in text for v in values if len(v) > 6 and isinstance(value, (str, dict, list))):
-                found.append((label, name))
-    return found
 
 
 def run_disband(organization: Organization, owner) -> int:
@@ -100,10 +80,6 @@ def test_chunks_cover_every_row_once_and_never_exceed_the_size(keep, size):
 
 
 # --------------------------------------------------------------------------- resuming and idempotence
-
-
-def snapshot(organization_id: int) -> list:
-    return sorted((label, sorted(row.items(), key=str)) for label, row in org_rows(organization_id))
 
 
 def started_job(organization, owner):
