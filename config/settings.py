@@ -87,6 +87,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "consent.gpc.GlobalPrivacyControlMiddleware",
+    "consent.policy_notice.PolicyNoticeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -106,6 +108,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "organizations.context_processors.service_notices",
+                "consent.context_processors.cookie_banner",
             ],
         },
     },
@@ -267,6 +270,21 @@ SERVICE_SHUTDOWN_NOTICE_DAYS = env_int("SERVICE_SHUTDOWN_NOTICE_DAYS", 30, minim
 # ACC-5: cooling-off days between a verified account-deletion request and its cascade,
 # during which the person can cancel (0: start at once).
 ACCOUNT_DELETION_GRACE_DAYS = env_int("ACCOUNT_DELETION_GRACE_DAYS", 7, minimum=0)
+
+# --- Consent and services (CON, SVC) -----------------------------------------------
+# CON-4: the key of the one-way hash clients apply to phone numbers before contact
+# matching. Clients receive it (they hash on the device), so it is not a secret like
+# the field keys; set it in production so every web process and app agrees on it.
+CONTACT_MATCHING_KEY = env_secret("CONTACT_MATCHING_KEY") or ""
+# CON-4: digests one person may submit per day; a published key makes the hash
+# enumerable, so the volume is what protects the phone-number space.
+CONTACT_MATCHING_DAILY_LIMIT = env_int("CONTACT_MATCHING_DAILY_LIMIT", 2000, minimum=1)
+# SVC-3: lifetime of an access token issued to a provider.
+PROVIDER_TOKEN_LIFETIME_SECONDS = env_int("PROVIDER_TOKEN_LIFETIME_SECONDS", 7200, minimum=60)
+# SVC-3: one delivery attempt of a deletion notice waits this long for the provider.
+DELETION_NOTICE_TIMEOUT_SECONDS = env_int("DELETION_NOTICE_TIMEOUT_SECONDS", 10, minimum=1)
+# SVC-3: retries back off exponentially up to this pause, and go on until acknowledged.
+DELETION_NOTICE_MAX_BACKOFF_SECONDS = env_int("DELETION_NOTICE_MAX_BACKOFF_SECONDS", 6 * 3600, minimum=1)
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_IGNORE_RESULT = True  # progress lives in database rows, not in a result backend
 CELERY_RESULT_BACKEND = None
@@ -284,6 +302,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "resume-anonymization-jobs": {
         "task": "dataprotection.tasks.resume_anonymization_jobs",
+        "schedule": timedelta(minutes=1),
+    },
+    "deliver-due-deletion-notices": {
+        "task": "consent.tasks.deliver_due_notices",
         "schedule": timedelta(minutes=1),
     },
     "purge-spent-sms-codes": {

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("accounts/", include("accounts.urls")),
     path("orgs/", include("organizations.urls")),
+    path("", include("consent.urls")),
     path("service-notices/", retention_views.service_notices, name="service_notices"),  # ANON-6, public
     path("i18n/setlang/", set_language, name="set_language"),
     path("ops/", admin.site.urls),

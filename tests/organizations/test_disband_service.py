@@ -151,6 +151,10 @@ def test_the_plan_covers_every_table_with_organization_data():
     silently dropped out of it (or a new one that joined) visible in review."""
     labels = {spec.model: spec for spec in disband.disband_stages(1)}
     assert set(labels) == {
+        "consent.Disclosure",
+        "consent.ProviderToken",
+        "consent.Service",
+        "consent.SharingGrant",
         "dataprotection.AuditEvent",
         "organizations.Administrator",
         "organizations.ApprovalRecord",

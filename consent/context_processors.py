@@ -1,0 +1,5 @@
+"""Template context of the consent app."""
+
+
+def cookie_banner(request) -> dict:
+    return {}

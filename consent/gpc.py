@@ -1,0 +1,9 @@
+"""Global Privacy Control (CON-7)."""
+
+
+class GlobalPrivacyControlMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)

@@ -1,1 +1,0 @@
-"""Consent models arrive with the consent issue (CON-1 to CON-7)."""

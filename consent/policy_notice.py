@@ -1,0 +1,9 @@
+"""The significant-change notice at sign-in (CON-6)."""
+
+
+class PolicyNoticeMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
