@@ -172,6 +172,14 @@ class IdentityVerificationForm(forms.Form):
 
     legal_name = forms.CharField(label=_("Legal name (as on the ID card)"), max_length=100)
     id_number = forms.CharField(label=_("ID card number"), max_length=20)
+    # CON-5: sensitive processing needs its own explicit consent, never a bundled one.
+    explicit_consent = forms.BooleanField(
+        label=_(
+            "I explicitly consent to Custodia processing my legal name and ID card number to check my identity. "
+            "They are sensitive personal information; I can withdraw this consent at any time, which deletes them."
+        ),
+        error_messages={"required": _("Checking your identity needs your explicit consent.")},
+    )
 
     def clean_id_number(self):
         return clean_id_number(self.cleaned_data["id_number"])

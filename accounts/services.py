@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from accounts import signals
 from accounts.deletion import deletion_blockers
 from accounts.models import (
     AccountDeletionRequest,
@@ -239,8 +240,17 @@ def update_profile(user: User, changes: dict, *, actor: User | None = None, ip: 
 
 
 @transaction.atomic
-def submit_identity_verification(user: User, *, legal_name: str, id_number: str, ip: str | None = None):
-    """Record optional real-person authentication data, encrypted (ACC-3)."""
+def submit_identity_verification(
+    user: User, *, legal_name: str, id_number: str, explicit_consent: bool, ip: str | None = None
+):
+    """Record optional real-person authentication data, encrypted (ACC-3), only with the
+    person's own explicit consent to this sensitive processing (CON-5), which the
+    consent ledger records through ``sensitive_processing_consented``."""
+    if not explicit_consent:
+        raise ValidationError(
+            _("Checking your identity needs your explicit consent to processing your ID number."),
+            code="consent_required",
+        )
     id_number = normalize_id_number(id_number)
     digest = keyed_hash(id_number, "accounts.identity.id_number")
     if IdentityVerification.objects.filter(id_number_digest=digest).exclude(user=user).exists():
@@ -258,6 +268,7 @@ def submit_identity_verification(user: User, *, legal_name: str, id_number: str,
     record_event(
         "identity.submitted", actor=user, subject=user, target=verification, ip=ip, changes=["legal_name", "id_number"]
     )
+    signals.sensitive_processing_consented.send(User, user=user, purpose=signals.IDENTITY_CHECK, ip=ip)
     return verification
 
 
@@ -266,6 +277,7 @@ def remove_identity_verification(user: User, *, ip: str | None = None) -> None:
     deleted, _details = IdentityVerification.objects.filter(user=user).delete()
     if deleted:
         record_event("identity.removed", actor=user, subject=user, target=user, ip=ip)
+        signals.sensitive_processing_stopped.send(User, user=user, purpose=signals.IDENTITY_CHECK, ip=ip)
 
 
 def request_account_deletion(user: User, *, code: str, reason: str = "", ip: str | None = None):

@@ -249,6 +249,7 @@ def identity(request: HttpRequest) -> HttpResponse:
                 request.user,
                 legal_name=form.cleaned_data["legal_name"],
                 id_number=form.cleaned_data["id_number"],
+                explicit_consent=form.cleaned_data["explicit_consent"],
                 ip=client_ip(request),
             )
         except ValidationError as exc:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from dataprotection.personal_data import SET_NULL, PersonalData, redact
+from dataprotection.personal_data import ANONYMIZED, SET_NULL, PersonalData, redact
 
 
 class Purpose(models.TextChoices):
@@ -174,7 +174,10 @@ class ConsentRecord(models.Model):
         note="Evidence of consent outlives the account, without the person (ACC-5).",
         fields={
             "user": SET_NULL,
-            "visitor_key": redact("", note="a browser identifier"),
+            # A browser identifier. A deleted person's records get the ANONYMIZED marker
+            # (never a 32-hex visitor key), so that with ``user`` NULL they still pass the
+            # consent_record_has_subject check instead of failing the cascade.
+            "visitor_key": redact(ANONYMIZED, note="a browser identifier"),
             "actor_user": SET_NULL,
         },
         non_personal={"id", "purpose", "decision", "policy_version", "channel", "actor", "recorded_at"},

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from dataprotection.personal_data import DELETE_ROW, PersonalData
 
@@ -13,7 +14,7 @@ from dataprotection.personal_data import DELETE_ROW, PersonalData
 class DevicePermission(models.TextChoices):
     """Device permissions client apps may use, each only while the person allows it."""
 
-    LOCATION = "location", _("Location")
+    LOCATION = "location", pgettext_lazy("device permission", "Location")
     CAMERA = "camera", _("Camera")
     PHOTOS = "photos", _("Photos")
     MICROPHONE = "microphone", _("Microphone")

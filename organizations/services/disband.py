@@ -13,6 +13,7 @@ organization is marked disbanded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -100,19 +101,32 @@ def disband_stages(organization_id: int) -> list[StageSpec]:
     return specs
 
 
+# Apps above this one add to the preview (consent: the services to be revoked) without
+# this module importing them (docs/architecture.md).
+_preview_contributors: list[Callable[[Organization], dict]] = []
+
+
+def register_preview_contributor(contributor: Callable[[Organization], dict]) -> None:
+    if contributor not in _preview_contributors:
+        _preview_contributors.append(contributor)
+
+
 def disband_preview(organization: Organization) -> dict:
     """What the cascade will do, for the owner to confirm: rows per kind of record,
     members affected (and how many have a personal account, which stays), administrators
     who lose their rights, services to revoke."""
     members = Member.objects.filter(organization=organization)
-    return {
+    preview = {
         "stages": [row for row in anonymization.count_stages(disband_stages(organization.pk)) if row["rows"]],
         "members": members.count(),
         "members_with_accounts": members.filter(user__isnull=False).count(),
         "administrators": organization.administrators.count(),
-        "services": [],  # third-party service grants arrive with SVC-3 (issue 5)
+        "services": [],
         "grace_days": settings.DISBAND_GRACE_DAYS,
     }
+    for contributor in _preview_contributors:
+        preview.update(contributor(organization))
+    return preview
 
 
 def live_disband(organization_id: int) -> AnonymizationJob | None:

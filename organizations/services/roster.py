@@ -221,3 +221,27 @@ def reveal_member_field(access: OrgAccess, member: Member, field: str, ip: str |
         metadata={"field": field},
     )
     return getattr(member, field) or ""
+
+
+@transaction.atomic
+def erase_face_templates_of_person(user, *, ip: str | None = None) -> int:
+    """CON-5: the person withdrew their consent to face recognition, so the face
+    templates enrolled for them in any organization are deleted (fingerprints are not
+    face recognition and stay). One audit event per organization concerned."""
+    from organizations.models import BiometricKind, BiometricTemplate
+
+    templates = BiometricTemplate.objects.filter(member__user=user, kind=BiometricKind.FACE)
+    per_organization: dict[int, int] = {}
+    for organization_id in templates.values_list("organization_id", flat=True):
+        per_organization[organization_id] = per_organization.get(organization_id, 0) + 1
+    deleted, _details = templates.delete()
+    for organization_id, count in sorted(per_organization.items()):
+        record_event(
+            "member.face_templates_erased",
+            actor=user,
+            subject=user,
+            organization=organization_id,
+            ip=ip,
+            metadata={"templates": count, "reason": "face recognition consent withdrawn"},
+        )
+    return deleted

@@ -74,7 +74,7 @@ def test_identity_verification_admin_hides_the_id_number(staff_client, cast):
     """ACC-3/ORG-10: staff see who submitted and the status, not the ID number, the
     legal name, their ciphertext or the keyed hash."""
     verification = services.submit_identity_verification(
-        cast.member_user, legal_name="Legal Name Zhao", id_number=ID_NUMBER
+        cast.member_user, legal_name="Legal Name Zhao", id_number=ID_NUMBER, explicit_consent=True
     )
     stored = IdentityVerification.objects.get(pk=verification.pk)
     for url in (

@@ -644,7 +644,7 @@ def test_invalid_id_number_is_rejected(client):
     assert client.get(url("identity")).status_code == 200
     wrong_check = VALID_ID[:17] + ("1" if VALID_ID[17] != "1" else "2")
     for bad in (wrong_check, VALID_ID[:17], "110105194902300011"):  # check digit, length, 30 February
-        response = client.post(url("identity"), {"legal_name": "Zhang San", "id_number": bad})
+        response = client.post(url("identity"), {"legal_name": "Zhang San", "id_number": bad, "explicit_consent": "on"})
         assert response.status_code == 200
         assert shows(
             response,
@@ -659,7 +659,7 @@ def test_identity_is_stored_encrypted_and_shown_masked(client):
     user = UserFactory(phone=PHONE)
     client.force_login(user)
     typed = f"{VALID_ID[:6]} {VALID_ID[6:14]} {VALID_ID[14:].lower()}"  # spaces, lower-case x
-    response = client.post(url("identity"), {"legal_name": "Zhang San", "id_number": typed})
+    response = client.post(url("identity"), {"legal_name": "Zhang San", "id_number": typed, "explicit_consent": "on"})
     assert response.status_code == 302
     assert response.url == url("profile")
 
@@ -686,9 +686,11 @@ def test_identity_is_stored_encrypted_and_shown_masked(client):
 def test_same_id_number_on_another_account_is_rejected(client):
     """ACC-3: one identity cannot be claimed by two accounts."""
     owner = UserFactory(phone="+8613800000001")
-    services.submit_identity_verification(owner, legal_name="Zhang San", id_number=VALID_ID)
+    services.submit_identity_verification(owner, legal_name="Zhang San", id_number=VALID_ID, explicit_consent=True)
     client.force_login(UserFactory(phone=PHONE))
-    response = client.post(url("identity"), {"legal_name": "Zhang San", "id_number": VALID_ID.lower()})
+    response = client.post(
+        url("identity"), {"legal_name": "Zhang San", "id_number": VALID_ID.lower(), "explicit_consent": "on"}
+    )
     assert response.status_code == 200
     assert shows(response, "This ID number is already verified on another account.")
     assert list(IdentityVerification.objects.values_list("user", flat=True)) == [owner.pk]
@@ -697,9 +699,11 @@ def test_same_id_number_on_another_account_is_rejected(client):
 def test_identity_can_be_updated_by_its_owner(client):
     """ACC-3: resubmitting replaces one's own data (one row per person)."""
     user = UserFactory(phone=PHONE)
-    services.submit_identity_verification(user, legal_name="Zhang San", id_number=VALID_ID)
+    services.submit_identity_verification(user, legal_name="Zhang San", id_number=VALID_ID, explicit_consent=True)
     client.force_login(user)
-    response = client.post(url("identity"), {"legal_name": "Zhang Sanfeng", "id_number": OTHER_VALID_ID})
+    response = client.post(
+        url("identity"), {"legal_name": "Zhang Sanfeng", "id_number": OTHER_VALID_ID, "explicit_consent": "on"}
+    )
     assert response.status_code == 302
     verification = IdentityVerification.objects.get()
     assert (verification.legal_name, verification.id_number) == ("Zhang Sanfeng", OTHER_VALID_ID)
@@ -708,7 +712,7 @@ def test_identity_can_be_updated_by_its_owner(client):
 def test_identity_can_be_removed(client):
     """ACC-3: the person deletes their real-person authentication data at any time."""
     user = UserFactory(phone=PHONE)
-    services.submit_identity_verification(user, legal_name="Zhang San", id_number=VALID_ID)
+    services.submit_identity_verification(user, legal_name="Zhang San", id_number=VALID_ID, explicit_consent=True)
     client.force_login(user)
     assert shows(client.get(url("identity")), "Delete my real-person authentication data")
     response = client.post(url("identity"), {"remove": "1"})
@@ -863,7 +867,7 @@ def test_every_account_page_shows_only_the_signed_in_persons_data(client):
         company_email="bob@example.org",
         birthday="1985-06-15",
     )
-    services.submit_identity_verification(bob, legal_name="Chen Bo", id_number=OTHER_VALID_ID)
+    services.submit_identity_verification(bob, legal_name="Chen Bo", id_number=OTHER_VALID_ID, explicit_consent=True)
     now = timezone.now()
     AccountDeletionRequest.objects.create(user=bob, reason="Bob leaves", requested_at=now, verified_at=now)
     bob_values = [
@@ -912,7 +916,7 @@ def test_profile_page_query_count(client, django_assert_num_queries):
     4. accounts_accountdeletionrequest: an open deletion request, if any.
     """
     user = UserFactory(phone=PHONE, name="Counted")
-    services.submit_identity_verification(user, legal_name="Zhang San", id_number=VALID_ID)
+    services.submit_identity_verification(user, legal_name="Zhang San", id_number=VALID_ID, explicit_consent=True)
     client.force_login(user)
     cached_shutdown_notices()  # the ANON-6 banners' list is cached for a minute: warm, as in steady state
     with django_assert_num_queries(4):

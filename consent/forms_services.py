@@ -1,0 +1,42 @@
+"""Forms of an organization's service pages (SVC-2, SVC-3).
+
+The open and reconfirm forms carry the scopes and revision the administrator was shown
+(hidden fields) and need an explicit confirmation; the service refuses them when the
+catalog has changed since (a stale page), so what is recorded is what was seen."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from consent.models.sharing import DataScope, Service
+
+
+class ConfirmSharingForm(forms.Form):
+    scopes = forms.CharField(required=False, widget=forms.HiddenInput)
+    scopes_revision = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    confirm = forms.BooleanField(
+        label=_("I have read what will be shared and confirm it for the whole organization."),
+        error_messages={"required": _("Tick the box to confirm what will be shared.")},
+    )
+
+    @classmethod
+    def for_service(cls, service: Service, data=None):
+        return cls(
+            data,
+            initial={"scopes": ",".join(service.data_scopes), "scopes_revision": service.scopes_revision},
+        )
+
+    def clean_scopes(self) -> list[str]:
+        scopes = [scope for scope in self.cleaned_data["scopes"].split(",") if scope]
+        if any(scope not in DataScope.values for scope in scopes):
+            raise ValidationError(_("The page was changed; reload it and confirm again."), code="invalid")
+        return scopes
+
+
+class CloseServiceForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("Close the service: the provider's access stops now and it is asked to delete the data."),
+        error_messages={"required": _("Tick the box to confirm closing the service.")},
+    )

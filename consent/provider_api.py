@@ -1,0 +1,319 @@
+"""The API providers call (SVC-2, SVC-3, SVC-4, SVC-5), under ``/provider/v1/``.
+
+- ``POST token``: client credentials (``client_id`` = the service's code,
+  ``client_secret``) and either ``organization`` (the organization's open ID, for an
+  open grant) or ``user`` (the person's open ID, for a mini-program they authorized).
+- ``GET members``: the organization's roster with the basic information and only the
+  scopes the administrator confirmed that the organization collects, keyset-paginated.
+- ``GET me``: a mini-program's person, basic information only.
+
+Every answer is JSON; bad input is a 4xx with ``{"error": code, "message": text}``.
+People and organizations appear only by the pseudonymous IDs of ``consent.open_ids``;
+every member returned is recorded as a disclosure (SVC-5)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Prefetch
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from consent.models.sharing import DataScope, GrantStatus, PersonalAuthorization, Service, ServiceKind, SharingGrant
+from consent.open_ids import member_open_id, organization_open_id, user_open_id
+from consent.services import disclosures, tokens
+from consent.services.sharing import effective_scopes
+from dataprotection.crypto import DecryptionError, decrypt, encrypt
+from organizations.collection import collected_fields
+from organizations.models import Department, Member, MemberStatus
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+MAX_BODY_BYTES = 16 * 1024
+CURSOR_PURPOSE = "consent.provider.cursor"
+BASIC_SCOPE = "basic"
+# A digest no secret hashes to: unknown clients are compared against it, so a wrong
+# client_id takes as long as a wrong secret.
+_NO_SECRET = "0" * 64
+
+# Each roster scope and the member fields it sends, each only if the organization
+# collects it (ORG-5). Activity scopes (attendance, approvals, ...) are not part of the
+# roster and are not served by this endpoint.
+MEMBER_FIELDS = {
+    DataScope.NAME: ("name",),
+    DataScope.MOBILE: ("mobile",),
+    DataScope.OFFICE_EMAIL: ("office_email",),
+    DataScope.OFFICE_PHONE: ("office_phone",),
+    DataScope.EMPLOYEE_NUMBER: ("employee_number",),
+    DataScope.POSITION: ("position", "grade"),
+}
+
+
+def error(status: int, code: str, message: str, **headers) -> JsonResponse:
+    response = JsonResponse({"error": code, "message": message}, status=status)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def unauthorized(message: str = "The access token is missing, expired or revoked.") -> JsonResponse:
+    return error(401, "invalid_token", message, WWW_Authenticate='Bearer error="invalid_token"')
+
+
+def _no_store(response: JsonResponse) -> JsonResponse:
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --------------------------------------------------------------------------- token
+
+
+def _credentials(request: HttpRequest) -> dict | None:
+    if len(request.body) > MAX_BODY_BYTES:
+        return None
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return data if isinstance(data, dict) else None
+    return request.POST.dict()
+
+
+def _text(data: dict, name: str) -> str:
+    value = data.get(name, "")
+    return value if isinstance(value, str) else ""
+
+
+def _find_by_open_id(pairs, make_id, wanted: str):
+    """The key whose open ID is ``wanted``: open IDs are keyed one-way pseudonyms, so
+    the candidates (this service's open grants or authorizations) are hashed and
+    compared."""
+    for key, subject_id in pairs:
+        if hmac.compare_digest(make_id(subject_id), wanted):
+            return key
+    return None
+
+
+@csrf_exempt
+@never_cache
+@require_POST
+def token(request: HttpRequest) -> JsonResponse:
+    """SVC-3: an access token for an open grant (or a mini-program authorization)."""
+    data = _credentials(request)
+    if data is None:
+        return error(400, "invalid_request", "Send the credentials as a form or a JSON object.")
+    client_id, client_secret = _text(data, "client_id"), _text(data, "client_secret")
+    organization, user = _text(data, "organization"), _text(data, "user")
+    if not client_id or not client_secret:
+        return error(400, "invalid_request", "client_id and client_secret are required.")
+    if bool(organization) == bool(user):
+        return error(400, "invalid_request", "Give exactly one of organization or user.")
+    service = (
+        Service.objects.exclude(kind=ServiceKind.FIRST_PARTY)
+        .filter(code=client_id[:50])
+        .only("pk", "code", "kind", "client_secret_digest")
+        .first()
+    )
+    stored = service.client_secret_digest if service is not None and service.client_secret_digest else _NO_SECRET
+    presented = hashlib.sha256(client_secret.encode()).hexdigest()
+    if not hmac.compare_digest(presented, stored) or stored == _NO_SECRET:
+        return error(401, "invalid_client", "Unknown client or wrong secret.")
+    if organization:
+        grants = SharingGrant.objects.filter(service=service, status=GrantStatus.ACTIVE).values_list(
+            "pk", "organization_id"
+        )
+        grant_pk = _find_by_open_id(grants, lambda pk: organization_open_id(service.code, pk), organization)
+        if grant_pk is None:
+            return error(403, "no_active_grant", "The organization has not opened this service.")
+        raw, _token = tokens.issue_token(grant=SharingGrant.objects.get(pk=grant_pk))
+    else:
+        if service.kind != ServiceKind.MINI_PROGRAM:
+            return error(403, "no_active_grant", "Only a mini-program is authorized by a person.")
+        authorizations = PersonalAuthorization.objects.filter(service=service, status=GrantStatus.ACTIVE).values_list(
+            "pk", "user_id"
+        )
+        authorization_pk = _find_by_open_id(authorizations, lambda pk: user_open_id(service.code, pk), user)
+        if authorization_pk is None:
+            return error(403, "no_active_grant", "The person has not authorized this mini-program.")
+        raw, _token = tokens.issue_token(authorization=PersonalAuthorization.objects.get(pk=authorization_pk))
+    return _no_store(
+        JsonResponse(
+            {"access_token": raw, "token_type": "Bearer", "expires_in": settings.PROVIDER_TOKEN_LIFETIME_SECONDS}
+        )
+    )
+
+
+# --------------------------------------------------------------------------- data
+
+
+def bearer(request: HttpRequest):
+    header = request.headers.get("Authorization", "")
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        return None
+    return tokens.authenticate_token(raw.strip())
+
+
+def _limit(value: str | None) -> int | None:
+    if value in (None, ""):
+        return DEFAULT_LIMIT
+    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+        return None
+    return int(value)
+
+
+def make_cursor(grant_id: int, member_id: int) -> str:
+    """Opaque to the provider (encrypted): it reveals no internal key and works only
+    with the grant that received it."""
+    return encrypt(f"{grant_id}:{member_id}", CURSOR_PURPOSE)
+
+
+def read_cursor(cursor: str, grant_id: int) -> int | None:
+    try:
+        grant_part, _, member_part = decrypt(cursor[:500], CURSOR_PURPOSE).partition(":")
+    except (DecryptionError, ValueError, TypeError):
+        return None
+    if grant_part != str(grant_id) or not member_part.isdigit():
+        return None
+    return int(member_part)
+
+
+def avatar_url(request: HttpRequest, user) -> str | None:
+    if user is None or not user.avatar:
+        return None
+    return request.build_absolute_uri(user.avatar.url)
+
+
+@never_cache
+@require_GET
+def members(request: HttpRequest) -> JsonResponse:
+    """SVC-2, SVC-5: the organization's members as the provider may see them."""
+    access_token = bearer(request)
+    if access_token is None:
+        return unauthorized()
+    grant = access_token.grant
+    if grant is None:
+        return error(403, "wrong_token", "This token belongs to a person's authorization; use /provider/v1/me.")
+    limit = _limit(request.GET.get("limit"))
+    if limit is None:
+        return error(400, "invalid_limit", f"limit must be a whole number from 1 to {MAX_LIMIT}.")
+    after = 0
+    if request.GET.get("cursor"):
+        after = read_cursor(request.GET["cursor"], grant.pk)
+        if after is None:
+            return error(400, "invalid_cursor", "The cursor is not one this API gave for this token.")
+    service = grant.service
+    organization = grant.organization
+    collected = collected_fields(organization)
+    scopes = [scope for scope in effective_scopes(grant) if scope == DataScope.DEPARTMENTS or scope in MEMBER_FIELDS]
+    fields_by_scope = {
+        scope: tuple(name for name in MEMBER_FIELDS.get(scope, ()) if name in collected) for scope in scopes
+    }
+    # A scope none of whose fields the organization collects sends nothing.
+    sent_scopes = [scope for scope in scopes if scope == DataScope.DEPARTMENTS or fields_by_scope[scope]]
+    columns = {"pk", "user", "user__nickname", "user__avatar"} | {
+        name for scope in sent_scopes for name in fields_by_scope.get(scope, ())
+    }
+    queryset = (
+        Member.objects.filter(organization=organization, pk__gt=after)
+        .exclude(status=MemberStatus.LEFT)
+        .select_related("user")
+        .only(*columns)
+        .order_by("pk")
+    )
+    if DataScope.DEPARTMENTS in sent_scopes:
+        queryset = queryset.prefetch_related(
+            Prefetch("departments", queryset=Department.objects.only("pk", "name").order_by("path"))
+        )
+    page = list(queryset[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    data = []
+    for member in page:
+        item = {
+            "member_id": member_open_id(service.code, member.pk),
+            "user_id": user_open_id(service.code, member.user_id) if member.user_id else None,
+            "nickname": member.user.nickname if member.user_id else "",
+            "avatar_url": avatar_url(request, member.user if member.user_id else None),
+        }
+        for scope in sent_scopes:
+            if scope == DataScope.DEPARTMENTS:
+                item["departments"] = [department.name for department in member.departments.all()]
+            else:
+                for name in fields_by_scope[scope]:
+                    item[name] = getattr(member, name)
+        data.append(item)
+    with transaction.atomic():
+        disclosures.record_disclosures(
+            service,
+            [BASIC_SCOPE, *sent_scopes],
+            organization_id=organization.pk,
+            members=[(member.pk, member.user_id) for member in page],
+        )
+        tokens.touch_token(access_token)
+    return _no_store(
+        JsonResponse(
+            {
+                "organization": organization_open_id(service.code, organization.pk),
+                "scopes": [BASIC_SCOPE, *sent_scopes],
+                "data": data,
+                "next_cursor": make_cursor(grant.pk, page[-1].pk) if more else None,
+            }
+        )
+    )
+
+
+@never_cache
+@require_GET
+def me(request: HttpRequest) -> JsonResponse:
+    """SVC-4, SVC-5: a mini-program's person: basic information only."""
+    access_token = bearer(request)
+    if access_token is None:
+        return unauthorized()
+    authorization = access_token.authorization
+    if authorization is None:
+        return error(403, "wrong_token", "This token belongs to an organization's grant; use /provider/v1/members.")
+    user = authorization.user
+    with transaction.atomic():
+        disclosures.record_personal_disclosure(authorization, [BASIC_SCOPE])
+        tokens.touch_token(access_token)
+    return _no_store(
+        JsonResponse(
+            {
+                "user_id": user_open_id(authorization.service.code, user.pk),
+                "nickname": user.nickname,
+                "avatar_url": avatar_url(request, user),
+            }
+        )
+    )
+
+
+def _method_not_allowed_as_json(view):
+    """``require_GET``/``require_POST`` answer 405 with an HTML body; providers get JSON."""
+
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if response.status_code == 405 and not isinstance(response, JsonResponse):
+            allowed = response.get("Allow", "")
+            json_response = error(405, "method_not_allowed", f"Use {allowed}.")
+            json_response["Allow"] = allowed
+            return json_response
+        return response
+
+    wrapped.csrf_exempt = getattr(view, "csrf_exempt", False)
+    return wrapped
+
+
+urlpatterns = [
+    path("provider/v1/token", _method_not_allowed_as_json(token), name="provider_token"),
+    path("provider/v1/members", _method_not_allowed_as_json(members), name="provider_members"),
+    path("provider/v1/me", _method_not_allowed_as_json(me), name="provider_me"),
+]
