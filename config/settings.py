@@ -271,6 +271,15 @@ SERVICE_SHUTDOWN_NOTICE_DAYS = env_int("SERVICE_SHUTDOWN_NOTICE_DAYS", 30, minim
 # during which the person can cancel (0: start at once).
 ACCOUNT_DELETION_GRACE_DAYS = env_int("ACCOUNT_DELETION_GRACE_DAYS", 7, minimum=0)
 
+# --- Data-subject requests (REQ) ---------------------------------------------------
+# REQ-7: hours an access or portability archive stays downloadable once built.
+REQUEST_EXPORT_TTL_HOURS = env_int("REQUEST_EXPORT_TTL_HOURS", 72, minimum=1)
+# REQ-4: open requests due within this many days are "due soon" in the queues.
+REQUEST_DUE_SOON_DAYS = env_int("REQUEST_DUE_SOON_DAYS", 3, minimum=0)
+# REQ-6: requests of one kind a person may file within twelve months before further
+# ones count as excessive repeats (never blocking the verification itself).
+REQUEST_REPEAT_LIMIT = env_int("REQUEST_REPEAT_LIMIT", 3, minimum=1)
+
 # --- Consent and services (CON, SVC) -----------------------------------------------
 # CON-4: the key of the one-way hash clients apply to phone numbers before contact
 # matching. Clients receive it (they hash on the device), so it is not a secret like
@@ -306,6 +315,18 @@ CELERY_BEAT_SCHEDULE = {
     },
     "deliver-due-deletion-notices": {
         "task": "consent.tasks.deliver_due_notices",
+        "schedule": timedelta(minutes=1),
+    },
+    "remind-request-assignees": {
+        "task": "requests.tasks.remind_assignees",
+        "schedule": timedelta(days=1),
+    },
+    "expire-request-exports": {
+        "task": "requests.tasks.expire_exports",
+        "schedule": timedelta(hours=1),
+    },
+    "resume-request-exports": {
+        "task": "requests.tasks.resume_exports",
         "schedule": timedelta(minutes=1),
     },
     "purge-spent-sms-codes": {

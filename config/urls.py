@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("orgs/", include("organizations.urls")),
     path("", include("consent.urls")),
+    path("", include("requests.urls")),
     path("service-notices/", retention_views.service_notices, name="service_notices"),  # ANON-6, public
     path("i18n/setlang/", set_language, name="set_language"),
     path("ops/", admin.site.urls),

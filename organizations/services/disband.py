@@ -45,6 +45,13 @@ from organizations.permissions import OrgAccess
 NOT_ORGANIZATION_DATA = {"dataprotection.AnonymizationJob"}
 
 
+def keep_on_disband(label: str) -> None:
+    """Apps above this one name tables that point at an organization but hold the
+    person's own records (a data-subject request filed with it), which a disband must
+    leave alone (docs/architecture.md: a registry, not an import)."""
+    NOT_ORGANIZATION_DATA.add(label)
+
+
 def _organization_lookup(model: type[models.Model], organization_id: int) -> dict | None:
     """How ``model``'s rows of one organization are found: directly, through one
     foreign key, or (the audit trail) by a plain organization id column."""

@@ -176,6 +176,7 @@ def test_the_plan_covers_every_table_with_organization_data():
         "organizations.ScheduleEntry",
         "organizations.UploadAttestation",
         "organizations.WorkLog",
+        "requests.AutomatedDecision",
     }
     assert labels["organizations.Member"].extra == {"status": "left"}
     assert labels["organizations.MemberDepartment"].lookup == {"member__organization_id": 1}

@@ -1,0 +1,1 @@
+"""Operations console: the request queue."""
