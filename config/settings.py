@@ -279,6 +279,11 @@ REQUEST_DUE_SOON_DAYS = env_int("REQUEST_DUE_SOON_DAYS", 3, minimum=0)
 # REQ-6: requests of one kind a person may file within twelve months before further
 # ones count as excessive repeats (never blocking the verification itself).
 REQUEST_REPEAT_LIMIT = env_int("REQUEST_REPEAT_LIMIT", 3, minimum=1)
+# REQ-8, EN V(II): days until backups holding deleted data are purged; until then the
+# data in them is isolated from any processing.
+BACKUP_RETENTION_DAYS = env_int("BACKUP_RETENTION_DAYS", 30, minimum=1)
+# REQ-1, REQ-9: largest correction evidence or proof of authority accepted.
+REQUEST_FILE_MAX_BYTES = env_int("REQUEST_FILE_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 
 # --- Consent and services (CON, SVC) -----------------------------------------------
 # CON-4: the key of the one-way hash clients apply to phone numbers before contact

@@ -8,11 +8,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from dataprotection import anonymization
+from dataprotection.admin_base import ReadOnlyModelAdmin
 from dataprotection.models import AnonymizationJob, AnonymizationStage, AuditEvent, JobStatus
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyModelAdmin):
     """Read-only view of the audit trail for operations staff (SEC-2)."""
 
     list_display = (
@@ -29,15 +30,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_select_related = ("actor", "subject_user")
     date_hierarchy = "occurred_at"
     search_fields = ("action", "target_id", "=organization_id")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _stage_sum(column: str):

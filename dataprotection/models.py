@@ -116,6 +116,7 @@ class JobKind(models.TextChoices):
     DISBAND = "disband", _("Organization disband")
     ACCOUNT_DELETION = "account_deletion", _("Account deletion")
     RETENTION = "retention", _("Retention sweep")
+    MEMBER_ERASURE = "member_erasure", _("Erasure of one roster entry (data-subject request)")
 
 
 class JobStatus(models.TextChoices):

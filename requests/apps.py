@@ -7,8 +7,14 @@ class RequestsConfig(AppConfig):
     verbose_name = _("Data-subject requests")
 
     def ready(self):
+        from dataprotection import anonymization
+        from dataprotection.models import JobKind
         from organizations.services import disband
+        from requests.services import fulfilment, workflow
 
         # A person's request stays theirs when the organization it was filed with is
         # disbanded; the workflow hands its open requests to operations staff instead.
         disband.keep_on_disband("requests.DataSubjectRequest")
+        anonymization.register_kind(JobKind.DISBAND, finisher=workflow.hand_over_on_disband)
+        # REQ-8: deletion requests run on the anonymization engine and complete with it.
+        fulfilment.register()

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from dataprotection.fields import EncryptedTextField
 from dataprotection.personal_data import (
@@ -269,6 +270,9 @@ class DataSubjectRequest(models.Model):
         verbose_name = _("data-subject request")
         verbose_name_plural = _("data-subject requests")
         ordering = ["due_on", "pk"]
+        # REQ-6, SEC-1: staff see a request's details and proposed value only with this
+        # permission; everyone else sees them masked in the console.
+        permissions = [("view_request_details", _("Can see the details of data-subject requests"))]
         indexes = [
             models.Index(fields=["status", "due_on"], name="request_status_due"),
             models.Index(fields=["organization", "status", "due_on"], name="request_org_status_due"),
@@ -393,7 +397,7 @@ class ExportStatus(models.TextChoices):
     QUEUED = "queued", _("queued")
     BUILDING = "building", _("building")
     READY = "ready", _("ready")
-    FAILED = "failed", _("failed")
+    FAILED = "failed", pgettext_lazy("export archive", "failed")
     EXPIRED = "expired", _("expired")
 
 

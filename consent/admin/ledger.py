@@ -7,25 +7,11 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from consent.models import ConsentRecord, PrivacySettings
-
-# The cookie banner reads the person's answer from the session, filled at sign-in.
-# Connected here because this module is imported at start-up (admin autodiscovery);
-# ConsentConfig.ready() is the proper home (dispatch_uid makes a second connect a no-op).
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from dataprotection.admin_base import ReadOnlyModelAdmin
 
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(ReadOnlyAdmin):
+class ConsentRecordAdmin(ReadOnlyModelAdmin):
     list_display = ("recorded_at", "subject", "purpose", "decision", "channel", "actor", "policy_version")
     list_filter = ("purpose", "decision", "channel", "actor")
     list_select_related = ("user", "policy_version")
@@ -44,7 +30,7 @@ class ConsentRecordAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PrivacySettings)
-class PrivacySettingsAdmin(ReadOnlyAdmin):
+class PrivacySettingsAdmin(ReadOnlyModelAdmin):
     list_display = ("user", "findable_by_phone", "device_permissions", "updated_at")
     list_filter = ("findable_by_phone",)
     list_select_related = ("user",)

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from consent.forms_policies import PolicyVersionAdminForm
 from consent.models import PolicyAcknowledgement, PolicyText, PolicyVersion
 from consent.services import policies as services
+from dataprotection.admin_base import ReadOnlyModelAdmin
 from dataprotection.audit import client_ip
 
 
@@ -134,7 +135,7 @@ class PolicyVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(PolicyAcknowledgement)
-class PolicyAcknowledgementAdmin(admin.ModelAdmin):
+class PolicyAcknowledgementAdmin(ReadOnlyModelAdmin):
     """Evidence of acknowledgements: read-only, never edited or deleted here."""
 
     list_display = ("version", "user", "language", "acknowledged_at")
@@ -142,12 +143,3 @@ class PolicyAcknowledgementAdmin(admin.ModelAdmin):
     list_filter = ("version__edition", "language")
     raw_id_fields = ("user", "version")
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

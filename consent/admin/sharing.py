@@ -19,6 +19,7 @@ from consent.models.sharing import (
 )
 from consent.services import notices as notice_services
 from consent.services import sharing as sharing_services
+from dataprotection.admin_base import ReadOnlyModelAdmin
 from dataprotection.audit import client_ip
 
 
@@ -142,19 +143,8 @@ class ServiceAdmin(admin.ModelAdmin):
             )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(SharingGrant)
-class SharingGrantAdmin(ReadOnlyAdmin):
+class SharingGrantAdmin(ReadOnlyModelAdmin):
     list_display = ("service", "organization", "status", "scopes_revision", "opened_at", "closed_at", "close_reason")
     list_filter = ("status", "service__kind", "close_reason")
     list_select_related = ("service", "organization")
@@ -162,7 +152,7 @@ class SharingGrantAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ProviderToken)
-class ProviderTokenAdmin(ReadOnlyAdmin):
+class ProviderTokenAdmin(ReadOnlyModelAdmin):
     list_display = ("prefix", "grant", "authorization", "created_at", "expires_at", "revoked_at", "last_used_at")
     list_filter = ("revoked_at", "expires_at")
     list_select_related = ("grant__service", "authorization__service")
@@ -171,7 +161,7 @@ class ProviderTokenAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Disclosure)
-class DisclosureAdmin(ReadOnlyAdmin):
+class DisclosureAdmin(ReadOnlyModelAdmin):
     list_display = ("service", "organization", "member", "times", "first_disclosed_at", "last_disclosed_at")
     list_filter = ("service__kind", "service")
     list_select_related = ("service", "organization", "member")
@@ -180,7 +170,7 @@ class DisclosureAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DeletionNotice)
-class DeletionNoticeAdmin(ReadOnlyAdmin):
+class DeletionNoticeAdmin(ReadOnlyModelAdmin):
     list_display = (
         "uuid",
         "service",

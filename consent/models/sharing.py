@@ -305,6 +305,7 @@ class NoticeReason(models.TextChoices):
     ORGANIZATION_DISBANDED = "organization_disbanded", _("the organization was disbanded")
     ACCOUNT_DELETED = "account_deleted", _("the person deleted their account")
     DELETION_REQUESTED = "deletion_requested", _("the person asked for deletion")
+    CORRECTED = "corrected", _("the person's data was corrected: the copy held is outdated")
 
 
 class NoticeStatus(models.TextChoices):

@@ -1,3 +1,4 @@
-"""The operations console for data-subject requests."""
+"""The operations console for data-subject requests: the queue (with each request's
+handling page and the dashboard) and the holiday calendars."""
 
-from requests.admin import queue  # noqa: F401
+from requests.admin import holidays, queue  # noqa: F401

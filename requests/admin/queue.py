@@ -1,1 +1,568 @@
-"""Operations console: the request queue."""
+"""Operations console: the request queue, one request's page with its timeline and the
+handling forms, and the dashboard (REQ-4 to REQ-6).
+
+Staff act only on requests routed to operations (``organization`` empty, REQ-5); an
+organization's requests are read-only here, its administrators answer them. Every
+action goes through ``requests.services.workflow``. The details and proposed value are
+decrypted only for staff holding ``requests.view_request_details``; each reveal is
+audited."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, F, Q
+from django.db.models.functions import TruncMonth
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext, pgettext
+from django.utils.translation import gettext_lazy as _
+
+from dataprotection.audit import client_ip, record_event
+from requests.deadlines import add_months
+from requests.models import (
+    OPEN_STATUSES,
+    DataSubjectRequest,
+    RefusalGround,
+    RequestEvent,
+    RequestStatus,
+)
+from requests.services import workflow
+
+DETAILS_PERMISSION = "requests.view_request_details"
+MASK = "••••••"
+S = RequestStatus
+
+
+def can_see_details(user) -> bool:
+    return user.has_perm(DETAILS_PERMISSION)
+
+
+def staff_may_act(user, request: DataSubjectRequest) -> bool:
+    """REQ-5: staff handle only what is routed to operations."""
+    return request.organization_id is None and user.has_perm("requests.change_datasubjectrequest")
+
+
+# --------------------------------------------------------------------------- list filters
+
+
+class DueFilter(admin.SimpleListFilter):
+    """REQ-4: the due-soon and overdue queues."""
+
+    title = _("due")
+    parameter_name = "due"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("soon", _("Due soon (within %(days)d days)") % {"days": settings.REQUEST_DUE_SOON_DAYS}),
+            ("overdue", _("Overdue")),
+        ]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        if self.value() == "soon":
+            horizon = today + timedelta(days=settings.REQUEST_DUE_SOON_DAYS)
+            return queryset.open().filter(due_on__gte=today, due_on__lte=horizon)
+        if self.value() == "overdue":
+            return queryset.open().filter(due_on__lt=today)
+        return queryset
+
+
+class RoutedFilter(admin.SimpleListFilter):
+    """REQ-5: who answers."""
+
+    title = _("routed to")
+    parameter_name = "routed"
+
+    def lookups(self, request, model_admin):
+        return [("operations", _("Operations staff")), ("organization", _("An organization"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "operations":
+            return queryset.for_operations()
+        if self.value() == "organization":
+            return queryset.filter(organization__isnull=False)
+        return queryset
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    title = _("assigned")
+    parameter_name = "assigned"
+
+    def lookups(self, request, model_admin):
+        return [("me", _("To me")), ("nobody", _("To nobody"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "me":
+            return queryset.filter(assignee=request.user)
+        if self.value() == "nobody":
+            return queryset.filter(assignee__isnull=True)
+        return queryset
+
+
+# --------------------------------------------------------------------------- handling forms
+
+
+def _staff_choices():
+    return get_user_model().objects.filter(is_staff=True, is_active=True).order_by("name", "pk")
+
+
+class AssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(
+        label=_("Assign to"), queryset=_staff_choices(), required=False, empty_label=_("nobody")
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = _staff_choices()
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+    to_person = forms.BooleanField(
+        label=_("Send to the person"),
+        required=False,
+        help_text=_("Unticked, only handlers see the note."),
+    )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=_("The person reads it."),
+    )
+
+
+class RefuseForm(forms.Form):
+    ground = forms.ChoiceField(label=_("Ground"), choices=[("", "---------"), *RefusalGround.choices])
+    explanation = forms.CharField(
+        label=_("Explanation"),
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        help_text=_("The person reads it with the ground, and may escalate to a complaint."),
+    )
+
+
+class CompleteForm(forms.Form):
+    outcome = forms.CharField(
+        label=_("Answer to the person"),
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+    )
+
+
+class EmptyForm(forms.Form):
+    pass
+
+
+def _act_assign(request, obj, data, actor, ip):
+    workflow.assign_request(obj, data["assignee"], actor=actor, ip=ip)
+    return gettext("The assignment was saved.")
+
+
+def _act_note(request, obj, data, actor, ip):
+    workflow.add_note(obj, actor=actor, text=data["text"], internal=not data["to_person"], ip=ip)
+    return gettext("The note was added.")
+
+
+def _act_start(request, obj, data, actor, ip):
+    workflow.transition(obj, S.IN_PROGRESS, actor=actor, ip=ip)
+    return gettext("The request is in progress.")
+
+
+def _act_pause(request, obj, data, actor, ip):
+    workflow.pause_request(obj, actor=actor, reason=data["reason"], ip=ip)
+    return gettext("The request is paused: its clock stands still.")
+
+
+def _act_resume(request, obj, data, actor, ip):
+    workflow.resume_request(obj, actor=actor, ip=ip)
+    return gettext("The request was resumed; its due date is now %(due)s.") % {"due": obj.due_on}
+
+
+def _act_extend(request, obj, data, actor, ip):
+    workflow.extend_request(obj, actor=actor, reason=data["reason"], ip=ip)
+    return gettext("The deadline was extended to %(due)s.") % {"due": obj.due_on}
+
+
+def _act_refuse(request, obj, data, actor, ip):
+    workflow.refuse_request(obj, actor=actor, ground=data["ground"], explanation=data["explanation"], ip=ip)
+    return gettext("The request was refused; the person was told why.")
+
+
+def _act_complete(request, obj, data, actor, ip):
+    workflow.complete_request(obj, actor=actor, outcome=data["outcome"], ip=ip)
+    return gettext("The request was completed.")
+
+
+# name: (form class, service call, button label, status it leads to or None)
+ACTIONS = {
+    "assign": (AssignForm, _act_assign, _("Save assignment"), None),
+    "note": (NoteForm, _act_note, _("Add note"), None),
+    "start": (EmptyForm, _act_start, _("Start work (in progress)"), S.IN_PROGRESS),
+    "pause": (ReasonForm, _act_pause, _("Pause the clock"), S.PAUSED),
+    "resume": (EmptyForm, _act_resume, _("Resume"), S.IN_PROGRESS),
+    "extend": (ReasonForm, _act_extend, _("Extend the deadline"), S.EXTENDED),
+    "refuse": (RefuseForm, _act_refuse, _("Refuse"), S.REFUSED),
+    "complete": (CompleteForm, _act_complete, _("Complete"), S.COMPLETED),
+}
+
+
+def available_actions(obj: DataSubjectRequest) -> list[str]:
+    """The handling forms that make sense for the request's current status."""
+    if obj.status not in OPEN_STATUSES:
+        return []
+    names = ["assign", "note"]
+    if obj.status == S.PAUSED:
+        names.append("resume")
+    elif workflow.can_transition(obj.status, S.IN_PROGRESS):
+        names.append("start")
+    for name in ("pause", "extend", "refuse", "complete"):
+        if workflow.can_transition(obj.status, ACTIONS[name][3]):
+            if name == "extend" and (obj.extended_at is not None or _no_extension(obj)):
+                continue
+            names.append(name)
+    return names
+
+
+def _no_extension(obj: DataSubjectRequest) -> bool:
+    from requests.deadlines import extension_limit_on
+
+    return extension_limit_on(obj) is None
+
+
+# --------------------------------------------------------------------------- the admin
+
+
+def days_left_text(obj: DataSubjectRequest, today: date) -> tuple[str, str]:
+    """(text, kind) of the due badge: kind is overdue, soon, ok or closed."""
+    if obj.status not in OPEN_STATUSES:
+        return pgettext("requests", "closed"), "closed"
+    left = (obj.due_on - today).days
+    if left < 0:
+        return ngettext("overdue by %(n)d day", "overdue by %(n)d days", -left) % {"n": -left}, "overdue"
+    if left == 0:
+        return gettext("due today"), "soon"
+    kind = "soon" if left <= settings.REQUEST_DUE_SOON_DAYS else "ok"
+    return ngettext("%(n)d day left", "%(n)d days left", left) % {"n": left}, kind
+
+
+@admin.register(DataSubjectRequest)
+class DataSubjectRequestAdmin(admin.ModelAdmin):
+    list_display = (
+        "reference",
+        "kind",
+        "jurisdiction",
+        "status",
+        "due_on",
+        "due_badge",
+        "assignee",
+        "routed_to",
+    )
+    list_display_links = ("reference",)
+    list_select_related = ("organization", "assignee")
+    list_filter = ("status", DueFilter, RoutedFilter, AssigneeFilter, "kind", "jurisdiction")
+    search_fields = ("=reference",)
+    ordering = ("due_on", "pk")
+    show_full_result_count = False
+    actions = ("assign_to_me",)
+    change_form_template = "admin/requests/datasubjectrequest/change_form.html"
+    change_list_template = "admin/requests/datasubjectrequest/change_list.html"
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "reference",
+                    "kind",
+                    "jurisdiction",
+                    "status",
+                    "routed_to",
+                    "subject",
+                    "agent",
+                    "subject_confirmed_at",
+                    "member",
+                    "assignee",
+                )
+            },
+        ),
+        (
+            _("Deadline (REQ-4)"),
+            {
+                "fields": (
+                    "received_at",
+                    "verified_at",
+                    "verification_method",
+                    "original_due_on",
+                    "due_on",
+                    "due_badge",
+                    "paused_since",
+                    "paused_days",
+                    "extended_at",
+                    "extension_reason",
+                    "closed_at",
+                )
+            },
+        ),
+        (
+            _("What the person asks"),
+            {
+                "fields": (
+                    "details_display",
+                    "deletion_grounds",
+                    "field",
+                    "proposed_value_display",
+                    "has_evidence",
+                    "automated_decision",
+                    "escalated_from",
+                    "duplicate_of",
+                )
+            },
+        ),
+        (_("Answer"), {"fields": ("outcome", "refusal_ground")}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return [name for _title, options in self.fieldsets for name in options["fields"]]
+
+    def has_add_permission(self, request):
+        return False  # people file requests themselves (REQ-1, REQ-3)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the request is the record that it was answered
+
+    def has_change_permission(self, request, obj=None):
+        # REQ-5: an organization's request is answered by its administrators; staff
+        # only look. (The list needs it for the "assign to me" action.)
+        if obj is not None and obj.organization_id is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("organization", "assignee")
+
+    # ---- columns
+
+    @admin.display(description=_("days left"))
+    def due_badge(self, obj: DataSubjectRequest) -> str:
+        text, kind = days_left_text(obj, timezone.localdate())
+        if kind == "overdue":
+            return format_html('<strong class="errornote">⚠ {}</strong>', text)
+        if kind == "soon":
+            return format_html("<strong>{}</strong>", text)
+        return text
+
+    @admin.display(description=_("routed to"))
+    def routed_to(self, obj: DataSubjectRequest) -> str:
+        if obj.organization_id is None:
+            return gettext("Operations staff")
+        return obj.organization.name
+
+    @admin.display(description=_("details"))
+    def details_display(self, obj: DataSubjectRequest) -> str:
+        if not obj.details:
+            return "—"
+        return obj.details if self._reveal else MASK
+
+    @admin.display(description=_("proposed value"))
+    def proposed_value_display(self, obj: DataSubjectRequest) -> str:
+        if not obj.proposed_value:
+            return "—"
+        return obj.proposed_value if self._reveal else MASK
+
+    @admin.display(description=_("evidence attached"), boolean=True)
+    def has_evidence(self, obj: DataSubjectRequest) -> bool:
+        return bool(obj.evidence)
+
+    _reveal = False
+
+    # ---- pages
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            raise Http404
+        reveal = can_see_details(request.user)
+        if reveal and request.method == "GET" and (obj.details or obj.proposed_value):
+            record_event(
+                "request.details_viewed",
+                actor=request.user,
+                subject=obj.subject,
+                target=obj,
+                organization=obj.organization_id,
+                ip=client_ip(request),
+                metadata={"reference": obj.reference},
+            )
+        # ModelAdmin instances are shared between threads: the flag goes on a copy.
+        shown = self if self._reveal == reveal else _with_reveal(self, reveal)
+        may_act = staff_may_act(request.user, obj)
+        extra = {
+            **(extra_context or {}),
+            "timeline": list(RequestEvent.objects.filter(request=obj).select_related("actor").order_by("at", "pk")),
+            "may_act": may_act,
+            # Nothing on the form itself is edited: changes go through the handling forms.
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete_link": False,
+            "reveal": reveal,
+            "handling_forms": [
+                (name, ACTIONS[name][0](prefix=name, initial=self._initial(name, obj)), ACTIONS[name][2])
+                for name in (available_actions(obj) if may_act else [])
+            ],
+        }
+        return admin.ModelAdmin.change_view(shown, request, object_id, form_url, extra)
+
+    @staticmethod
+    def _initial(name: str, obj: DataSubjectRequest) -> dict:
+        return {"assignee": obj.assignee_id} if name == "assign" else {}
+
+    def get_urls(self):
+        own = [
+            path(
+                "dashboard/",
+                self.admin_site.admin_view(self.dashboard_view),
+                name="requests_datasubjectrequest_dashboard",
+            ),
+            path(
+                "<int:pk>/act/<str:action>/",
+                self.admin_site.admin_view(self.act_view),
+                name="requests_datasubjectrequest_act",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def act_view(self, request, pk: int, action: str):
+        """One handling form, posted from the request's page; the service decides."""
+        if request.method != "POST" or action not in ACTIONS:
+            raise Http404
+        obj = get_object_or_404(DataSubjectRequest, pk=pk)
+        if not staff_may_act(request.user, obj):
+            raise PermissionDenied
+        form_class, act, _label, _target = ACTIONS[action]
+        form = form_class(request.POST, prefix=action)
+        change_url = reverse("admin:requests_datasubjectrequest_change", args=[pk])
+        if not form.is_valid():
+            errors = "; ".join(
+                f"{form.fields[f].label if f in form.fields else ''}: {' '.join(e)}".strip(": ")
+                for f, e in form.errors.items()
+            )
+            self.message_user(request, errors, messages.ERROR)
+            return redirect(change_url)
+        try:
+            message = act(request, obj, form.cleaned_data, request.user, client_ip(request))
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+        else:
+            self.message_user(request, message, messages.SUCCESS)
+        return redirect(change_url)
+
+    @admin.action(description=_("Assign the selected requests to me"), permissions=["change"])
+    def assign_to_me(self, request, queryset):
+        assigned = skipped = 0
+        for obj in queryset:
+            if not staff_may_act(request.user, obj) or obj.status not in OPEN_STATUSES:
+                skipped += 1
+                continue
+            workflow.assign_request(obj, request.user, actor=request.user, ip=client_ip(request))
+            assigned += 1
+        if assigned:
+            self.message_user(
+                request,
+                ngettext("%(n)d request assigned to you.", "%(n)d requests assigned to you.", assigned)
+                % {"n": assigned},
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(n)d request skipped: closed, or answered by its organization.",
+                    "%(n)d requests skipped: closed, or answered by their organizations.",
+                    skipped,
+                )
+                % {"n": skipped},
+                messages.WARNING,
+            )
+
+    def dashboard_view(self, request):
+        """REQ-4: on-time rate per month (last 12 months) and open requests by age."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Data-subject requests: dashboard"),
+            **dashboard_numbers(timezone.localdate()),
+        }
+        return TemplateResponse(request, "admin/requests/datasubjectrequest/dashboard.html", context)
+
+
+def _with_reveal(model_admin: DataSubjectRequestAdmin, reveal: bool) -> DataSubjectRequestAdmin:
+    clone = type(model_admin)(model_admin.model, model_admin.admin_site)
+    clone._reveal = reveal
+    return clone
+
+
+# --------------------------------------------------------------------------- dashboard
+
+AGE_BUCKETS = ((0, 7), (8, 15), (16, 30), (31, None))
+CHART_WIDTH = 300
+
+
+def _start_of(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def dashboard_numbers(today: date) -> dict:
+    """Two queries: closed requests per month with the on-time count, and open requests
+    counted per age bucket (age in days since received, local dates)."""
+    first_month = add_months(today.replace(day=1), -11)
+    months = [add_months(first_month, i) for i in range(12)]
+    rows = (
+        DataSubjectRequest.objects.filter(status__in=[S.COMPLETED, S.REFUSED], closed_at__gte=_start_of(first_month))
+        .annotate(month=TruncMonth("closed_at"))
+        .values("month")
+        .annotate(total=Count("pk"), on_time=Count("pk", filter=Q(closed_at__date__lte=F("due_on"))))
+    )
+    by_month = {}
+    for row in rows:
+        month = row["month"]
+        month = month.date() if isinstance(month, datetime) else month
+        by_month[month.replace(day=1)] = (row["total"], row["on_time"])
+    on_time = []
+    for month in months:
+        total, timely = by_month.get(month, (0, 0))
+        rate = round(100 * timely / total) if total else None
+        on_time.append(
+            {
+                "month": month,
+                "total": total,
+                "on_time": timely,
+                "rate": rate,
+                "bar": round(CHART_WIDTH * (rate or 0) / 100),
+            }
+        )
+    counts = {}
+    for low, high in AGE_BUCKETS:
+        # Age in days = today - received date: received on or after today-high, before today-low+1.
+        condition = Q(received_at__lt=_start_of(today - timedelta(days=low - 1)))
+        if high is not None:
+            condition &= Q(received_at__gte=_start_of(today - timedelta(days=high)))
+        counts[f"b{low}"] = Count("pk", filter=condition)
+    aggregated = DataSubjectRequest.objects.open().aggregate(**counts)
+    largest = max(aggregated.values(), default=0) or 1
+    ages = []
+    for low, high in AGE_BUCKETS:
+        count = aggregated[f"b{low}"]
+        label = f"{low}–{high}" if high is not None else f"{low}+"
+        ages.append({"label": label, "count": count, "bar": round(CHART_WIDTH * count / largest)})
+    return {"on_time": on_time, "ages": ages, "open_total": sum(a["count"] for a in ages), "chart_width": CHART_WIDTH}

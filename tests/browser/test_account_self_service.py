@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import AccountDeletionRequest, IdentityVerification
+from consent.models import ConsentRecord, Purpose
 from dataprotection.identifiers import id_number_check_digit
 from tests.browser.pages import sign_in
 from tests.conftest import last_code
@@ -36,19 +37,24 @@ def test_password_reset_by_sms(page, sms_outbox):
 
 
 def test_real_person_authentication(page):
+    """ACC-3 with CON-5: the ID number is checked, and stored only with the person's
+    own explicit consent, which the consent ledger records."""
     user = UserFactory(phone="+8613700004444")
     sign_in(page, user)
     page.get_by_role("link", name="Add real-person authentication").click()
     page.get_by_label("Legal name (as on the ID card)").fill("王芳")
-    page.get_by_label("ID card number").fill("110105199003071234")
+    page.get_by_label("ID card number", exact=True).fill("110105199003071234")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("wrong length, date or check digit")).to_be_visible()
+    expect(page.get_by_text("Checking your identity needs your explicit consent.")).to_be_visible()
     first17 = "11010519900307123"
-    page.get_by_label("ID card number").fill(first17 + id_number_check_digit(first17))
+    page.get_by_label("ID card number", exact=True).fill(first17 + id_number_check_digit(first17))
+    page.get_by_label("I explicitly consent to Custodia processing my legal name and ID card number").check()
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("saved, encrypted")).to_be_visible()
     expect(page.get_by_text("1101**********123")).to_be_visible()
     assert IdentityVerification.objects.get(user=user).id_number.startswith(first17)
+    assert ConsentRecord.objects.get(user=user).purpose == Purpose.IDENTITY_CHECK
 
 
 def test_account_deletion_with_fresh_code_then_cancel(page, sms_outbox):
