@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "guardian",
     "dataprotection",
     "accounts",
@@ -341,9 +343,46 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- REST framework --------------------------------------------------------------
+# Issue 7: one foundation for every app's API (accounts/api/): personal access tokens
+# or the browser session, the permission gate of the HTML pages, one error body.
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.api.authentication.TokenScopePermission",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "accounts.api.pagination.PagePagination",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "accounts.api.throttling.PerTokenThrottle",
+        "accounts.api.throttling.PerAddressThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env_str("API_THROTTLE_PER_TOKEN", "600/minute"),
+        "address": env_str("API_THROTTLE_PER_ADDRESS", "1200/minute"),
+    },
+    "EXCEPTION_HANDLER": "accounts.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+# Issue 7: personal access tokens last this many days unless asked otherwise, at most
+# API_TOKEN_MAX_DAYS.
+API_TOKEN_DEFAULT_DAYS = env_int("API_TOKEN_DEFAULT_DAYS", 90, minimum=1)
+API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365, minimum=1)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Custodia API",
+    "DESCRIPTION": "The REST API of Custodia: the same capabilities and permission gate as the pages.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
 }
 
 # --- Logging ------------------------------------------------------------------------

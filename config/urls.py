@@ -19,6 +19,7 @@ urlpatterns = [
     path("orgs/", include("organizations.urls")),
     path("", include("consent.urls")),
     path("", include("requests.urls")),
+    path("api/", include("config.api_urls")),
     path("service-notices/", retention_views.service_notices, name="service_notices"),  # ANON-6, public
     path("i18n/setlang/", set_language, name="set_language"),
     path("ops/", admin.site.urls),

@@ -7,6 +7,13 @@ class RequestsConfig(AppConfig):
     verbose_name = _("Data-subject requests")
 
     def ready(self):
+        # This app shadows the PyPI "requests" library on purpose. Django REST framework
+        # imports "requests" as an optional extra and would take this app for it; tell
+        # it the library is absent, before anything imports rest_framework.test.
+        from rest_framework import compat
+
+        compat.requests = None
+
         from dataprotection import anonymization
         from dataprotection.models import JobKind
         from organizations.services import disband

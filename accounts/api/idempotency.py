@@ -1,0 +1,85 @@
+"""Idempotency keys on create endpoints (issue 7).
+
+A client that sends ``Idempotency-Key: <up to 100 characters>`` with a create request
+may retry it safely: the first answer is stored with the row it created, in the same
+transaction; a retry with the same body gets that answer again (``Idempotent-Replayed:
+true``) and writes nothing; the same key with a different body is a 422. Keys belong to
+the person (or the token's person) and are kept for a day."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework.response import Response
+
+from accounts.api.errors import error_response
+from accounts.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+KEEP = timedelta(days=1)
+
+
+def _digest(request) -> str:
+    try:
+        body = json.dumps(request.data, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        body = repr(request.data)
+    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+def _replay(record: IdempotencyRecord, digest: str) -> Response:
+    if record.request_digest != digest:
+        return error_response(
+            422,
+            "idempotency_key_reused",
+            _("This Idempotency-Key was used with a different request; use a new key."),
+        )
+    response = Response(record.response_body, status=record.status_code)
+    response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def idempotent(create: Callable[[], Response], request) -> Response:
+    """Run ``create`` (which writes and returns the response) at most once per key."""
+    key = request.headers.get(HEADER, "").strip()
+    if not key:
+        return create()
+    if len(key) > 100:
+        return error_response(400, "invalid", _("An Idempotency-Key has at most 100 characters."))
+    digest = _digest(request)
+    since = timezone.now() - KEEP
+    existing = IdempotencyRecord.objects.filter(user=request.user, key=key, created_at__gte=since).first()
+    if existing is not None:
+        return _replay(existing, digest)
+    try:
+        with transaction.atomic():
+            IdempotencyRecord.objects.filter(user=request.user, key=key).delete()  # an expired one
+            response = create()
+            if 200 <= response.status_code < 300:
+                IdempotencyRecord.objects.create(
+                    user=request.user,
+                    key=key,
+                    endpoint=request.path[:200],
+                    request_digest=digest,
+                    status_code=response.status_code,
+                    response_body=json.loads(json.dumps(response.data, default=str)),
+                )
+    except IntegrityError:
+        # A concurrent request with the same key won: answer as it did. (Any other
+        # integrity error is the endpoint's own and goes on up.)
+        winner = IdempotencyRecord.objects.filter(user=request.user, key=key).first()
+        if winner is None:
+            raise
+        return _replay(winner, digest)
+    return response
+
+
+def purge_idempotency_records() -> int:
+    deleted, _details = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - KEEP).delete()
+    return deleted

@@ -1,0 +1,1 @@
+"""The consent app's REST API (issue 7)."""

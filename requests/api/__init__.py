@@ -1,0 +1,1 @@
+"""The requests app's REST API (issue 7)."""
