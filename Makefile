@@ -1,7 +1,8 @@
 # Custodia: the two commands a newcomer needs.
 #   make run   -- virtualenv, install, migrate, demo data, web + Celery worker + beat
-#   make test  -- lint, migration and translation checks, then the whole test suite
-#                 on SQLite and again on a throwaway PostgreSQL (both with real Redis)
+#   make test  -- lint, migration, translation and API schema checks, the whole test
+#                 suite on SQLite and again on a throwaway PostgreSQL (both with real
+#                 Redis), then the API fuzzing run (make fuzz-api)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
@@ -11,7 +12,7 @@ PORT ?= 8000
 DEMO_MEMBERS ?= 300
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint checks pytest pytest-postgres messages clean-var help
+.PHONY: run test install lint checks pytest pytest-postgres fuzz-api messages clean-var help
 
 help:
 	@echo "make run    start the portal on http://$(HOST):$(PORT)/ with demo data, a worker and beat"
@@ -52,6 +53,7 @@ messages: install
 checks: install messages
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 pytest: install
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -59,7 +61,11 @@ pytest: install
 pytest-postgres: install
 	$(BIN)/pytest --postgres -m "not browser" $(PYTEST_ARGS)
 
-test: lint checks pytest pytest-postgres
+# Issue 7: schemathesis against a throwaway portal, in its own virtualenv (.venv-fuzz).
+fuzz-api: install
+	BIN=$(BIN) PYTHON=$(PYTHON) .ci/fuzz-api
+
+test: lint checks pytest pytest-postgres fuzz-api
 
 clean-var:
 	rm -rf var

@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services
+from accounts.api.forms import ApiTokenForm
+from accounts.api.tokens import create_api_token, revoke_api_token
 from accounts.forms import (
     CodeSignInForm,
     DeletionConfirmForm,
@@ -28,7 +30,14 @@ from accounts.forms import (
     RegistrationForm,
     SendCodeForm,
 )
-from accounts.models import AccountDeletionRequest, CodePurpose, DeletionStatus, IdentityVerification, User
+from accounts.models import (
+    AccountDeletionRequest,
+    ApiToken,
+    CodePurpose,
+    DeletionStatus,
+    IdentityVerification,
+    User,
+)
 from accounts.profile_policy import locked_profile_fields
 from accounts.reverification import send_reverification_code
 from accounts.sms import read_file_outbox
@@ -323,3 +332,36 @@ def dev_sms_outbox(request: HttpRequest) -> HttpResponse:
     return render(
         request, "accounts/dev_sms.html", {"messages_sent": read_file_outbox(limit=20), "shutdown_notices": ()}
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    """Issue 7: the person's personal access tokens: create (the secret is shown on this
+    answer only, never stored or put in a message), list, revoke."""
+    form = ApiTokenForm(request.POST or None)
+    secret = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            secret, _token = create_api_token(request.user, ip=client_ip(request), **form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            form = ApiTokenForm()
+    tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at", "-pk")
+    response = render(request, "accounts/api_tokens.html", {"form": form, "tokens": tokens, "secret": secret})
+    if secret:
+        response["Cache-Control"] = "no-store"  # the secret must not stay in a cache
+    return response
+
+
+@login_required
+@require_POST
+def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = ApiToken.objects.filter(user=request.user, pk=token_id).first()
+    if token is None:
+        raise Http404
+    if revoke_api_token(token, actor=request.user, ip=client_ip(request)):
+        messages.success(request, _("The token “%(name)s” was revoked.") % {"name": token.name})
+    return redirect("accounts:api_tokens")

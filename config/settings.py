@@ -353,6 +353,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
         "accounts.api.authentication.TokenScopePermission",
+        "accounts.api.authentication.PathIdsInRange",
     ],
     "DEFAULT_PAGINATION_CLASS": "accounts.api.pagination.PagePagination",
     "DEFAULT_THROTTLE_CLASSES": [
@@ -383,6 +384,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Every operation documents the error body for the statuses the foundation can
+    # answer with (401, 403, 429, 404 on paths with ids, 400/413/415 on writes), so the
+    # fuzzer's response checks hold (accounts/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "accounts.api.schema.add_error_responses",
+    ],
 }
 
 # --- Logging ------------------------------------------------------------------------

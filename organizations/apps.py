@@ -12,6 +12,12 @@ class OrganizationsConfig(AppConfig):
 
         register_locked_fields_provider(dedicated_edition_locks)
 
+        from accounts.api.tokens import register_organization_check
+        from organizations.permissions import administered_organizations
+
+        # Issue 7: a token may be restricted only to an organization its person administers.
+        register_organization_check(lambda user, org_id: administered_organizations(user).filter(pk=org_id).exists())
+
         from organizations.services import disband, retention
 
         disband.register()  # the engine's planners and finishers: disband, account deletion

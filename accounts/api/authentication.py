@@ -47,6 +47,21 @@ class TokenScopePermission(permissions.BasePermission):
         return token.scope == TokenScope.WRITE
 
 
+INT64_MAX = 2**63 - 1
+
+
+class PathIdsInRange(permissions.BasePermission):
+    """An id in the URL beyond the database's 64-bit integers names nothing: 404 before
+    any view queries it (``<int:…>`` takes any digits; SQLite raises OverflowError on a
+    foreign-key lookup with such a number, which would be a 500)."""
+
+    def has_permission(self, request, view) -> bool:
+        for value in (getattr(view, "kwargs", None) or {}).values():
+            if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= INT64_MAX:
+                raise exceptions.NotFound
+        return True
+
+
 def require_token_organization(request, organization_id: int) -> None:
     """A token restricted to one organization reaches nothing of another one: 404,
     as for anything out of scope (rule 2)."""

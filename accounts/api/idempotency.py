@@ -16,6 +16,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
 from accounts.api.errors import error_response
@@ -23,6 +24,18 @@ from accounts.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 KEEP = timedelta(days=1)
+MAX_KEY_LENGTH = 100
+
+# For ``extend_schema(parameters=[IDEMPOTENCY_PARAMETER])`` on every create endpoint; the
+# schema hook then documents its 422 (accounts/api/schema.py).
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    HEADER,
+    {"type": "string", "maxLength": MAX_KEY_LENGTH},
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Send the same key to retry this create safely: the first answer is replayed "
+    "(header Idempotent-Replayed: true). The same key with another body is a 422. Kept for a day.",
+)
 
 
 def _digest(request) -> str:
@@ -31,6 +44,13 @@ def _digest(request) -> str:
     except (TypeError, ValueError):
         body = repr(request.data)
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+def _stored(data, redact: tuple[str, ...]):
+    body = json.loads(json.dumps(data, default=str))
+    if redact and isinstance(body, dict):
+        body = {key: value for key, value in body.items() if key not in redact}
+    return body
 
 
 def _replay(record: IdempotencyRecord, digest: str) -> Response:
@@ -45,12 +65,15 @@ def _replay(record: IdempotencyRecord, digest: str) -> Response:
     return response
 
 
-def idempotent(create: Callable[[], Response], request) -> Response:
-    """Run ``create`` (which writes and returns the response) at most once per key."""
+def idempotent(create: Callable[[], Response], request, *, redact: tuple[str, ...] = ()) -> Response:
+    """Run ``create`` (which writes and returns the response) at most once per key.
+
+    ``redact`` names top-level keys of the answer that are not stored for replays (a
+    token's secret: only its digest is ever stored), so a replay answers without them."""
     key = request.headers.get(HEADER, "").strip()
     if not key:
         return create()
-    if len(key) > 100:
+    if len(key) > MAX_KEY_LENGTH:
         return error_response(400, "invalid", _("An Idempotency-Key has at most 100 characters."))
     digest = _digest(request)
     since = timezone.now() - KEEP
@@ -59,7 +82,9 @@ def idempotent(create: Callable[[], Response], request) -> Response:
         return _replay(existing, digest)
     try:
         with transaction.atomic():
-            IdempotencyRecord.objects.filter(user=request.user, key=key).delete()  # an expired one
+            # Only an expired record goes: one a concurrent request committed since the
+            # lookup above must stay, so that our insert below collides with it.
+            IdempotencyRecord.objects.filter(user=request.user, key=key, created_at__lt=since).delete()
             response = create()
             if 200 <= response.status_code < 300:
                 IdempotencyRecord.objects.create(
@@ -68,7 +93,7 @@ def idempotent(create: Callable[[], Response], request) -> Response:
                     endpoint=request.path[:200],
                     request_digest=digest,
                     status_code=response.status_code,
-                    response_body=json.loads(json.dumps(response.data, default=str)),
+                    response_body=_stored(response.data, redact),
                 )
     except IntegrityError:
         # A concurrent request with the same key won: answer as it did. (Any other

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,6 +18,20 @@ from accounts.models import ApiToken, TokenScope
 from dataprotection.audit import record_event
 
 TOKEN_PREFIX = "cst_"
+
+# Whether a person administers an organization: ``check(user, organization_id) -> bool``.
+# accounts cannot import organizations (docs/architecture.md), so organizations
+# registers it in its AppConfig.ready; without it no token can be restricted.
+_organization_checks: list[Callable[[object, int], bool]] = []
+
+
+def register_organization_check(check: Callable[[object, int], bool]) -> None:
+    if check not in _organization_checks:
+        _organization_checks.append(check)
+
+
+def administers(user, organization_id: int) -> bool:
+    return bool(_organization_checks) and all(check(user, organization_id) for check in _organization_checks)
 
 
 def digest_of(secret: str) -> str:
@@ -43,6 +58,10 @@ def create_api_token(
     if not 1 <= days <= settings.API_TOKEN_MAX_DAYS:
         raise ValidationError(
             {"days": _("A token lasts from 1 to %(max)d days.") % {"max": settings.API_TOKEN_MAX_DAYS}}
+        )
+    if organization_id is not None and not administers(user, organization_id):
+        raise ValidationError(
+            {"organization_id": _("You can only restrict a token to an organization you administer.")}
         )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(30)
     token = ApiToken.objects.create(
