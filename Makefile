@@ -46,7 +46,7 @@ lint: install
 
 messages: install
 	@if command -v msgfmt >/dev/null; then \
-	  $(BIN)/python manage.py compilemessages --ignore=.venv -v 0; \
+	  $(BIN)/python manage.py compilemessages --ignore=.venv --ignore=.venv-fuzz -v 0; \
 	elif [ "$$CI" = "true" ]; then echo "CI needs gettext (msgfmt) for compilemessages" >&2; exit 1; \
 	else echo "msgfmt not found: skipping compilemessages (apt-get install gettext)"; fi
 
