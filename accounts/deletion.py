@@ -40,7 +40,9 @@ def deletion_blockers(user) -> list[str]:
 def plan_account_tables(job) -> list[StageSpec]:
     from accounts.models import (
         AccountDeletionRequest,
+        ApiToken,
         DeletionStatus,
+        IdempotencyRecord,
         IdentityVerification,
         OneTimeCode,
         SMSMessage,
@@ -59,6 +61,8 @@ def plan_account_tables(job) -> list[StageSpec]:
         StageSpec(OneTimeCode._meta.label, {"phone": user.phone}, phase=1),
         StageSpec(SMSMessage._meta.label, {"phone": user.phone}, phase=1),
         StageSpec(IdentityVerification._meta.label, {"user_id": user.pk}, phase=1),
+        StageSpec(ApiToken._meta.label, {"user_id": user.pk}, phase=1),
+        StageSpec(IdempotencyRecord._meta.label, {"user_id": user.pk}, phase=1),
         StageSpec("guardian.UserObjectPermission", {"user_id": user.pk}, phase=1),
         StageSpec("admin.LogEntry", {"user_id": user.pk}, phase=1),
         StageSpec(User._meta.label, {"pk": user.pk}, phase=ACCOUNT_PHASE),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
@@ -38,7 +39,8 @@ class TokenScopePermission(permissions.BasePermission):
     """A read-only token reads; writing needs a write token. Sessions (the browser)
     are not limited here: the permission gate decides for them."""
 
-    message = _("This token can only read; create a token with the write scope.")
+    # Lazy: a class attribute is read per request, in the caller's language.
+    message = gettext_lazy("This token can only read; create a token with the write scope.")
 
     def has_permission(self, request, view) -> bool:
         token = request.auth
