@@ -15,7 +15,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import services
 from accounts.api.forms import ApiTokenForm
@@ -41,9 +42,9 @@ from accounts.models import (
 from accounts.profile_policy import locked_profile_fields
 from accounts.reverification import send_reverification_code
 from accounts.sms import read_file_outbox
-from dataprotection.audit import client_ip
+from dataprotection.audit import client_ip, organization_names
 from dataprotection.masking import mask_id_number
-from dataprotection.models import AnonymizationJob, JobStatus
+from dataprotection.models import AnonymizationJob, AuditEvent, JobStatus
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -365,3 +366,93 @@ def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
     if revoke_api_token(token, actor=request.user, ip=client_ip(request)):
         messages.success(request, _("The token “%(name)s” was revoked.") % {"name": token.name})
     return redirect("accounts:api_tokens")
+
+
+ACCESS_LOG_PAGE_SIZE = 25
+
+# Human-readable labels of the common actions on a person's data; others show their code.
+ACCESS_ACTION_LABELS = {
+    "member.revealed": _lazy("Revealed a hidden field of your organization record"),
+    "member.viewed": _lazy("Viewed your organization record"),
+    "member.updated": _lazy("Changed your organization record"),
+    "member.face_templates_erased": _lazy("Erased your face recognition templates"),
+    "roster.upserted": _lazy("Added or updated you in a roster"),
+    "request.filed": _lazy("Filed a request about your data"),
+    "request.escalated": _lazy("Escalated a request about your data"),
+    "request.details_viewed": _lazy("Viewed the details of your request"),
+    "request.evidence_viewed": _lazy("Viewed the evidence attached to your request"),
+    "request.correction_applied": _lazy("Corrected your data as you requested"),
+    "request.deletion_started": _lazy("Started deleting your data as you requested"),
+    "request.export_started": _lazy("Started preparing a copy of your data"),
+    "request.export_ready": _lazy("Prepared a copy of your data"),
+    "request.export_expired": _lazy("Deleted an expired copy of your data"),
+    "invitation.sent": _lazy("Invited you to an organization"),
+    "invitation.revoked": _lazy("Withdrew an invitation to you"),
+    "administrator.appointed": _lazy("Appointed you as an administrator"),
+    "administrator.removed": _lazy("Removed you as an administrator"),
+    "administrator.rights_changed": _lazy("Changed your administrator rights"),
+    "organization.ownership_transferred": _lazy("Transferred an organization's ownership"),
+    "identity.removed": _lazy("Removed your real-person authentication"),
+    "certification.file_viewed": _lazy("Viewed a certification document"),
+    "automated_decision.made": _lazy("Made an automated decision about you"),
+    "account.deleted": _lazy("Deleted your account"),
+}
+# Actions a person takes on someone else's behalf (an agent), not as an administrator.
+AGENT_ACTIONS = {"request.filed", "request.escalated"}
+
+
+def _access_role(event, organization_names: dict[int, str]) -> str:
+    if event.actor_kind == "system":
+        return _("system")
+    if event.actor_kind == "staff":
+        return _("operations staff")
+    if event.action in AGENT_ACTIONS:
+        return _("a person acting on your behalf")
+    if event.organization_id is not None:
+        name = organization_names.get(event.organization_id)
+        if name:
+            return _("administrator of %(organization)s") % {"organization": name}
+        return _("administrator of an organization")
+    return _("another person")
+
+
+@login_required
+@require_GET
+def access_log(request: HttpRequest) -> HttpResponse:
+    """SEC-2 "who accessed my data": the audit events about the signed-in person that an
+    administrator, operations staff or the system caused -- when, who (display name and
+    role) and what, newest first, 25 a page. Never the actors' addresses nor the details
+    the events keep. Queries (after the session and user): the page of events with
+    their actors, and the names of their organizations (one per registered namer)."""
+    try:
+        page = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        page = 1
+    start = (page - 1) * ACCESS_LOG_PAGE_SIZE
+    window = list(
+        AuditEvent.objects.accessed_by_others(request.user)
+        .select_related("actor")
+        .only(
+            "occurred_at", "action", "actor_kind", "organization_id", "actor__name", "actor__nickname", "actor__phone"
+        )[start : start + ACCESS_LOG_PAGE_SIZE + 1]
+    )
+    events, has_next = window[:ACCESS_LOG_PAGE_SIZE], len(window) > ACCESS_LOG_PAGE_SIZE
+    names = organization_names({event.organization_id for event in events if event.actor_kind == "person"})
+    rows = [
+        {
+            "occurred_at": event.occurred_at,
+            "who": (
+                _("Custodia")
+                if event.actor_kind == "system"
+                else (event.actor.display_name if event.actor else _("a deleted account"))
+            ),
+            "role": _access_role(event, names),
+            "what": ACCESS_ACTION_LABELS.get(event.action) or _("Other action (%(code)s)") % {"code": event.action},
+        }
+        for event in events
+    ]
+    return render(
+        request,
+        "accounts/access_log.html",
+        {"rows": rows, "page": page, "has_previous": page > 1, "has_next": has_next},
+    )

@@ -340,6 +340,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.purge_spent_codes",
         "schedule": timedelta(hours=1),
     },
+    # SEC-2: seals new audit events every minute, verifies the whole chain daily.
+    "seal-and-verify-audit-chain": {
+        "task": "dataprotection.tasks.verify_audit_chain",
+        "schedule": timedelta(minutes=1),
+    },
+    "check-incident-deadlines": {  # SEC-4
+        "task": "organizations.tasks.check_incident_deadlines",
+        "schedule": timedelta(hours=1),
+    },
 }
 
 # --- REST framework --------------------------------------------------------------

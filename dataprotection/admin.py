@@ -3,11 +3,13 @@ import json
 from django.contrib import admin, messages
 from django.db.models import BigIntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from dataprotection import anonymization
+from dataprotection import anonymization, audit_chain
 from dataprotection.admin_base import ReadOnlyModelAdmin
 from dataprotection.models import AnonymizationJob, AnonymizationStage, AuditEvent, JobStatus
 
@@ -30,6 +32,47 @@ class AuditEventAdmin(ReadOnlyModelAdmin):
     list_select_related = ("actor", "subject_user")
     date_hierarchy = "occurred_at"
     search_fields = ("action", "target_id", "=organization_id")
+    exclude = ("digest_salt", "field_digests")
+
+    def changelist_view(self, request, extra_context=None):
+        # SEC-2: the outcome of the last chain verification, on top of the list, where
+        # the operators who read the trail cannot miss a failure.
+        self._chain_status(request)
+        return super().changelist_view(request, extra_context)
+
+    def _chain_status(self, request) -> None:
+        head = audit_chain.chain_head()
+        if head.last_verification_ok is None:
+            self.message_user(
+                request,
+                _("The audit chain has not been verified yet (manage.py verify_audit_chain)."),
+                messages.WARNING,
+            )
+        elif not head.last_verification_ok:
+            shown = "; ".join(head.problems[:5])
+            self.message_user(
+                request,
+                _(
+                    "AUDIT CHAIN BROKEN: the verification of %(when)s found problems, e.g.: %(problems)s. "
+                    "Events may have been altered or deleted; run manage.py verify_audit_chain for the full list "
+                    "and investigate before trusting the trail."
+                )
+                % {
+                    "when": date_format(localtime(head.last_verified_at), "DATETIME_FORMAT"),
+                    "problems": shown,
+                },
+                messages.ERROR,
+            )
+        else:
+            self.message_user(
+                request,
+                _("Audit chain verified on %(when)s: %(count)d events intact.")
+                % {
+                    "when": date_format(localtime(head.last_verified_at), "DATETIME_FORMAT"),
+                    "count": head.verified_events,
+                },
+                messages.SUCCESS,
+            )
 
 
 def _stage_sum(column: str):

@@ -1,9 +1,13 @@
 """Writing audit events. Every service that touches personal data calls ``record_event``
-inside its transaction, so the event commits or rolls back with the change itself."""
+inside its transaction, so the event commits or rolls back with the change itself.
+
+Recording stays one INSERT: ``AuditEvent.save`` computes the event's keyed digests in
+Python; the hash chain is added later by the sealer (``dataprotection/audit_chain.py``,
+SEC-2), so concurrent writers never wait for each other."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.db import models
 
@@ -44,3 +48,29 @@ def record_event(
         changes=sorted(changes),
         metadata=metadata or {},
     )
+
+
+# --------------------------------------------------------------------------- names
+
+OrganizationNamer = Callable[[set[int]], dict[int, str]]
+_organization_namers: list[OrganizationNamer] = []
+
+
+def register_organization_namer(namer: OrganizationNamer) -> None:
+    """The apps above (organizations) register how to name organizations by id, so
+    pages of lower apps can say "administrator of <organization>" without importing
+    them (docs/architecture.md: hooks, never imports)."""
+    if namer not in _organization_namers:
+        _organization_namers.append(namer)
+
+
+def organization_names(organization_ids) -> dict[int, str]:
+    """Names of the organizations that the registered namers know (one query each)."""
+    wanted = {int(pk) for pk in organization_ids if pk is not None}
+    names: dict[int, str] = {}
+    if not wanted:
+        return names
+    for namer in _organization_namers:
+        for pk, name in namer(wanted - set(names)).items():
+            names.setdefault(pk, name)
+    return names

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dataprotection.personal_data import (
@@ -16,6 +17,12 @@ from dataprotection.personal_data import (
 )
 
 
+def event_time():
+    # Looked up at call time (not ``default=timezone.now``), as ``auto_now_add`` did, so
+    # code and tests that patch ``django.utils.timezone.now`` still set the time.
+    return timezone.now()
+
+
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):  # append-only: history is never rewritten in place
         raise TypeError("Audit events are append-only")
@@ -26,6 +33,11 @@ class AuditEventQuerySet(models.QuerySet):
     def in_organization(self, organization_id: int) -> AuditEventQuerySet:
         return self.filter(organization_id=organization_id)
 
+    def accessed_by_others(self, user) -> AuditEventQuerySet:
+        """SEC-2 "who accessed my data": events about ``user`` that someone else (an
+        administrator, operations staff, the system) caused, newest first."""
+        return self.about(user).exclude(actor=user).order_by("-occurred_at", "-id")
+
 
 class AuditEvent(models.Model):
     """One action by a person, staff member or the system on personal data.
@@ -33,9 +45,15 @@ class AuditEvent(models.Model):
     Rows are append-only (SEC-2): ``save`` refuses to update an existing event and the
     queryset refuses bulk updates. Values are never copied in; ``changes`` holds field
     names, so anonymizing a person does not leave their old values here.
+
+    Tamper evidence (SEC-2, ``dataprotection/audit_chain.py``): ``save`` stamps the keyed
+    digests of the content at insert; the sealer later links events into a keyed hash
+    chain (``chain_seq``, ``chain_hash``) that ``manage.py verify_audit_chain`` checks.
     """
 
-    occurred_at = models.DateTimeField(_("occurred at"), auto_now_add=True, db_index=True)
+    # A default rather than ``auto_now_add``: the digest stamped in ``save`` must cover
+    # the very time that is written, and ``auto_now_add`` would replace it at INSERT.
+    occurred_at = models.DateTimeField(_("occurred at"), default=event_time, editable=False, db_index=True)
     action = models.CharField(_("action"), max_length=64, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -67,6 +85,12 @@ class AuditEvent(models.Model):
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     changes = models.JSONField(_("changed fields"), default=list, blank=True)
     metadata = models.JSONField(_("details"), default=dict, blank=True)
+    # Tamper evidence (SEC-2; see dataprotection/audit_chain.py for the scheme).
+    digest_salt = models.CharField(_("digest salt"), max_length=32, blank=True, editable=False)
+    field_digests = models.JSONField(_("field digests"), default=dict, blank=True, editable=False)
+    content_digest = models.CharField(_("content digest"), max_length=64, blank=True, editable=False)
+    chain_seq = models.BigIntegerField(_("chain position"), null=True, blank=True, unique=True, editable=False)
+    chain_hash = models.CharField(_("chain hash"), max_length=64, blank=True, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -77,6 +101,8 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["subject_user", "occurred_at"], name="audit_subject_time"),
             models.Index(fields=["organization_id", "occurred_at"], name="audit_org_time"),
+            # The sealer's backlog: small, whatever the size of the trail.
+            models.Index(fields=["id"], condition=models.Q(chain_seq__isnull=True), name="audit_unsealed"),
         ]
 
     def __str__(self) -> str:
@@ -85,6 +111,9 @@ class AuditEvent(models.Model):
     def save(self, *args, **kwargs):
         if self.pk is not None and not self._state.adding:
             raise TypeError("Audit events are append-only")
+        from dataprotection.audit_chain import stamp
+
+        stamp(self)  # in Python, so recording an event stays one INSERT
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
@@ -107,8 +136,61 @@ class AuditEvent(models.Model):
             "ip_address": legal_hold(SERVICE_LOGS, after=SET_NULL, since="occurred_at"),
             "changes": redact(ANONYMIZED, note="only personal values inside the JSON are replaced (issue 8)"),
             "metadata": redact(ANONYMIZED, note="only personal values inside the JSON are replaced (issue 8)"),
+            # Blanking the salt with the rest marks the event scrubbed and makes its field
+            # digests unlinkable: nobody can test a guessed IP or id against them.
+            "digest_salt": redact("", note="the salt of the keyed field digests (audit_chain.py)"),
         },
-        non_personal={"id", "occurred_at", "action", "actor_kind", "organization_id", "target_type"},
+        non_personal={
+            "id",
+            "occurred_at",
+            "action",
+            "actor_kind",
+            "organization_id",
+            "target_type",
+            # Keyed, salted digests and chain links: without the salt they reveal nothing.
+            "field_digests",
+            "content_digest",
+            "chain_seq",
+            "chain_hash",
+        },
+    )
+
+
+class AuditChainHead(models.Model):
+    """The one row that ends the audit hash chain (SEC-2): the last sealed position and
+    hash, which the sealer locks (``select_for_update``) so sealers run one at a time
+    while writers never wait, and the outcome of the last verification, which the admin
+    shows on the audit event list and which the daily task sets."""
+
+    last_seq = models.BigIntegerField(_("last sealed position"), default=0)
+    last_hash = models.CharField(_("last chain hash"), max_length=64, blank=True)
+    sealed_at = models.DateTimeField(_("last sealed at"), null=True, blank=True)
+    verifying_since = models.DateTimeField(_("verification running since"), null=True, blank=True)
+    last_verified_at = models.DateTimeField(_("last verified at"), null=True, blank=True)
+    last_verification_ok = models.BooleanField(_("last verification passed"), null=True, blank=True)
+    verified_events = models.BigIntegerField(_("events verified"), default=0)
+    problems = models.JSONField(_("problems found"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("audit chain head")
+        verbose_name_plural = _("audit chain head")
+
+    def __str__(self) -> str:
+        return f"audit chain #{self.last_seq}"
+
+    personal_data = PersonalData(
+        note="Positions, digests, times and problem descriptions (event ids, never values).",
+        non_personal={
+            "id",
+            "last_seq",
+            "last_hash",
+            "sealed_at",
+            "verifying_since",
+            "last_verified_at",
+            "last_verification_ok",
+            "verified_events",
+            "problems",
+        },
     )
 
 

@@ -75,3 +75,21 @@ def sweep_retention() -> str:
             return "a retention sweep is still running"
         enqueue_drivers(job.pk)
     return f"retention job {job.pk} started"
+
+
+@shared_task
+def verify_audit_chain(force: bool = False) -> str:
+    """Beat, every minute (SEC-2): seal the audit events written since the last run into
+    the hash chain; once a day (or when ``force``d) also verify the whole chain. The
+    claim on the chain head (compare-and-set) lets one worker verify at a time; a
+    failure is logged as CRITICAL, recorded as an audit event and shown on the admin's
+    audit event list (``dataprotection.audit_chain.run_verification``)."""
+    from dataprotection import audit_chain
+
+    if not (force or audit_chain.claim_verification()):
+        sealed = audit_chain.seal_audit_chain()
+        return f"sealed {sealed} events"
+    result = audit_chain.run_verification()
+    if result.ok:
+        return f"audit chain OK: {result.checked} events"
+    return f"audit chain BROKEN: {len(result.problems)} problems"

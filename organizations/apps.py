@@ -22,3 +22,14 @@ class OrganizationsConfig(AppConfig):
 
         disband.register()  # the engine's planners and finishers: disband, account deletion
         retention.register()  # and the retention sweep (ANON-5, ANON-6)
+        from dataprotection.anonymization import register_kind
+        from dataprotection.models import JobKind
+        from organizations.incidents import plan_incident_rows_of_person
+
+        register_kind(JobKind.ACCOUNT_DELETION, plan_incident_rows_of_person)  # SEC-4 notices of the person
+
+        from dataprotection.audit import register_organization_namer
+        from organizations.models import Organization
+
+        # SEC-2 "who accessed my data": name the organizations of administrators' events.
+        register_organization_namer(lambda ids: dict(Organization.objects.filter(pk__in=ids).values_list("pk", "name")))

@@ -1106,3 +1106,6 @@ class ServiceShutdown(models.Model):
         fields={"announced_by": SET_NULL},
         non_personal={"id", "kind", "announcement", "announced_at", "effective_at", "status", "job_id"},
     )
+
+
+from organizations.incidents import IncidentAffectedPerson, IncidentNotice, SecurityIncident  # noqa: E402, F401  SEC-4

@@ -88,3 +88,14 @@ def run_roster_import(self, import_id: int, language: str | None = None) -> str:
     from organizations.services import roster_import as services
 
     return _run(self, import_id, ImportStatus.IMPORTING, services.run_import, language)
+
+
+@shared_task
+def check_incident_deadlines() -> list[str]:
+    """SEC-4 (beat, hourly): carry SMS delivery outcomes over to incident notices and
+    log a critical warning for each incident whose 30-day notification deadline is
+    within three days (or past) while its notices are not all sent. Reads and
+    compare-free updates only, so a duplicate delivery is harmless."""
+    from organizations.services.incidents import check_incident_deadlines as check
+
+    return check()

@@ -9,6 +9,7 @@ from organizations.views import (
     collection,
     departments,
     disband,
+    incidents,
     invitations,
     member_self,
     registration,
@@ -24,6 +25,7 @@ urlpatterns = [
     path("", registration.organization_list, name="list"),
     path("register/", registration.register_organization, name="register"),
     path("my-data/", member_self.my_organization_data, name="my_data"),
+    path("my-data/security-notices/", incidents.my_security_notices, name="security_notices"),  # SEC-4
     path("invitations/<str:token>/", invitations.invitation_answer, name="invitation_answer"),
     path("<int:org_id>/", registration.dashboard, name="dashboard"),
     path("<int:org_id>/certification/", registration.certification, name="certification"),

@@ -319,6 +319,8 @@ def job_content(job) -> dict[str, list[tuple]]:
                 f.primary_key
                 or f.is_relation
                 or f.attname.endswith("_id")
+                or f.attname
+                in {"content_digest", "field_digests", "chain_seq", "chain_hash"}  # SEC-2: salted, per event
                 or isinstance(f, (models.DateField, models.TimeField))  # DateTimeField is a DateField
             )
         ]

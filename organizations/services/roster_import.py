@@ -226,15 +226,22 @@ def part_attempts(import_id: int, index: int) -> int:
     return parts.get("attempts", {}).get(str(index), 0)
 
 
+def _take_part_refs(import_id: int) -> list[str]:
+    """Clear the parts' bookkeeping of a check that is over (inside the caller's
+    transaction) and return the stored results to delete once it commits."""
+    job = RosterImport.objects.select_for_update().filter(pk=import_id).only("parts").first()
+    if job is None or not job.parts.get("refs"):
+        return []
+    refs = list(job.parts["refs"].values())
+    job.parts = {}
+    job.save(update_fields=["parts"])
+    return refs
+
+
 def _delete_parts(import_id: int) -> None:
     """Delete the stored results of the parts of a check that is over."""
     with transaction.atomic():
-        job = RosterImport.objects.select_for_update().filter(pk=import_id).only("parts").first()
-        if job is None or not job.parts.get("refs"):
-            return
-        refs = list(job.parts["refs"].values())
-        job.parts = {}
-        job.save(update_fields=["parts"])
+        refs = _take_part_refs(import_id)
     for ref in refs:
         delete_stored(ref)
 
@@ -520,14 +527,16 @@ def _finish_check(job: RosterImport, parts: list[tuple[importing.PartResult, byt
         )
         if updated and job.attestation_id:
             UploadAttestation.objects.filter(pk=job.attestation_id).update(rows=merged.total_rows, fields=header)
+        # In the same transaction: whoever sees the job validated never sees parts left.
+        part_refs = _take_part_refs(job.pk) if updated and job.parts_total else []
     if not updated:  # discarded or failed meanwhile
         delete_stored(plan_ref)
         delete_stored(report_ref)
         return "nothing to do"
     _delete(job.file_ref)  # the original upload: the plan replaces it
     _delete(job.report_ref)  # a previous attempt's report, if any
-    if job.parts_total:
-        _delete_parts(job.pk)
+    for ref in part_refs:
+        delete_stored(ref)
     return "validated"
 
 
