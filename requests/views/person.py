@@ -237,17 +237,23 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
     return render(request, "requests/person/detail.html", _detail_context(request, request_obj))
 
 
+def _answer(request: HttpRequest, request_obj, act, done: str) -> HttpResponse:
+    """Run the person's ``act`` on their request; a refusal (a closed request, a
+    confirmation already given) is shown as a message, never a half-done change."""
+    try:
+        act(request_obj, person=request.user, ip=client_ip(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, done)
+    return redirect("data_requests:detail", reference=request_obj.reference)
+
+
 @login_required
 @require_POST
 def withdraw(request: HttpRequest, reference: str) -> HttpResponse:
     request_obj = get_own_request(request.user, reference)
-    try:
-        filing.withdraw_request(request_obj, person=request.user, ip=client_ip(request))
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, _("The request was withdrawn."))
-    return redirect("data_requests:detail", reference=reference)
+    return _answer(request, request_obj, filing.withdraw_request, _("The request was withdrawn."))
 
 
 @login_required
@@ -255,13 +261,12 @@ def withdraw(request: HttpRequest, reference: str) -> HttpResponse:
 def confirm(request: HttpRequest, reference: str) -> HttpResponse:
     """REQ-9: the person confirms what an agent filed for them."""
     request_obj = get_own_request(request.user, reference)
-    try:
-        filing.confirm_as_subject(request_obj, person=request.user, ip=client_ip(request))
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, _("You confirmed the request. We answer by the due date shown."))
-    return redirect("data_requests:detail", reference=reference)
+    return _answer(
+        request,
+        request_obj,
+        filing.confirm_as_subject,
+        _("You confirmed the request. We answer by the due date shown."),
+    )
 
 
 @login_required
@@ -271,13 +276,9 @@ def reject(request: HttpRequest, reference: str) -> HttpResponse:
     request_obj = get_own_request(request.user, reference)
     if request_obj.subject_id != request.user.pk:
         raise Http404
-    try:
-        filing.withdraw_request(request_obj, person=request.user, ip=client_ip(request))
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, _("You rejected the request. Nothing will be done with it."))
-    return redirect("data_requests:detail", reference=reference)
+    return _answer(
+        request, request_obj, filing.withdraw_request, _("You rejected the request. Nothing will be done with it.")
+    )
 
 
 @login_required
