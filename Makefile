@@ -65,7 +65,7 @@ pytest-postgres: install
 fuzz-api: install
 	BIN=$(BIN) PYTHON=$(PYTHON) .ci/fuzz-api
 
-test: lint checks pytest pytest-postgres fuzz-api
+test: lint checks fuzz-api pytest pytest-postgres
 
 clean-var:
 	rm -rf var

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from dataprotection.fields import EncryptedTextField
@@ -91,6 +92,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         _("operations staff"), default=False, help_text=_("Can sign in to the operations console.")
     )
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    # SEC-1: bumped whenever the sign-in factors change (second factor enrolled or
+    # removed, recovery codes regenerated). It is part of the session hash, so every other
+    # session of the person ends at once with no extra query per request.
+    security_stamp = models.PositiveIntegerField(_("security stamp"), default=0, editable=False)
 
     objects = UserManager()
 
@@ -108,6 +113,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     def get_short_name(self) -> str:
         # The operations console greets staff with this, else with the full number.
         return self.display_name
+
+    def _get_session_auth_hash(self, secret=None) -> str:
+        """Django's password-based session hash, extended with the security stamp (SEC-1);
+        SECRET_KEY_FALLBACKS keep working because Django passes each fallback here."""
+        return salted_hmac(
+            "accounts.User.get_session_auth_hash",
+            f"{self.password}:{self.security_stamp}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     @property
     def display_name(self) -> str:
@@ -140,6 +155,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             "is_active",
             "is_staff",
             "date_joined",
+            "security_stamp",
             "groups",
             "user_permissions",
         },

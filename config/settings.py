@@ -72,6 +72,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "dataprotection",
     "accounts",
     "organizations",
@@ -88,6 +91,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.session_security.SessionSecurityMiddleware",
+    "accounts.two_factor.TwoFactorEnforcementMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "consent.gpc.GlobalPrivacyControlMiddleware",
     "consent.policy_notice.PolicyNoticeMiddleware",
@@ -153,6 +158,22 @@ AUTH_PASSWORD_VALIDATORS = [
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=300)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row
+
+# Sign-in security (SEC-1, SEC-5). An idle session ends after SESSION_IDLE_TIMEOUT_SECONDS;
+# dangerous actions ask for the password (or a second factor) again when the last proof is
+# older than REAUTH_MAX_AGE_SECONDS. Failed sign-ins, SMS codes and second-factor codes
+# count per account and per address: SIGN_IN_LOCKOUT_THRESHOLD failures within
+# SIGN_IN_LOCKOUT_WINDOW_SECONDS lock that account (or address) for
+# SIGN_IN_LOCKOUT_SECONDS.
+SESSION_IDLE_TIMEOUT_SECONDS = env_int("SESSION_IDLE_TIMEOUT_SECONDS", 30 * 60, minimum=60)
+REAUTH_MAX_AGE_SECONDS = env_int("REAUTH_MAX_AGE_SECONDS", 10 * 60, minimum=30)
+SIGN_IN_LOCKOUT_THRESHOLD = env_int("SIGN_IN_LOCKOUT_THRESHOLD", 5, minimum=1)
+SIGN_IN_LOCKOUT_WINDOW_SECONDS = env_int("SIGN_IN_LOCKOUT_WINDOW_SECONDS", 15 * 60, minimum=60)
+SIGN_IN_LOCKOUT_SECONDS = env_int("SIGN_IN_LOCKOUT_SECONDS", 15 * 60, minimum=60)
+SIGN_IN_LOCKOUT_PER_ADDRESS_THRESHOLD = env_int("SIGN_IN_LOCKOUT_PER_ADDRESS_THRESHOLD", 50, minimum=1)
+# Two-factor authentication (SEC-1): TOTP (RFC 6238) with single-use recovery codes.
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Custodia")
+TWO_FACTOR_RECOVERY_CODES = env_int("TWO_FACTOR_RECOVERY_CODES", 10, minimum=4)
 
 # SMS one-time codes (ACC-1): pluggable sender, hashed storage, expiry, attempts, rate limits.
 SMS_BACKEND = env_str("SMS_BACKEND", "accounts.sms.FileBackend")

@@ -106,6 +106,10 @@ class Organization(models.Model):
     certification_status = models.CharField(
         _("certification"), max_length=12, choices=CertificationStatus.choices, default=CertificationStatus.UNCERTIFIED
     )
+    # SEC-1: owners always need a second factor; this extends it to every sub-administrator.
+    require_admin_two_factor = models.BooleanField(
+        _("require two-factor authentication for all administrators"), default=True
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -134,6 +138,7 @@ class Organization(models.Model):
             "data_region",
             "status",
             "certification_status",
+            "require_admin_two_factor",
             "created_at",
         },
     )
