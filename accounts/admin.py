@@ -24,6 +24,16 @@ class UserAdmin(DjangoUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("phone", "password1", "password2")}),)
 
+    # SEC-1: who is staff and which role groups they hold is for superusers alone; a
+    # staff member allowed to edit accounts must not be able to raise their own rights.
+    PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly.extend(name for name in self.PRIVILEGE_FIELDS if name not in readonly)
+        return readonly
+
     @admin.display(description=_("mobile number"))
     def masked_phone_display(self, obj: User) -> str:
         return mask_phone(obj.phone)

@@ -38,13 +38,17 @@ def deletion_blockers(user) -> list[str]:
 
 
 def plan_account_tables(job) -> list[StageSpec]:
+    from accounts.lockout import identifier_digest
     from accounts.models import (
         AccountDeletionRequest,
         ApiToken,
         DeletionStatus,
         IdempotencyRecord,
         IdentityVerification,
+        LockoutScope,
         OneTimeCode,
+        SignInFailure,
+        SignInLockout,
         SMSMessage,
         User,
     )
@@ -56,6 +60,7 @@ def plan_account_tables(job) -> list[StageSpec]:
     AccountDeletionRequest.objects.filter(job_id=job.pk, status=DeletionStatus.RECEIVED).update(
         status=DeletionStatus.PROCESSING
     )
+    identifiers = [identifier_digest(user.phone), identifier_digest(f"user:{user.pk}")]
     return [
         StageSpec(OneTimeCode._meta.label, {"user_id": user.pk}, phase=1),
         StageSpec(OneTimeCode._meta.label, {"phone": user.phone}, phase=1),
@@ -63,6 +68,8 @@ def plan_account_tables(job) -> list[StageSpec]:
         StageSpec(IdentityVerification._meta.label, {"user_id": user.pk}, phase=1),
         StageSpec(ApiToken._meta.label, {"user_id": user.pk}, phase=1),
         StageSpec(IdempotencyRecord._meta.label, {"user_id": user.pk}, phase=1),
+        StageSpec(SignInFailure._meta.label, {"identifier_digest__in": identifiers}, phase=1),
+        StageSpec(SignInLockout._meta.label, {"scope": LockoutScope.ACCOUNT, "key_digest__in": identifiers}, phase=1),
         StageSpec("guardian.UserObjectPermission", {"user_id": user.pk}, phase=1),
         StageSpec("admin.LogEntry", {"user_id": user.pk}, phase=1),
         StageSpec(User._meta.label, {"pk": user.pk}, phase=ACCOUNT_PHASE),

@@ -188,3 +188,44 @@ class IdentityVerificationForm(forms.Form):
 class DeletionConfirmForm(forms.Form):
     code = CodeField()
     reason = forms.CharField(label=_("Why are you leaving? (optional)"), required=False, widget=forms.Textarea)
+
+
+# --------------------------------------------------------------------------- two-factor (SEC-1)
+
+
+def second_factor_field(**kwargs) -> forms.CharField:
+    """A code of the authenticator app (six digits) or a recovery code (xxxx-xxxx)."""
+    kwargs.setdefault("label", _("Authentication code"))
+    kwargs.setdefault("help_text", _("The six-digit code of your authenticator app, or one of your recovery codes."))
+    return forms.CharField(
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autocapitalize": "off", "size": 12}),
+        **kwargs,
+    )
+
+
+class SecondFactorForm(forms.Form):
+    """The second step of signing in, and re-authentication before changing factors."""
+
+    code = second_factor_field()
+
+
+class EnrollTwoFactorForm(forms.Form):
+    """Confirm a new authenticator with one of its codes; replacing an old one also needs
+    a current code of the old factors."""
+
+    code = forms.CharField(
+        label=_("Code shown by the app"),
+        max_length=8,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": 8}),
+    )
+
+    def __init__(self, *args, replacing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if replacing:
+            self.fields["current_code"] = second_factor_field(
+                label=_("Current code of your old app"),
+                help_text=_(
+                    "You are replacing your authenticator: prove it is you with the old app or a recovery code."
+                ),
+            )

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from accounts import signals
+from accounts import lockout, signals
 from accounts.deletion import deletion_blockers
 from accounts.models import (
     AccountDeletionRequest,
@@ -89,6 +89,8 @@ def _check_rate_limits(phone: str, purpose: str, ip: str | None, now) -> None:
 def send_code(phone: str, purpose: str, *, ip: str | None = None, user: User | None = None) -> OneTimeCode:
     """Issue a fresh code for ``phone`` and queue the SMS that carries it (ACC-1)."""
     now = timezone.now()
+    if purpose in (CodePurpose.SIGN_IN, CodePurpose.PASSWORD_RESET):
+        lockout.ensure_not_locked(phone, ip)  # SEC-1: no codes for a locked account
     _check_rate_limits(phone, purpose, ip, now)
     code = f"{secrets.randbelow(1_000_000):06d}"
     otc = OneTimeCode.objects.create(
@@ -110,9 +112,13 @@ def send_code(phone: str, purpose: str, *, ip: str | None = None, user: User | N
     return otc
 
 
-def check_code(phone: str, purpose: str, code: str) -> OneTimeCode:
+def check_code(
+    phone: str, purpose: str, code: str, *, count_toward_lockout: bool = False, ip: str | None = None
+) -> OneTimeCode:
     """Return the usable code that ``code`` matches, or raise ``CodeRejected`` with a
-    message that says exactly what is wrong. Wrong guesses are counted at once."""
+    message that says exactly what is wrong. Wrong guesses are counted at once: against
+    the code, and with ``count_toward_lockout`` also as sign-in failures of the number
+    (SEC-1, ``accounts.lockout``); the guess that locks raises ``LockedOut`` instead."""
     now = timezone.now()
     code = (code or "").strip()
     recent = list(OneTimeCode.objects.for_number(phone, purpose).order_by("-created_at")[:10])
@@ -137,11 +143,13 @@ def check_code(phone: str, purpose: str, code: str) -> OneTimeCode:
                 _("This code was replaced by a newer one. Enter the latest code you received."), code="superseded"
             )
     if latest.used_at is not None or latest.expires_at <= now:
+        _count_wrong_guess(phone, ip, count_toward_lockout)
         raise CodeRejected(_("The code is wrong, and the last one sent has expired. Ask for a new code."), code="wrong")
     # durable: the guess must commit on its own. Nested in a caller's transaction it could
     # be rolled back with it, silently lifting the guess limit; refuse that loudly instead.
     with transaction.atomic(durable=True):
         OneTimeCode.objects.filter(pk=latest.pk).update(failed_attempts=F("failed_attempts") + 1)
+    _count_wrong_guess(phone, ip, count_toward_lockout)
     remaining = max_attempts - latest.failed_attempts - 1
     if remaining <= 0:
         raise CodeRejected(_("Too many wrong codes were entered. Ask for a new code."), code="exhausted")
@@ -154,6 +162,15 @@ def check_code(phone: str, purpose: str, code: str) -> OneTimeCode:
         % {"n": remaining},
         code="wrong",
     )
+
+
+def _count_wrong_guess(phone: str, ip: str | None, count_toward_lockout: bool) -> None:
+    """SEC-1: a wrong sign-in or reset code is a failed proof of the number: it counts
+    toward the lockout beside the per-code attempt cap (which a fresh code resets)."""
+    if count_toward_lockout:
+        locked = lockout.count_failure(phone, ip, kind="sms_code")
+        if locked is not None:
+            raise locked
 
 
 def consume_code(otc: OneTimeCode) -> None:
@@ -181,18 +198,26 @@ def register_user(
 
 
 def sign_in_with_code(*, phone: str, code: str, ip: str | None = None) -> User:
+    """ACC-4 sign-in with an SMS code. SEC-1: refused with ``LockedOut`` while the number
+    or the address is locked; wrong codes count toward the lockout (the view clears the
+    count with ``lockout.record_success`` once the whole sign-in succeeded)."""
+    lockout.ensure_not_locked(phone, ip)
     user = User.objects.filter(phone=phone, is_active=True).first()
-    otc = check_code(phone, CodePurpose.SIGN_IN, code)
+    otc = check_code(phone, CodePurpose.SIGN_IN, code, count_toward_lockout=True, ip=ip)
     if user is None:
         raise CodeRejected(_("No active account uses this number. Register first."), code="no_account")
     with transaction.atomic():
         consume_code(otc)
         record_event("account.signed_in", actor=user, subject=user, target=user, ip=ip, metadata={"method": "sms"})
+    # The failures are cleared when the sign-in completes (after a second factor, if any).
     return user
 
 
 def reset_password(*, phone: str, code: str, new_password: str, ip: str | None = None) -> User:
-    otc = check_code(phone, CodePurpose.PASSWORD_RESET, code)
+    """ACC-4 password reset by SMS code, with the same lockout as signing in (SEC-1): a
+    locked account cannot be taken over through the reset page either."""
+    lockout.ensure_not_locked(phone, ip)
+    otc = check_code(phone, CodePurpose.PASSWORD_RESET, code, count_toward_lockout=True, ip=ip)
     user = User.objects.filter(phone=phone, is_active=True).first()
     if user is None:
         raise CodeRejected(_("No active account uses this number."), code="no_account")
@@ -201,7 +226,24 @@ def reset_password(*, phone: str, code: str, new_password: str, ip: str | None =
         user.set_password(new_password)
         user.save(update_fields=["password"])
         record_event("account.password_reset", actor=user, subject=user, target=user, ip=ip)
+    lockout.record_success(phone, ip)
     return user
+
+
+def reauthenticate(user: User, password: str, *, ip: str | None = None) -> None:
+    """SEC-1: the signed-in person proves again who they are before a dangerous action.
+    A wrong password counts toward the lockout like a failed sign-in; a locked account
+    cannot re-authenticate until the lock ends. The caller records the fresh proof in
+    the session (``accounts.session_security.mark_authenticated``)."""
+    lockout.ensure_not_locked(user.phone, ip)
+    if not user.check_password(password):
+        locked = lockout.count_failure(user.phone, ip, kind="password")
+        if locked is not None:
+            raise locked
+        raise ValidationError(_("The password is wrong."), code="wrong_password")
+    with transaction.atomic():
+        lockout.record_success(user.phone, ip)
+        record_event("account.reauthenticated", actor=user, subject=user, target=user, ip=ip)
 
 
 @transaction.atomic
@@ -381,10 +423,12 @@ def mark_sms_failed(message: SMSMessage, error: str, *, final: bool) -> None:
 
 def purge_spent_codes() -> tuple[int, int]:
     """Delete one-time codes and delivered messages that no longer serve any purpose:
-    codes after a day (rate limits look back one hour), messages after delivery."""
+    codes after a day (rate limits look back one hour), messages after delivery; and
+    sign-in failures and ended lockouts after a day (SEC-1)."""
     now = timezone.now()
     codes, _details = OneTimeCode.objects.filter(created_at__lt=now - timezone.timedelta(days=1)).delete()
     messages, _details = SMSMessage.objects.filter(
         status__in=[SMSStatus.SENT, SMSStatus.FAILED], created_at__lt=now - timezone.timedelta(days=1)
     ).delete()
+    lockout.purge_stale(now=now)  # SEC-1: sign-in failures and ended locks, after a day
     return codes, messages

@@ -4,6 +4,8 @@ write through ``accounts.services``."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
@@ -13,12 +15,14 @@ from django.core.exceptions import ValidationError
 from django.forms.utils import ErrorDict
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import services
+from accounts import lockout, services, services_two_factor, two_factor
 from accounts.api.forms import ApiTokenForm
 from accounts.api.tokens import create_api_token, revoke_api_token
 from accounts.forms import (
@@ -29,6 +33,7 @@ from accounts.forms import (
     PasswordSignInForm,
     ProfileForm,
     RegistrationForm,
+    SecondFactorForm,
     SendCodeForm,
 )
 from accounts.models import (
@@ -41,6 +46,7 @@ from accounts.models import (
 )
 from accounts.profile_policy import locked_profile_fields
 from accounts.reverification import send_reverification_code
+from accounts.session_security import require_recent_auth
 from accounts.sms import read_file_outbox
 from dataprotection.audit import client_ip, organization_names
 from dataprotection.masking import mask_id_number
@@ -78,13 +84,43 @@ def _next_from(request: HttpRequest) -> str:
     return request.POST.get("next") or request.GET.get("next") or ""
 
 
-def _sign_in(request: HttpRequest, user: User) -> HttpResponse:
-    login(request, user, backend=MODEL_BACKEND)
-    target = _next_from(request)
+def _safe_target(request: HttpRequest, target: str) -> str:
     if not target or not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        target = settings.LOGIN_REDIRECT_URL  # never an open redirect to another site
+        return settings.LOGIN_REDIRECT_URL  # never an open redirect to another site
+    return target
+
+
+def _sign_in(request: HttpRequest, user: User, *, method: str = "password") -> HttpResponse:
+    """The first factor passed (SEC-1). With a confirmed authenticator the person is not
+    signed in yet: the second step asks for a code. Someone whose role needs a second
+    factor and has none is signed in and sent straight to enrollment."""
+    target = _safe_target(request, _next_from(request))
+    if two_factor.has_confirmed_device(user):
+        two_factor.begin_pending_sign_in(request, user, next_url=target, method=method)
+        return redirect("accounts:sign_in_second_step")
+    if two_factor.second_factor_required(user):
+        response = _complete_sign_in(request, user, target=target)
+        messages.warning(request, _("Your role requires two-factor authentication. Set it up now."))
+        return redirect_with_next("accounts:two_factor_enroll", target, response)
+    return _complete_sign_in(request, user, target=target)
+
+
+def redirect_with_next(view_name: str, target: str, response: HttpResponse) -> HttpResponse:
+    """``response`` (for its cookies) redirected to ``view_name`` carrying ``next``."""
+    response["Location"] = f"{reverse(view_name)}?{urlencode({'next': target})}"
+    return response
+
+
+def _complete_sign_in(request: HttpRequest, user: User, *, target: str, device=None) -> HttpResponse:
+    """Both factors passed (or only one is needed): sign in, and clear the failure counts."""
+    login(request, user, backend=MODEL_BACKEND)
+    ip = client_ip(request)
+    lockout.record_success(user.phone, ip)
+    if device is not None:
+        two_factor.mark_verified(request, device)
+        lockout.record_success(f"user:{user.pk}", ip)
     response = redirect(target)
     if user.preferred_language:
         response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.preferred_language, samesite="Lax")
@@ -125,7 +161,7 @@ def register(request: HttpRequest) -> HttpResponse:
                 form.add_error("code" if exc.code != "exists" else "phone", exc)
             else:
                 messages.success(request, _("Welcome to Custodia. Your account is ready."))
-                return _sign_in(request, user)
+                return _sign_in(request, user, method="register")
     else:
         form = RegistrationForm()
     return render(request, "accounts/register.html", {"form": form, "next": _next_from(request)})
@@ -133,42 +169,92 @@ def register(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def sign_in(request: HttpRequest) -> HttpResponse:
-    """ACC-4: sign in with password or with an SMS code."""
+    """ACC-4: sign in with password or with an SMS code; SEC-1: then with the second
+    factor when the person has one. Failures are counted per number and per address."""
     method = request.POST.get("method") or request.GET.get("method") or "password"
     if method not in {"password", "sms"}:
         method = "password"
     password_form, code_form = PasswordSignInForm(), CodeSignInForm()
+    ip = client_ip(request)
     if request.method == "POST" and method == "password":
         password_form = PasswordSignInForm(request.POST)
         if password_form.is_valid():
-            user = authenticate(
-                request,
-                phone=password_form.cleaned_data["phone"],
-                password=password_form.cleaned_data["password"],
-            )
-            if user is None:
-                password_form.add_error(None, _("The mobile number or password is wrong."))
+            phone = password_form.cleaned_data["phone"]
+            try:
+                lockout.ensure_not_locked(phone, ip)
+            except ValidationError as exc:
+                password_form.add_error(None, exc)
             else:
-                return _sign_in(request, user)
+                user = authenticate(request, phone=phone, password=password_form.cleaned_data["password"])
+                if user is None:
+                    lockout.record_failure(phone, ip, kind="password")
+                    try:  # the failure that locks says so at once
+                        lockout.ensure_not_locked(phone, ip)
+                    except lockout.LockedOut as exc:
+                        password_form.add_error(None, exc)
+                    else:
+                        password_form.add_error(None, _("The mobile number or password is wrong."))
+                else:
+                    return _sign_in(request, user, method="password")
     elif request.method == "POST" and "send_code" in request.POST:
         code_form = _unbound_copy(CodeSignInForm, request)
         _send_code_from(request, code_form, CodePurpose.SIGN_IN, must_exist=True)
     elif request.method == "POST":
         code_form = CodeSignInForm(request.POST)
         if code_form.is_valid():
+            phone = code_form.cleaned_data["phone"]
             try:
-                user = services.sign_in_with_code(
-                    phone=code_form.cleaned_data["phone"], code=code_form.cleaned_data["code"], ip=client_ip(request)
-                )
+                # The service refuses a locked number and counts wrong codes (SEC-1).
+                user = services.sign_in_with_code(phone=phone, code=code_form.cleaned_data["code"], ip=ip)
+            except lockout.LockedOut as exc:
+                code_form.add_error(None, exc)
             except ValidationError as exc:
                 code_form.add_error("code", exc)
             else:
-                return _sign_in(request, user)
+                return _sign_in(request, user, method="sms")
     return render(
         request,
         "accounts/sign_in.html",
         {"method": method, "password_form": password_form, "code_form": code_form, "next": _next_from(request)},
     )
+
+
+@require_http_methods(["GET", "POST"])
+def sign_in_second_step(request: HttpRequest) -> HttpResponse:
+    """SEC-1: the second step of signing in: a code of the authenticator app or a
+    recovery code, within five minutes of the first factor."""
+    pending = two_factor.pending_sign_in(request)
+    user = None
+    if pending is not None:
+        user = User.objects.filter(pk=pending.user_id, is_active=True).first()
+        if user is not None and user.security_stamp != pending.stamp:
+            user = None  # the factors changed meanwhile: start again
+    if user is None:
+        two_factor.end_pending_sign_in(request)
+        messages.error(request, _("Your sign-in took too long or was interrupted. Sign in again."))
+        return redirect("accounts:login")
+    form = SecondFactorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device = services_two_factor.verify_second_factor(user, form.cleaned_data["code"], ip=client_ip(request))
+        except ValidationError as exc:
+            form.add_error("code", exc)
+        else:
+            two_factor.end_pending_sign_in(request)
+            response = _complete_sign_in(request, user, target=_safe_target(request, pending.next), device=device)
+            if device.persistent_id.startswith("otp_static."):
+                left = device.token_set.count()
+                messages.warning(
+                    request,
+                    ngettext(
+                        "You used a recovery code: %(n)d is left. Make new ones on the security page.",
+                        "You used a recovery code: %(n)d are left. Make new ones on the security page.",
+                        left,
+                    )
+                    % {"n": left},
+                )
+            return response
+    return render(request, "accounts/sign_in_second_step.html", {"form": form})
 
 
 class SignOutView(auth_views.LogoutView):
@@ -336,10 +422,18 @@ def dev_sms_outbox(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_recent_auth  # SEC-1: a token is a lasting credential; confirm it is you first
 @require_http_methods(["GET", "POST"])
 def api_tokens(request: HttpRequest) -> HttpResponse:
     """Issue 7: the person's personal access tokens: create (the secret is shown on this
     answer only, never stored or put in a message), list, revoke."""
+    if (
+        request.method == "POST"
+        and not two_factor.is_verified(request.session, request.user)
+        and two_factor.second_factor_required(request.user)
+    ):
+        # SEC-1: a token acts without a second factor, so only a verified session makes one.
+        raise two_factor.TwoFactorRequired
     form = ApiTokenForm(request.POST or None)
     secret = None
     if request.method == "POST" and form.is_valid():

@@ -59,6 +59,12 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # SEC-6: one deployment serves one data region.
 DATA_REGION = env_choice("CUSTODIA_DATA_REGION", "cn", ("cn", "sg"))
+# SEC-6: where each region's deployment is reached; registration pages point people of
+# the other region there (docs/residency.md). Empty: no link is shown.
+REGION_PORTAL_URLS = {
+    "cn": env_str("CUSTODIA_PORTAL_URL_CN", ""),
+    "sg": env_str("CUSTODIA_PORTAL_URL_SG", ""),
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -9,7 +9,13 @@
 
 Every answer is JSON; bad input is a 4xx with ``{"error": code, "message": text}``.
 People and organizations appear only by the pseudonymous IDs of ``consent.open_ids``;
-every member returned is recorded as a disclosure (SVC-5)."""
+every member returned is recorded as a disclosure (SVC-5).
+
+SEC-6: a service hosted outside the deployment's data region receives only people who
+consent now to the cross-border transfer (``Purpose.CROSS_BORDER``, checked at every
+call, so a withdrawal stops the flow at the next one). ``members`` leaves the others out
+in its query and says how many (``cross_border.members_withheld``); ``me`` answers 403
+``cross_border_consent_required``. Each such call writes an audit event."""
 
 from __future__ import annotations
 
@@ -19,17 +25,20 @@ import json
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from consent.models.ledger import Decision, Purpose
 from consent.models.sharing import DataScope, GrantStatus, PersonalAuthorization, Service, ServiceKind, SharingGrant
 from consent.open_ids import member_open_id, organization_open_id, user_open_id
 from consent.services import disclosures, tokens
+from consent.services.ledger import has_consent, latest_decision
 from consent.services.sharing import effective_scopes
+from dataprotection.audit import record_event
 from dataprotection.crypto import DecryptionError, decrypt, encrypt
 from organizations.collection import collected_fields
 from organizations.models import Department, Member, MemberStatus
@@ -222,13 +231,18 @@ def members(request: HttpRequest) -> JsonResponse:
     columns = {"pk", "user", "user__nickname", "user__avatar"} | {
         name for scope in sent_scopes for name in fields_by_scope.get(scope, ())
     }
-    queryset = (
-        Member.objects.filter(organization=organization, pk__gt=after)
-        .exclude(status=MemberStatus.LEFT)
-        .select_related("user")
-        .only(*columns)
-        .order_by("pk")
-    )
+    roster = Member.objects.filter(organization=organization).exclude(status=MemberStatus.LEFT)
+    abroad = service.hosted_outside_region
+    withheld = 0
+    if abroad:
+        # SEC-6: one subquery per row in the same query keeps only members whose person
+        # consents now; a roster entry without an account cannot consent and is left out.
+        roster = roster.alias(cross_border=latest_decision(Purpose.CROSS_BORDER, "user_id"))
+        consenting = Q(cross_border=Decision.GRANTED)
+        counts = roster.aggregate(total=Count("pk"), consenting=Count("pk", filter=consenting))
+        withheld = counts["total"] - counts["consenting"]
+        roster = roster.filter(consenting)
+    queryset = roster.filter(pk__gt=after).select_related("user").only(*columns).order_by("pk")
     if DataScope.DEPARTMENTS in sent_scopes:
         queryset = queryset.prefetch_related(
             Prefetch("departments", queryset=Department.objects.only("pk", "name").order_by("path"))
@@ -259,16 +273,49 @@ def members(request: HttpRequest) -> JsonResponse:
             members=[(member.pk, member.user_id) for member in page],
         )
         tokens.touch_token(access_token)
-    return _no_store(
-        JsonResponse(
-            {
-                "organization": organization_open_id(service.code, organization.pk),
-                "scopes": [BASIC_SCOPE, *sent_scopes],
-                "data": data,
-                "next_cursor": make_cursor(grant.pk, page[-1].pk) if more else None,
-            }
+        if abroad:
+            _audit_cross_border_page(grant, sent=len(page), withheld=withheld, first_page=not after)
+    body = {
+        "organization": organization_open_id(service.code, organization.pk),
+        "scopes": [BASIC_SCOPE, *sent_scopes],
+        "data": data,
+        "next_cursor": make_cursor(grant.pk, page[-1].pk) if more else None,
+    }
+    if abroad:
+        body["cross_border"] = {
+            "hosting_region": service.hosting_region,
+            "data_region": settings.DATA_REGION,
+            "members_withheld": withheld,
+            "reason": "Members who have not consented to the transfer outside the data region are left out.",
+        }
+    return _no_store(JsonResponse(body))
+
+
+def _audit_cross_border_page(grant: SharingGrant, *, sent: int, withheld: int, first_page: bool) -> None:
+    """SEC-6: the consented transfer of this page, and the refusal of the members left
+    out (counted once per walk through the roster, on its first page)."""
+    service = grant.service
+    common = {
+        "service": service.code,
+        "hosting_region": service.hosting_region,
+        "data_region": settings.DATA_REGION,
+    }
+    if sent:
+        record_event(
+            "cross_border.transferred",
+            target=grant,
+            organization=grant.organization_id,
+            metadata={**common, "members": sent},
+            actor_kind="system",
         )
-    )
+    if withheld and first_page:
+        record_event(
+            "cross_border.withheld",
+            target=grant,
+            organization=grant.organization_id,
+            metadata={**common, "members": withheld, "reason": "no_cross_border_consent"},
+            actor_kind="system",
+        )
 
 
 @never_cache
@@ -282,9 +329,43 @@ def me(request: HttpRequest) -> JsonResponse:
     if authorization is None:
         return error(403, "wrong_token", "This token belongs to an organization's grant; use /provider/v1/members.")
     user = authorization.user
+    service = authorization.service
+    if service.hosted_outside_region and not has_consent(user, Purpose.CROSS_BORDER):
+        # SEC-6: the person withdrew the cross-border consent (or never gave it).
+        with transaction.atomic():
+            record_event(
+                "cross_border.refused",
+                subject=user,
+                target=authorization,
+                metadata={
+                    "service": service.code,
+                    "hosting_region": service.hosting_region,
+                    "data_region": settings.DATA_REGION,
+                },
+                actor_kind="system",
+            )
+        return error(
+            403,
+            "cross_border_consent_required",
+            "The person has not consented to the transfer of their data outside the data region where it is "
+            "kept; nothing is sent until they do.",
+        )
     with transaction.atomic():
         disclosures.record_personal_disclosure(authorization, [BASIC_SCOPE])
         tokens.touch_token(access_token)
+        if service.hosted_outside_region:
+            record_event(
+                "cross_border.transferred",
+                subject=user,
+                target=authorization,
+                metadata={
+                    "service": service.code,
+                    "hosting_region": service.hosting_region,
+                    "data_region": settings.DATA_REGION,
+                    "members": 1,
+                },
+                actor_kind="system",
+            )
     return _no_store(
         JsonResponse(
             {

@@ -34,6 +34,7 @@ RECEIPT_CATEGORIES = {
     Purpose.PERSONALIZATION: (["Personalization"], ["Usage data", "Preference cookies"], False),
     Purpose.FACE_RECOGNITION: (["Attendance and access"], ["Biometric data (face template)"], False),
     Purpose.IDENTITY_CHECK: (["Identity verification"], ["Name", "ID number"], False),
+    Purpose.CROSS_BORDER: (["Cross-border transfer"], ["Basic profile"], True),
 }
 
 

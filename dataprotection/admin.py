@@ -1,22 +1,31 @@
 import json
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import BigIntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import path
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from dataprotection import anonymization, audit_chain
+from dataprotection import anonymization, audit_chain, tasks
 from dataprotection.admin_base import ReadOnlyModelAdmin
+from dataprotection.audit import client_ip, record_event
 from dataprotection.models import AnonymizationJob, AnonymizationStage, AuditEvent, JobStatus
+from dataprotection.staff_roles import VERIFY_AUDIT_CHAIN
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyModelAdmin):
-    """Read-only view of the audit trail for operations staff (SEC-2)."""
+    """Read-only view of the audit trail for operations staff (SEC-2). The auditor role
+    (SEC-1) reads it and starts a verification of the hash chain; nothing here decrypts
+    a value: events hold field names, never values."""
 
     list_display = (
         "occurred_at",
@@ -33,12 +42,44 @@ class AuditEventAdmin(ReadOnlyModelAdmin):
     date_hierarchy = "occurred_at"
     search_fields = ("action", "target_id", "=organization_id")
     exclude = ("digest_salt", "field_digests")
+    change_list_template = "admin/dataprotection/auditevent/change_list.html"
+
+    def has_verify_permission(self, request) -> bool:
+        return request.user.has_perm(VERIFY_AUDIT_CHAIN)
 
     def changelist_view(self, request, extra_context=None):
         # SEC-2: the outcome of the last chain verification, on top of the list, where
         # the operators who read the trail cannot miss a failure.
         self._chain_status(request)
-        return super().changelist_view(request, extra_context)
+        extra = {**(extra_context or {}), "may_verify": self.has_verify_permission(request)}
+        return super().changelist_view(request, extra)
+
+    def get_urls(self):
+        own = [
+            path(
+                "verify/",
+                self.admin_site.admin_view(self.verify_view),
+                name="dataprotection_auditevent_verify",
+            )
+        ]
+        return own + super().get_urls()
+
+    def verify_view(self, request):
+        """SEC-1, SEC-2: the auditor starts a full verification of the chain now, on a
+        worker (it streams the whole trail); the list shows the outcome when done."""
+        if request.method != "POST":
+            raise Http404
+        if not (self.has_view_permission(request) and self.has_verify_permission(request)):
+            raise PermissionDenied
+        with transaction.atomic():
+            record_event("audit_chain.verification_requested", actor=request.user, ip=client_ip(request))
+            tasks.verify_audit_chain.delay_on_commit(force=True)
+        self.message_user(
+            request,
+            _("The verification of the audit chain was started; its outcome shows on this list when it is done."),
+            messages.INFO,
+        )
+        return redirect("admin:dataprotection_auditevent_changelist")
 
     def _chain_status(self, request) -> None:
         head = audit_chain.chain_head()

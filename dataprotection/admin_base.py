@@ -1,6 +1,26 @@
 """Building blocks for the operations console shared by every app."""
 
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.utils.html import format_html
+from django.utils.translation import gettext
+
+from dataprotection.audit import client_ip, record_event
+
+MASK = "••••••"
 
 
 class ReadOnlyModelAdmin(admin.ModelAdmin):
@@ -15,3 +35,148 @@ class ReadOnlyModelAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def mask_all(value: str) -> str:
+    return MASK
+
+
+def _nobody(obj) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class SensitiveValue:
+    """One decrypted value the console shows masked (SEC-1). ``permission`` reveals it;
+    every reveal is recorded as ``action`` with the field name, never the value (SEC-2).
+    ``subject`` and ``organization`` name whose data it is, for "who accessed my data"
+    and the organization's audit log."""
+
+    label: Any
+    permission: str
+    mask: Callable[[str], str] = mask_all
+    action: str = "console.value_revealed"
+    subject: Callable[[Any], Any] = _nobody
+    organization: Callable[[Any], Any] = _nobody
+    metadata: Callable[[Any], dict] = lambda obj: {}
+
+
+@transaction.atomic
+def reveal_value(obj, name: str, spec: SensitiveValue, *, actor, ip: str | None = None) -> str:
+    """SEC-1, SEC-2: the clear value for a staff member allowed to see it (the caller
+    checked ``spec.permission``), audited with actor, target, field and address."""
+    record_event(
+        spec.action,
+        actor=actor,
+        subject=spec.subject(obj),
+        target=obj,
+        organization=spec.organization(obj),
+        ip=ip,
+        metadata={**spec.metadata(obj), "field": name},
+    )
+    return getattr(obj, name) or ""
+
+
+class SensitiveValuesAdmin(admin.ModelAdmin):
+    """A ModelAdmin whose sensitive values are masked everywhere (lists, change pages)
+    and revealed one at a time (SEC-1): a "Reveal" link, shown only to staff holding the
+    value's permission, opens a page whose POST shows the value and writes an audit
+    event (SEC-2). Without the permission the clear value is in no page at all.
+
+    Declare the values in ``sensitive_values`` and show each with a display method that
+    returns ``self.sensitive_display(obj, name)``. The display methods need the request
+    (to offer the link or not): the list and change views run on a per-request copy of
+    the ModelAdmin (instances are shared between threads)."""
+
+    sensitive_values: dict[str, SensitiveValue] = {}
+    reveal_template = "admin/sensitive_reveal.html"
+    _console_request = None
+
+    # ---- permissions
+
+    def may_reveal(self, request, name: str) -> bool:
+        spec = self.sensitive_values.get(name)
+        return spec is not None and request.user.has_perm(spec.permission)
+
+    # ---- display
+
+    def _for_request(self, request) -> SensitiveValuesAdmin:
+        clone = copy.copy(self)
+        clone._console_request = request
+        return clone
+
+    def changelist_view(self, request, extra_context=None):
+        if self._console_request is not request:
+            return self._for_request(request).changelist_view(request, extra_context)
+        return super().changelist_view(request, extra_context)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if self._console_request is not request:
+            return self._for_request(request).changeform_view(request, object_id, form_url, extra_context)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def sensitive_display(self, obj, name: str):
+        """The masked value, with a reveal link for staff allowed to see it; never the value."""
+        value = getattr(obj, name, "") if obj is not None else ""
+        if not value:
+            return "—"
+        spec = self.sensitive_values[name]
+        masked = spec.mask(value)
+        request = self._console_request
+        if request is None or not self.may_reveal(request, name):
+            return masked
+        return format_html(
+            '<span class="masked">{}</span> <a class="reveal-link" href="{}">{}</a>',
+            masked,
+            self.reveal_url(obj, name),
+            gettext("Reveal"),
+        )
+
+    def reveal_url(self, obj, name: str) -> str:
+        opts = self.model._meta
+        return reverse(f"admin:{opts.app_label}_{opts.model_name}_reveal", args=[obj.pk, name])
+
+    # ---- the reveal page
+
+    def get_urls(self):
+        opts = self.model._meta
+        own = [
+            path(
+                "<path:object_id>/reveal/<str:name>/",
+                self.admin_site.admin_view(self.reveal_view),
+                name=f"{opts.app_label}_{opts.model_name}_reveal",
+            )
+        ]
+        return own + super().get_urls()
+
+    def reveal_view(self, request, object_id: str, name: str):
+        """GET: what is about to be revealed (nothing decrypted, nothing recorded).
+        POST: the clear value, recorded in the audit trail, never cached."""
+        if name not in self.sensitive_values:
+            raise Http404
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        if not self.has_view_or_change_permission(request, obj) or not self.may_reveal(request, name):
+            raise PermissionDenied
+        spec = self.sensitive_values[name]
+        value = None
+        if request.method == "POST":
+            value = reveal_value(obj, name, spec, actor=request.user, ip=client_ip(request))
+        elif request.method != "GET":
+            raise Http404
+        opts = self.model._meta
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": opts,
+            "title": gettext("Reveal: %(label)s") % {"label": spec.label},
+            "object": obj,
+            "label": spec.label,
+            "masked": spec.mask(getattr(obj, name) or "") if getattr(obj, name) else "—",
+            "value": value,
+            "change_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]),
+        }
+        response = TemplateResponse(request, self.reveal_template, context)
+        add_never_cache_headers(response)
+        patch_cache_control(response, no_store=True, private=True)
+        return response

@@ -22,13 +22,16 @@ Why it is shaped like this (see ``../shared/reference/perf-anchors.md``):
   again. The values are constants, so applying a range twice changes nothing. Any number
   of workers drive one job; phases order the deletes (children before parents).
 - **Verified.** When every chunk is done, every stage is checked in SQL: no row left
-  to delete, no personal column holding anything but its anonymized value; the result is
-  the job's deletion report.
+  to delete, no personal column holding anything but its anonymized value. A value scan
+  covers the columns declared non-personal: a copy of an original personal value found
+  in them when the job was planned and still there fails the job (see "value scan").
+  The result is the job's deletion report.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from collections import defaultdict
@@ -42,12 +45,15 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 
 from dataprotection import crypto, files
+from dataprotection.fields import EncryptedTextField
 from dataprotection.models import (
     LIVE_JOB_STATUSES,
     AnonymizationChunk,
+    AnonymizationFingerprints,
     AnonymizationJob,
     AnonymizationStage,
     ChunkStatus,
@@ -61,6 +67,9 @@ logger = logging.getLogger(__name__)
 
 MAX_CHUNK_ATTEMPTS = 5
 MAX_JOB_ATTEMPTS = 5
+FINGERPRINT_PURPOSE = "anonymization.value-scan"
+# Shorter values ("M", "CN", "2024") identify no one and recur in every table.
+FINGERPRINT_MIN_LENGTH = 4
 
 
 # --------------------------------------------------------------------------- specs
@@ -352,6 +361,7 @@ def plan(job: AnonymizationJob, specs: list[StageSpec]) -> None:
     """Write the stages and chunks of ``job`` (inside the caller's transaction)."""
     size = settings.ANONYMIZATION_CHUNK_ROWS
     chunks = []
+    stages = []
     for position, spec in enumerate(specs):
         model = model_of(spec.model)
         action = spec.action or default_action(model)
@@ -366,7 +376,150 @@ def plan(job: AnonymizationJob, specs: list[StageSpec]) -> None:
             total += rows
         stage.total = total
         stage.save(update_fields=["total"])
+        stages.append(stage)
     AnonymizationChunk.objects.bulk_create(chunks, batch_size=1000)
+    kept = kept_values(stages)
+    copies = find_copies(stages, kept)
+    fingerprint = crypto.keyed_fingerprinter(FINGERPRINT_PURPOSE)
+    AnonymizationFingerprints.objects.update_or_create(
+        job=job, defaults={"digests": b"".join(sorted(fingerprint(v) for v in copies)), "values": len(kept)}
+    )
+
+
+# --------------------------------------------------------------------------- value scan
+#
+# ANON-7 asks for proof that none of the subject's original values is left. The
+# conformance check proves it for every column declared personal. The value scan covers
+# the rest: a column declared non-personal (kept as it is) that holds a copy of a name,
+# number, email or address. When the job is planned, the distinct values of the kept
+# free-text columns on the rows the cascade covers (few: an organization's name, a token's
+# label, ...) are compared in SQL with every original personal free-text value (one scan
+# per table, no value leaves the database); the copies found are remembered as keyed
+# digests. Verification reads the kept columns again and reports each copy still there.
+
+
+def _free_text(model_field) -> bool:
+    """Columns that can hold a copy of a name, number, email or address as typed:
+    ciphertext never equals a value, and choice columns hold codes."""
+    return (
+        isinstance(model_field, (models.CharField, models.TextField))
+        and not isinstance(model_field, EncryptedTextField)
+        and not model_field.choices
+        and not model_field.primary_key
+    )
+
+
+def _normalized(value) -> str | None:
+    # ``lower`` (not ``casefold``) so Python and SQL's LOWER(TRIM(...)) agree.
+    text = str(value).strip().lower()
+    if len(text) < FINGERPRINT_MIN_LENGTH or _DIGEST.fullmatch(text):
+        return None  # too short to identify anyone, or a digest the portal computed
+    return text
+
+
+_DIGEST = re.compile(r"[0-9a-f]{32,}")
+
+
+def fingerprinted_columns(stage: AnonymizationStage) -> list[str]:
+    """The personal free-text columns whose original values a stage removes."""
+    model = model_of(stage.model_label)
+    declaration = declaration_for(model)
+    held = set(treatment(model, stage.extra, stage.only).held)
+    return [
+        name
+        for name in declaration.fields
+        if name not in held
+        and (not stage.only or name in stage.only)
+        and model._meta.get_field(name).concrete
+        and _free_text(model._meta.get_field(name))
+    ]
+
+
+def scanned_columns(stage: AnonymizationStage) -> list[str]:
+    """The free-text columns a stage leaves as they are (declared non-personal)."""
+    if stage.action == StageAction.DELETE:
+        return []
+    model = model_of(stage.model_label)
+    declared = declaration_for(model).fields
+    return [f.name for f in model._meta.concrete_fields if f.name not in declared and _free_text(f)]
+
+
+def _kept_values_by_column(stages: Iterable[AnonymizationStage]):
+    for stage in stages:
+        for name in scanned_columns(stage):
+            values = stage_queryset(stage).exclude(**{f"{name}__isnull": True}).order_by().values_list(name, flat=True)
+            for value in values.distinct().iterator(chunk_size=5000):
+                text = _normalized(value)
+                if text:
+                    yield stage, name, value, text
+
+
+def kept_values(stages: Iterable[AnonymizationStage]) -> set[str]:
+    """Distinct normalized values of the kept free-text columns on the covered rows,
+    minus the constants the cascade writes on purpose."""
+    stages = list(stages)
+    written = {
+        text
+        for stage in stages
+        for value in treatment(model_of(stage.model_label), stage.extra, stage.only).constants.values()
+        if isinstance(value, str) and (text := _normalized(value))
+    }
+    return {text for _stage, _name, _value, text in _kept_values_by_column(stages)} - written
+
+
+def find_copies(stages: Iterable[AnonymizationStage], kept: set[str], batch: int = 500) -> set[str]:
+    """The kept values that are also an original personal value somewhere in the
+    cascade: per table one scan comparing every personal free-text column with them."""
+    if not kept:
+        return set()
+    candidates = sorted(kept)
+    copies: set[str] = set()
+    for stage in stages:
+        columns = fingerprinted_columns(stage)
+        if not columns:
+            continue
+        lowered = {f"_scan{i}": Lower(Trim(name)) for i, name in enumerate(columns)}
+        queryset = stage_queryset(stage).order_by().annotate(**lowered)
+        for start in range(0, len(candidates), batch):
+            part = candidates[start : start + batch]
+            condition = reduce(or_, (Q(**{f"{alias}__in": part}) for alias in lowered))
+            for row in queryset.filter(condition).values_list(*lowered).distinct():
+                copies.update(text for value in row if value is not None and (text := _normalized(value)) in kept)
+    return copies
+
+
+def _stored_copies(job: AnonymizationJob) -> tuple[frozenset[bytes], int] | None:
+    row = AnonymizationFingerprints.objects.filter(job=job).values_list("digests", "values").first()
+    if row is None:
+        return None
+    blob = bytes(row[0])
+    return frozenset(blob[i : i + 8] for i in range(0, len(blob), 8)), row[1]
+
+
+def scan_values(job: AnonymizationJob, stages: Iterable[AnonymizationStage]) -> dict:
+    """ANON-7: the kept columns of the covered rows, read again after the cascade; each
+    copy of an original personal value still there is reported as a column and a count."""
+    stored = _stored_copies(job)
+    if stored is None:
+        return {"values": 0, "columns": 0, "matches": [], "skipped": True}
+    copies, compared = stored
+    stages = list(stages)
+    fingerprint = crypto.keyed_fingerprinter(FINGERPRINT_PURPOSE)
+    found: dict[tuple[AnonymizationStage, str], list] = defaultdict(list)
+    if copies:
+        for stage, name, value, text in _kept_values_by_column(stages):
+            if fingerprint(text) in copies:
+                found[(stage, name)].append(value)
+    matches = [
+        {
+            "model": stage.model_label,
+            "field": name,
+            "rows": stage_queryset(stage).filter(**{f"{name}__in": values}).count(),
+        }
+        for (stage, name), values in found.items()
+    ]
+    columns = sum(len(scanned_columns(stage)) for stage in stages)
+    return {"values": compared, "columns": columns, "matches": matches}
 
 
 # --------------------------------------------------------------------------- driving
@@ -595,7 +748,9 @@ def _verify_and_complete(job: AnonymizationJob) -> bool:
             AnonymizationJob.objects.filter(pk=job_id, status=JobStatus.VERIFYING).update(
                 status=JobStatus.COMPLETED, finished_at=timezone.now(), report=report
             )
-        elif job.attempts < MAX_JOB_ATTEMPTS and _plan_sweep_up(job):
+            # The digests served their one purpose; they are data about the subjects.
+            AnonymizationFingerprints.objects.filter(job_id=job_id).delete()
+        elif job.attempts < MAX_JOB_ATTEMPTS and not report["value_scan"]["matches"] and _plan_sweep_up(job):
             # Rows that appeared or changed after planning: one more pass over them.
             AnonymizationJob.objects.filter(pk=job_id, status=JobStatus.VERIFYING).update(
                 status=JobStatus.RUNNING, attempts=F("attempts") + 1, heartbeat_at=timezone.now(), report=report
@@ -606,7 +761,12 @@ def _verify_and_complete(job: AnonymizationJob) -> bool:
                 status=JobStatus.FAILED,
                 finished_at=timezone.now(),
                 report=report,
-                last_error="verification found personal data left after the cascade",
+                last_error=(
+                    "verification found original personal values in columns declared non-personal: "
+                    + ", ".join(f"{m['model']}.{m['field']}" for m in report["value_scan"]["matches"])
+                    if report["value_scan"]["matches"]
+                    else "verification found personal data left after the cascade"
+                ),
             )
     return True
 
@@ -654,7 +814,8 @@ def verify(job: AnonymizationJob) -> dict:
     what the scan of the live table still finds (must be zero)."""
     stages = []
     left_total = 0
-    for stage in job.stages.order_by("position"):
+    job_stages = list(job.stages.order_by("position"))
+    for stage in job_stages:
         model = model_of(stage.model_label)
         how = treatment(model, stage.extra, stage.only)
         left = _leftover(stage).count()
@@ -671,11 +832,13 @@ def verify(job: AnonymizationJob) -> dict:
                 "left": left,
             }
         )
+    value_scan = scan_values(job, job_stages)
     return {
-        "verified": left_total == 0,
+        "verified": left_total == 0 and not value_scan["matches"],
         "verified_at": timezone.now().isoformat(),
         "rows_left": left_total,
         "stages": stages,
+        "value_scan": value_scan,
     }
 
 

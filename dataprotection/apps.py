@@ -27,3 +27,10 @@ class DataProtectionConfig(AppConfig):
                 crypto.key_ring.cache_clear()
 
         setting_changed.connect(reset_key_ring, weak=False, dispatch_uid="dataprotection.reset_key_ring")
+
+        from django.db.models.signals import post_migrate
+
+        from dataprotection.staff_roles import sync_after_migrate
+
+        # SEC-1: the operations staff role groups follow the code after every migrate.
+        post_migrate.connect(sync_after_migrate, sender=self, dispatch_uid="dataprotection.sync_staff_roles")

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dataprotection.personal_data import (
     ANONYMIZED,
+    DELETE_ROW,
     SERVICE_LOGS,
     SET_NULL,
     PersonalData,
@@ -98,6 +99,12 @@ class AuditEvent(models.Model):
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
         ordering = ["-occurred_at", "-id"]
+        # SEC-1: console permissions of the staff roles (dataprotection/staff_roles.py)
+        # whose every use writes an audit event.
+        permissions = [
+            ("reveal_certification", _("Can reveal certification documents and the legal representative's identity")),
+            ("verify_audit_chain", _("Can run the verification of the audit chain")),
+        ]
         indexes = [
             models.Index(fields=["subject_user", "occurred_at"], name="audit_subject_time"),
             models.Index(fields=["organization_id", "occurred_at"], name="audit_org_time"),
@@ -390,4 +397,32 @@ class AnonymizationChunk(models.Model):
             "last_error",
             "done_at",
         },
+    )
+
+
+class AnonymizationFingerprints(models.Model):
+    """ANON-7: the value scan's memory between planning and verification: how many
+    distinct values of kept (non-personal) columns were compared with the original personal
+    values, and keyed 64-bit digests of those found to be copies. Digests of personal values
+    are pseudonymous data, so the row goes as soon as the job completes."""
+
+    job = models.OneToOneField(
+        AnonymizationJob, on_delete=models.CASCADE, primary_key=True, related_name="fingerprints"
+    )
+    digests = models.BinaryField(_("digests"), editable=False)
+    values = models.PositiveIntegerField(_("values"), default=0)
+
+    class Meta:
+        verbose_name = _("anonymization fingerprints")
+        verbose_name_plural = _("anonymization fingerprints")
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {self.values}"
+
+    personal_data = PersonalData(
+        subject=None,
+        note="Keyed digests, never values; deleted with the job's completion (ANON-7).",
+        row=DELETE_ROW,
+        fields={"digests": DELETE_ROW},
+        non_personal={"job", "values"},
     )

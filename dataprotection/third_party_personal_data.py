@@ -1,7 +1,9 @@
 """Personal-data declarations for models we do not own but keep in our database
-(ANON-1): Django's auth, contenttypes, sessions and admin, and django-guardian's generic
-object-permission tables. Registered from ``DataProtectionConfig.ready()``; the user
-model is ``settings.AUTH_USER_MODEL``, so no app of ours is imported here."""
+(ANON-1): Django's auth, contenttypes, sessions and admin, django-guardian's generic
+object-permission tables, and django-otp's second-factor devices (SEC-1). Registered from
+``DataProtectionConfig.ready()``; the user model is ``settings.AUTH_USER_MODEL``, so no
+app of ours is imported here. The account-deletion cascade removes a person's devices and
+recovery codes (``plan_second_factor_devices``, ACC-5)."""
 
 from __future__ import annotations
 
@@ -46,7 +48,67 @@ DECLARATIONS: dict[str, PersonalData] = {
     "guardian.GroupObjectPermission": PersonalData(
         non_personal={"id", "permission", "content_type", "object_pk", "group"},
     ),
+    # SEC-1: a person's authenticator (its secret key) and recovery codes.
+    "otp_totp.TOTPDevice": PersonalData(
+        subject="user",
+        row=DELETE_ROW,
+        fields={"user": DELETE_ROW, "key": DELETE_ROW, "last_used_at": DELETE_ROW},
+        non_personal={
+            "id",
+            "name",
+            "confirmed",
+            "throttling_failure_timestamp",
+            "throttling_failure_count",
+            "created_at",
+            "step",
+            "t0",
+            "digits",
+            "tolerance",
+            "drift",
+            "last_t",
+        },
+    ),
+    "otp_static.StaticDevice": PersonalData(
+        subject="user",
+        row=DELETE_ROW,
+        fields={"user": DELETE_ROW, "last_used_at": DELETE_ROW},
+        non_personal={
+            "id",
+            "name",
+            "confirmed",
+            "throttling_failure_timestamp",
+            "throttling_failure_count",
+            "created_at",
+        },
+    ),
+    "otp_static.StaticToken": PersonalData(
+        subject="device__user",
+        row=DELETE_ROW,
+        fields={"token": DELETE_ROW},
+        non_personal={"id", "device"},
+    ),
 }
+
+# Recovery codes before their devices; both long before the account row (phase 9).
+SECOND_FACTOR_STAGES = (
+    ("otp_static.StaticToken", "device__user_id", 1),
+    ("otp_totp.TOTPDevice", "user_id", 1),
+    ("otp_static.StaticDevice", "user_id", 2),
+)
+
+
+def plan_second_factor_devices(job) -> list:
+    """ACC-5: an account deletion removes the person's second-factor devices and codes."""
+    from dataprotection.anonymization import StageSpec
+
+    specs = []
+    for label, lookup, phase in SECOND_FACTOR_STAGES:
+        try:
+            apps.get_model(label)
+        except LookupError:  # the plugin is not installed in this configuration
+            continue
+        specs.append(StageSpec(label, {lookup: job.subject_id}, phase=phase))
+    return specs
 
 
 def register() -> None:
@@ -56,3 +118,7 @@ def register() -> None:
         except LookupError:  # the app is not installed in this configuration
             continue
         declare(model, declaration)
+    from dataprotection.anonymization import register_kind
+    from dataprotection.models import JobKind
+
+    register_kind(JobKind.ACCOUNT_DELETION, plan_second_factor_devices)

@@ -13,8 +13,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from dataprotection.audit import client_ip
-from dataprotection.masking import mask_id_number
+from dataprotection.admin_base import SensitiveValue, SensitiveValuesAdmin
+from dataprotection.audit import client_ip, record_event
+from dataprotection.masking import mask_id_number, mask_middle
+from dataprotection.staff_roles import REVEAL_CERTIFICATION, SEND_INCIDENT_NOTICES
+from organizations.children import children_anywhere_q
 from organizations.incidents import (
     DEADLINE_SOON_DAYS,
     DataCategory,
@@ -66,6 +69,36 @@ class MemberAdmin(admin.ModelAdmin):
     def masked_mobile_display(self, obj: Member) -> str:
         return obj.masked_mobile or "—"
 
+    def get_queryset(self, request):
+        """SEC-3: children's entries only for staff holding the explicit right."""
+        queryset = super().get_queryset(request)
+        if not request.user.has_perm(VIEW_CHILDREN_PERMISSION):
+            queryset = queryset.exclude(children_anywhere_q(timezone.localdate()))
+        return queryset
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        # SEC-3: every look at a child's record by staff is audited, like an admin's.
+        member = (
+            self.get_queryset(request)
+            .filter(children_anywhere_q(timezone.localdate()), pk=object_id)
+            .select_related("organization", "user")
+            .first()
+            if str(object_id).isdigit()
+            else None
+        )
+        if member is not None and response.status_code == 200:
+            record_event(
+                "child.viewed",
+                actor=request.user,
+                subject=member.user,
+                target=member,
+                organization=member.organization,
+                ip=client_ip(request),
+                metadata={"page": "console"},
+            )
+        return response
+
 
 @admin.register(Administrator)
 class AdministratorAdmin(admin.ModelAdmin):
@@ -74,6 +107,8 @@ class AdministratorAdmin(admin.ModelAdmin):
     list_filter = ("role",)
     raw_id_fields = ("organization", "user", "appointed_by", "scope")
 
+
+VIEW_CHILDREN_PERMISSION = "organizations.view_children"
 
 # --------------------------------------------------------------------------- ORG-2 review
 
@@ -102,12 +137,38 @@ class CertificationReviewForm(forms.Form):
         return cleaned
 
 
+REVIEW_PERMISSION = "organizations.change_certification"
+
+
+def _certification_organization(obj: Certification) -> int:
+    return obj.organization_id
+
+
 @admin.register(Certification)
-class CertificationAdmin(admin.ModelAdmin):
+class CertificationAdmin(SensitiveValuesAdmin):
     """Operations review of certification submissions (ORG-2). Staff see the legal
-    representative's ID number masked; the documents are decrypted only through the
-    audited download view, and decisions go through ``approve_certification`` /
-    ``reject_certification`` on the review page."""
+    representative's name and ID number masked; the certification reviewer role
+    (``dataprotection.reveal_certification``, SEC-1) reveals them one at a time and
+    downloads the documents, each time audited (SEC-2). Decisions go through
+    ``approve_certification`` / ``reject_certification`` on the review page, for staff
+    holding ``organizations.change_certification``."""
+
+    sensitive_values = {
+        "legal_representative_name": SensitiveValue(
+            label=_("legal representative's name"),
+            permission=REVEAL_CERTIFICATION,
+            mask=lambda value: mask_middle(value, 1, 0),
+            action="certification.revealed",
+            organization=_certification_organization,
+        ),
+        "legal_representative_id_number": SensitiveValue(
+            label=_("legal representative's ID number"),
+            permission=REVEAL_CERTIFICATION,
+            mask=mask_id_number,
+            action="certification.revealed",
+            organization=_certification_organization,
+        ),
+    }
 
     list_display = ("organization", "registration_number", "status", "submitted_at", "reviewed_at")
     list_filter = ("status",)
@@ -117,6 +178,7 @@ class CertificationAdmin(admin.ModelAdmin):
     fields = (
         "organization",
         "registration_number",
+        "masked_name_display",
         "masked_id_number_display",
         "submitted_by",
         "submitted_at",
@@ -142,12 +204,25 @@ class CertificationAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("organization", "submitted_by", "reviewed_by")
 
+    @admin.display(description=_("legal representative's name"))
+    def masked_name_display(self, obj: Certification) -> str:
+        return self.sensitive_display(obj, "legal_representative_name")
+
     @admin.display(description=_("legal representative's ID number"))
     def masked_id_number_display(self, obj: Certification) -> str:
-        return mask_id_number(obj.legal_representative_id_number)
+        return self.sensitive_display(obj, "legal_representative_id_number")
+
+    def may_download(self, request) -> bool:
+        """SEC-1: the documents are decrypted only for the certification reviewer role."""
+        return request is not None and request.user.has_perm(REVEAL_CERTIFICATION)
+
+    def may_review(self, request) -> bool:
+        return request is not None and request.user.has_perm(REVIEW_PERMISSION)
 
     @admin.display(description=_("documents"))
     def documents(self, obj: Certification) -> str:
+        if not self.may_download(self._console_request):
+            return gettext("Business licence and certification letter (downloading needs the reviewer role)")
         return format_html(
             '<a href="{}">{}</a> · <a href="{}">{}</a>',
             reverse("admin:organizations_certification_file", args=[obj.pk, "business_licence"]),
@@ -158,7 +233,7 @@ class CertificationAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("review"))
     def review_link(self, obj: Certification) -> str:
-        if obj.status != CertificationStatus.PENDING:
+        if obj.status != CertificationStatus.PENDING or not self.may_review(self._console_request):
             return "—"
         return format_html(
             '<a class="button" href="{}">{}</a>',
@@ -179,12 +254,12 @@ class CertificationAdmin(admin.ModelAdmin):
                 name="organizations_certification_review",
             ),
         ]
-        return own + super().get_urls()
+        return own + super().get_urls()  # the reveal page comes with SensitiveValuesAdmin
 
     def file_view(self, request, pk: int, which: str):
         """Decrypt and send one document to staff; every viewing is audited."""
         certification = get_object_or_404(Certification, pk=pk)
-        if not self.has_view_permission(request, certification):
+        if not self.has_view_permission(request, certification) or not self.may_download(request):
             raise PermissionDenied
         if which not in registration_services.CERTIFICATION_FILES:
             raise Http404
@@ -201,7 +276,7 @@ class CertificationAdmin(admin.ModelAdmin):
     def review_view(self, request, pk: int):
         """Approve, or reject with a reason (ORG-2)."""
         certification = get_object_or_404(Certification.objects.select_related("organization"), pk=pk)
-        if not request.user.has_perm("organizations.change_certification"):
+        if not (self.has_view_permission(request, certification) and self.may_review(request)):
             raise PermissionDenied
         change_url = reverse("admin:organizations_certification_change", args=[pk])
         form = CertificationReviewForm(request.POST or None)
@@ -443,7 +518,7 @@ class SecurityIncidentAdmin(admin.ModelAdmin):
         return False
 
     def has_send_notices_permission(self, request):
-        return request.user.has_perm("organizations.send_incident_notices")
+        return request.user.has_perm(SEND_INCIDENT_NOTICES)
 
     @admin.display(description=_("notify by"))
     def notify_by_display(self, obj: SecurityIncident) -> str:

@@ -21,6 +21,9 @@ class OrganizationsConfig(AppConfig):
         from organizations.services import disband, retention
 
         disband.register()  # the engine's planners and finishers: disband, account deletion
+        from organizations.services import security
+
+        security.register()  # SEC-1: accounts asks whether a person's administrator roles need a second factor
         retention.register()  # and the retention sweep (ANON-5, ANON-6)
         from dataprotection.anonymization import register_kind
         from dataprotection.models import JobKind

@@ -38,7 +38,7 @@ from itertools import accumulate
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.phones import normalize_mobile
@@ -46,6 +46,7 @@ from dataprotection.crypto import keyed_hasher
 from dataprotection.files import sniff_document_type
 from dataprotection.identifiers import is_valid_id_number, normalize_id_number
 from dataprotection.masking import mask_bank_card, mask_id_number, mask_middle, mask_phone
+from organizations.children import AGE_FIELD, CHILD_BASIC_FIELDS
 from organizations.collection import ALWAYS_COLLECTED, CATALOG, SENSITIVE_FIELDS
 from organizations.forms.roster import SENSITIVE_CLEANERS
 from organizations.lookups import MOBILE_DIGEST_PURPOSE
@@ -62,7 +63,12 @@ PREVIEW_ERRORS = 100  # errors kept on the job row for the page; the report has 
 DEPARTMENT = "department"
 # Fields an import may fill: the always-collected ones and the catalog, except the
 # student photo, which is a reference to a stored image, not a value to type in.
-IMPORTABLE_FIELDS: tuple[str, ...] = ALWAYS_COLLECTED + tuple(f.name for f in CATALOG if f.name != "student_photo_ref")
+# SEC-3: the birthday column is optional and always accepted (the age check).
+IMPORTABLE_FIELDS: tuple[str, ...] = (
+    *ALWAYS_COLLECTED,
+    AGE_FIELD,
+    *(f.name for f in CATALOG if f.name != "student_photo_ref"),
+)
 # Sensitive fields (ORG-10) a row may only fill for members the uploader may see them
 # of. The mobile number is exempt: it is required on every row, it is the person's
 # joining key and the key of the upsert, and it is never shown in clear by an import.
@@ -305,7 +311,7 @@ def parse_header(cells: list[str], collected: frozenset[str]) -> list[str | None
                 % {"column": text, "other": seen[name]}
             )
         seen[name] = text
-        if name != DEPARTMENT and name not in collected:
+        if name not in (DEPARTMENT, AGE_FIELD) and name not in collected:
             not_collected.append(name)
         fields.append(name)
     if unknown:
@@ -349,6 +355,13 @@ class RosterSnapshot:
     members_by_digest: dict[str, ExistingMember]
     employee_numbers: dict[str, int]  # employee number -> member pk
     covers: Callable[[str, tuple[str, ...]], bool]
+    # SEC-3: rows whose birthday is after ``child_cutoff`` (ISO text; empty: no check)
+    # are children's; ``stored_children`` the entries that are children now and
+    # ``guardian_consented`` those with a guardian's consent in force.
+    child_cutoff: str = ""
+    stored_children: frozenset[int] = frozenset()
+    guardian_consented: frozenset[int] = frozenset()
+    children_officer: bool = False
     by_pk: dict[int, tuple[int, str]] = field(default_factory=dict, init=False)
     _by_key: dict[str, tuple[int, str] | None] = field(default_factory=dict, init=False)
     _cover_cache: dict[tuple[str, tuple[str, ...]], bool] = field(default_factory=dict, init=False)
@@ -588,13 +601,16 @@ class RowChecker:
                 allowed = ", ".join(str(label) for _value, label in CHOICE_FIELDS[name].choices)
                 raise ValidationError(_("Use one of: %(choices)s.") % {"choices": allowed})
             return stored
-        if name == "hired_on":
+        if name in ("hired_on", AGE_FIELD):
             try:
                 if not _DATE.match(value):
                     raise ValueError
-                return date.fromisoformat(value).isoformat()
+                day = date.fromisoformat(value)
             except ValueError:
                 raise ValidationError(_("Write the date as YYYY-MM-DD, for example 2024-03-01.")) from None
+            if name == AGE_FIELD and day > timezone.localdate():
+                raise ValidationError(_("A birthday cannot be in the future."))
+            return day.isoformat()
         if name in EMAIL_FIELDS and not (len(value) <= 254 and _PLAIN_EMAIL.match(value)):
             validate_email(value)
         if name == "name":
@@ -630,7 +646,7 @@ class RowChecker:
             return id_number
         if name in SENSITIVE_CLEANERS:  # bank card: ``_clean`` hands it to the form's cleaner as is
             return SENSITIVE_CLEANERS[name]
-        if name in CHOICE_FIELDS or name == "hired_on":
+        if name in CHOICE_FIELDS or name in ("hired_on", AGE_FIELD):
             return lambda value: clean(name, value)
         limit = self.limits.get(name) or 0
         if name in EMAIL_FIELDS:
@@ -771,6 +787,10 @@ class RowChecker:
                     )
                 )
 
+        child_error = self._child_error(number, values, existing)
+        if child_error is not None:
+            errors.append(child_error)
+
         # The department: where a new entry goes, or where an existing one moves.
         department_column = column(DEPARTMENT) or column("name")
         target: tuple[int, str] | None = None
@@ -910,6 +930,36 @@ class RowChecker:
             return True
         restricted = {pk for pk in departments if not snapshot.allowed("view_sensitive", (snapshot.by_pk[pk][1],))}
         return not restricted or not sensitive_in(restricted)
+
+    def _child_error(self, number: int, values: dict[str, str], existing: ExistingMember | None) -> RowError | None:
+        """SEC-3: a child's row (by its birthday, else the entry's) may fill only the
+        basic fields until the child's entry has a guardian's consent in force and the
+        organization a designated children's data officer. A new entry never has one."""
+        snapshot = self.snapshot
+        if not snapshot.child_cutoff:
+            return None
+        birthday = values.get(AGE_FIELD)
+        if birthday is not None:
+            child = birthday > snapshot.child_cutoff  # ISO dates compare as text
+        else:
+            child = existing is not None and existing.pk in snapshot.stored_children
+        if not child:
+            return None
+        extended = [name for name in values if name not in CHILD_BASIC_FIELDS]
+        if not extended:
+            return None
+        if existing is not None and existing.pk in snapshot.guardian_consented and snapshot.children_officer:
+            return None
+        return RowError(
+            number,
+            self.column_of.get(AGE_FIELD) or self.column_of.get("name", ""),
+            values.get(AGE_FIELD, ""),
+            _(
+                "Guardian consent needed: this member is a child, so only the basic fields can be imported until a "
+                "guardian's consent is recorded on their roster entry (%(fields)s)."
+            )
+            % {"fields": ", ".join(f"“{self.column_of[name]}”" for name in extended)},
+        )
 
     def _sensitive_error(self, number: int, guarded: list[str]) -> RowError:
         return RowError(

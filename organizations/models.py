@@ -24,6 +24,7 @@ from dataprotection.personal_data import (
     PersonalData,
     redact,
 )
+from organizations.children import AUSTRALIA, DEFAULT, children_q
 
 
 class OrganizationKind(models.TextChoices):
@@ -66,6 +67,9 @@ class Right(models.TextChoices):
     MANAGE_SERVICES = "manage_services", _("Manage services")
     MANAGE_ADMINS = "manage_admins", _("Manage administrators")
     HANDLE_REQUESTS = "handle_requests", _("Handle members' requests")
+    # SEC-3: children's roster entries are hidden from every administrator without it
+    # (the owner sees them only as the designated children's data officer).
+    VIEW_CHILDREN = "view_children", _("View children's records")
 
 
 RIGHT_PERMISSIONS = [
@@ -75,6 +79,7 @@ RIGHT_PERMISSIONS = [
     ("manage_services", "Can open and close services"),
     ("manage_admins", "Can appoint and remove sub-administrators"),
     ("handle_requests", "Can handle members' data-subject requests"),
+    ("view_children", "Can view children's roster records"),
 ]
 
 
@@ -114,6 +119,26 @@ class Organization(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # SEC-3: where the organization's people are located decides who is a child
+    # (``organizations.children``), and one designated administrator answers for
+    # children's data; without one the organization holds only a child's basic fields.
+    children_jurisdiction = models.CharField(
+        _("where the organization's people are located"),
+        max_length=10,
+        choices=[
+            (DEFAULT, _("Mainland China or elsewhere (children are under 14)")),
+            (AUSTRALIA, _("Australia (children are under 15)")),
+        ],
+        default=DEFAULT,
+    )
+    children_data_officer = models.ForeignKey(
+        "organizations.Administrator",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("person responsible for children's data"),
+    )
 
     class Meta:
         verbose_name = _("organization")
@@ -126,7 +151,7 @@ class Organization(models.Model):
     personal_data = PersonalData(
         subject=None,
         note="Organizational facts; kept (status disbanded) after a disband (ORG-11).",
-        fields={"created_by": SET_NULL},
+        fields={"created_by": SET_NULL, "children_data_officer": SET_NULL},
         non_personal={
             "id",
             "name",
@@ -140,6 +165,7 @@ class Organization(models.Model):
             "certification_status",
             "require_admin_two_factor",
             "created_at",
+            "children_jurisdiction",
         },
     )
 
@@ -218,6 +244,31 @@ class MemberStatus(models.TextChoices):
     LEFT = "left", _("Left")
 
 
+class MemberQuerySet(models.QuerySet):
+    """SEC-3 reads: children are marked set-wise, in SQL, never per row in Python."""
+
+    def children(self, cutoff) -> MemberQuerySet:
+        """Entries whose birthday (the entry's, else the account's) is after ``cutoff``
+        (``organizations.children.child_cutoff``)."""
+        return self.filter(children_q(cutoff))
+
+    def without_children(self, cutoff) -> MemberQuerySet:
+        return self.exclude(children_q(cutoff))
+
+    def with_child_flag(self, cutoff) -> MemberQuerySet:
+        """Annotates ``is_child`` (a boolean computed by the database)."""
+        return self.annotate(
+            is_child=models.Case(
+                models.When(children_q(cutoff), then=models.Value(True)),
+                default=models.Value(False),
+                output_field=models.BooleanField(),
+            )
+        )
+
+    def with_guardian_consent(self) -> MemberQuerySet:
+        return self.filter(guardian_consents__withdrawn_at__isnull=True)
+
+
 class Member(models.Model):
     """A roster entry: organization-control data about one person (ORG-4).
 
@@ -272,7 +323,12 @@ class Member(models.Model):
     student_grade = models.CharField(_("grade (school year)"), max_length=40, blank=True)
     student_class = models.CharField(_("class"), max_length=40, blank=True)
     student_photo_ref = models.CharField(_("student face photo reference"), max_length=100, blank=True)
+    # SEC-3: the age check; always collected, so that a child is recognized before
+    # anything beyond the basic fields is held about them.
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    objects = MemberQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("member")
@@ -346,6 +402,7 @@ class Member(models.Model):
             "student_grade": REDACT_BLANK,
             "student_class": REDACT_BLANK,
             "student_photo_ref": redact("", note="the photo is held by the school's face-recognition service (SVC-5)"),
+            "birthday": SET_NULL,
         },
         non_personal={"id", "organization", "status", "created_at", "departments"},
     )
@@ -802,6 +859,62 @@ class FamilyContact(models.Model):
         row=DELETE_ROW,
         fields={"name": REDACT_TEXT, "relation": REDACT_BLANK, "phone": REDACT_BLANK},
         non_personal={"id", "organization", "student"},
+    )
+
+
+class GuardianMethod(models.TextChoices):
+    WRITTEN = "written", _("Signed form")
+    IN_PERSON = "in_person", _("In person")
+    ELECTRONIC = "electronic", _("Electronic signature or message")
+    PHONE = "phone", _("Phone call")
+
+
+class GuardianConsent(models.Model):
+    """SEC-3 (EN VI, ZH-DED 六, ZH-CN 五): a child's parent or other guardian agreed that the
+    organization holds the child's data beyond the basic fields. Recorded by an
+    administrator with the attestation they confirmed; withdrawal (``withdrawn_at``)
+    erases that data again (``organizations.services.children``). At most one consent
+    in force per roster entry."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="guardian_consents")
+    guardian_name = models.CharField(_("guardian's name"), max_length=100)
+    relationship = models.CharField(_("relationship to the child"), max_length=40)
+    contact = EncryptedTextField(_("guardian's phone or email"), purpose="organizations.guardian_consent.contact")
+    method = models.CharField(_("how consent was given"), max_length=12, choices=GuardianMethod.choices)
+    attestation = models.TextField(_("attestation"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("guardian consent")
+        verbose_name_plural = _("guardian consents")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"], condition=models.Q(withdrawn_at__isnull=True), name="one_guardian_consent_in_force"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.get_method_display()} ({self.recorded_at:%Y-%m-%d})"
+
+    personal_data = PersonalData(
+        subject="member__user",
+        row=DELETE_ROW,
+        fields={
+            "guardian_name": REDACT_TEXT,
+            "relationship": REDACT_BLANK,
+            "contact": REDACT_BLANK,
+            "recorded_by": SET_NULL,
+            "withdrawn_by": SET_NULL,
+        },
+        non_personal={"id", "organization", "member", "method", "attestation", "recorded_at", "withdrawn_at"},
     )
 
 

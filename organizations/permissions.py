@@ -11,6 +11,13 @@ Rules:
 - An object outside every subtree where the administrator holds the right to see it: 404.
 - In scope but without the right for the action: 403.
 - The owner holds every right on the whole organization; grants are never stored for it.
+- SEC-3, children: a child's roster entry (``organizations.children``) is left out of
+  every roster queryset, and is 404 as a single object, unless the administrator holds
+  ``view_children`` where the child is placed. Minimum-sufficient access: the owner does
+  not hold it implicitly -- only as the organization's designated children's data
+  officer, who holds it on the whole organization whatever their role. The owner may
+  still grant it (it appoints the administrators), and the grant is audited like any
+  other.
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ from operator import or_
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet, Value
 from django.http import Http404
+from django.utils import timezone
 
+from organizations.children import child_cutoff, children_q
 from organizations.models import (
     Administrator,
     AdministratorRole,
@@ -65,6 +74,8 @@ class OrgAccess:
     administrator: Administrator
     org_rights: frozenset[str] = frozenset()
     subtree_rights: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # SEC-3: the designated children's data officer holds ``view_children`` everywhere.
+    children_officer: bool = False
 
     # ------------------------------------------------------------------ decisions
 
@@ -87,6 +98,8 @@ class OrgAccess:
         """Holds ``right`` on the whole organization."""
         if self._blocked(right):
             return False
+        if right == Right.VIEW_CHILDREN:
+            return self.children_officer or right in self.org_rights
         return self.is_owner or right in self.org_rights
 
     def require(self, right: str) -> None:
@@ -124,21 +137,55 @@ class OrgAccess:
     def can_grant(self, right: str, department: Department | None) -> bool:
         """ORG-9: an administrator grants only what it holds, where it holds it, and only
         if it may manage administrators there."""
+        if right == Right.VIEW_CHILDREN and self.is_owner and not self.is_frozen:
+            return True  # SEC-3: the owner grants it without holding it (see the module docstring)
         return self.covers(Right.MANAGE_ADMINS, department) and self.covers(right, department)
 
     @property
     def rights(self) -> frozenset[str]:
         """Every right held somewhere (for menus and buttons, never for row filtering)."""
         subtree = {right for right, paths in self.subtree_rights.items() if paths}
-        held = ALL_RIGHTS if self.is_owner else self.org_rights | subtree
+        held = (ALL_RIGHTS - {Right.VIEW_CHILDREN}) if self.is_owner else self.org_rights | subtree
+        if self.children_officer:
+            held = held | {Right.VIEW_CHILDREN}
         return held - WRITE_RIGHTS if self.is_frozen else held
+
+    # ------------------------------------------------------------------ children (SEC-3)
+
+    @property
+    def child_cutoff(self):
+        """Roster entries born after this date are children (one constant per request)."""
+        return child_cutoff(self.organization.children_jurisdiction, timezone.localdate())
+
+    def _children_filter(self, queryset: QuerySet[Member]) -> QuerySet[Member]:
+        """Leave out the children outside the subtrees where ``view_children`` holds: one
+        more condition in the same query, never a check per row."""
+        paths = self.paths(Right.VIEW_CHILDREN)
+        if paths is WHOLE_ORGANIZATION:
+            return queryset
+        hidden = children_q(self.child_cutoff)
+        if paths:
+            visible = MemberDepartment.objects.filter(path_filter("department__path", paths)).values("member_id")
+            hidden &= ~Q(pk__in=visible)
+        return queryset.exclude(hidden)
 
     # ------------------------------------------------------------------ querysets
 
     def members(self, right: str = Right.VIEW_ROSTER) -> QuerySet[Member]:
         """Roster entries where ``right`` holds: one subquery, whatever the page size."""
         self.require(right)
-        queryset = Member.objects.filter(organization=self.organization)
+        queryset = self._children_filter(Member.objects.filter(organization=self.organization))
+        paths = self.paths(right)
+        if paths is WHOLE_ORGANIZATION:
+            return queryset
+        in_scope = MemberDepartment.objects.filter(path_filter("department__path", paths)).values("member_id")
+        return queryset.filter(pk__in=in_scope)
+
+    def children_in_scope(self, right: str = Right.VIEW_ROSTER) -> QuerySet[Member]:
+        """SEC-3: the children among the entries where ``right`` holds, whether or not
+        the administrator may see them (for counts such as "left out of the export")."""
+        self.require(right)
+        queryset = Member.objects.filter(organization=self.organization).children(self.child_cutoff)
         paths = self.paths(right)
         if paths is WHOLE_ORGANIZATION:
             return queryset
@@ -155,12 +202,20 @@ class OrgAccess:
 
     def get_member(self, pk: int, right: str = Right.VIEW_ROSTER) -> Member:
         """A roster entry the administrator can see (else 404) and act on with ``right``
-        (else 403)."""
-        member = Member.objects.filter(organization=self.organization, pk=pk).prefetch_related("departments").first()
+        (else 403). A child's entry is out of scope (404) without ``view_children`` on it
+        (SEC-3); ``member.is_child`` says whether it is a child."""
+        member = (
+            Member.objects.filter(organization=self.organization, pk=pk)
+            .with_child_flag(self.child_cutoff)
+            .prefetch_related("departments")
+            .first()
+        )
         if member is None:
             raise Http404
         member_paths = [department.path for department in member.departments.all()]
         if not self.has(Right.VIEW_ROSTER) or not self.covers_member(Right.VIEW_ROSTER, member_paths):
+            raise Http404
+        if member.is_child and not self.covers_member(Right.VIEW_CHILDREN, member_paths):
             raise Http404
         if not self.covers_member(right, member_paths):
             raise PermissionDenied
@@ -184,8 +239,18 @@ def org_access(user, organization_id: int) -> OrgAccess:
     )
     if administrator is None:
         raise Http404
+    from accounts.two_factor import require_verified  # SEC-1: no query, the session says it
+
+    require_verified(
+        user,
+        required=administrator.role == AdministratorRole.OWNER or administrator.organization.require_admin_two_factor,
+    )
+    organization = administrator.organization
+    children_officer = organization.children_data_officer_id == administrator.pk
     if administrator.role == AdministratorRole.OWNER:
-        return OrgAccess(user=user, organization=administrator.organization, administrator=administrator)
+        return OrgAccess(
+            user=user, organization=organization, administrator=administrator, children_officer=children_officer
+        )
     whole = OrganizationUserObjectPermission.objects.filter(user=user, content_object_id=organization_id).values_list(
         "permission__codename", Value("")
     )
@@ -205,6 +270,7 @@ def org_access(user, organization_id: int) -> OrgAccess:
         administrator=administrator,
         org_rights=frozenset(org_rights),
         subtree_rights={right: minimal_paths(paths) for right, paths in subtree_paths.items()},
+        children_officer=children_officer,
     )
 
 

@@ -6,6 +6,7 @@ from django.urls import path
 from organizations.views import (
     administrators,
     audit,
+    children,
     collection,
     departments,
     disband,
@@ -16,6 +17,7 @@ from organizations.views import (
     retention,
     roster,
     roster_import,
+    security,
 )
 
 app_name = "organizations"
@@ -47,10 +49,20 @@ urlpatterns = [
         name="roster_import_report",
     ),
     path("<int:org_id>/roster/export.csv", roster_import.roster_export, name="roster_export"),
+    # children's data (SEC-3)
+    path("<int:org_id>/roster/export/", children.roster_export_page, name="roster_export_page"),
+    path("<int:org_id>/children/", children.children_settings, name="children"),
+    path("<int:org_id>/roster/<int:member_id>/guardian/", children.guardian_consent, name="guardian_consent"),
+    path(
+        "<int:org_id>/roster/<int:member_id>/guardian/withdraw/",
+        children.guardian_consent_withdraw,
+        name="guardian_consent_withdraw",
+    ),
     # minimization (ORG-5)
     path("<int:org_id>/collection/", collection.collection_settings, name="collection"),
     # retention of activity records (ANON-5)
     path("<int:org_id>/retention/", retention.retention_settings, name="retention"),
+    path("<int:org_id>/security/", security.security_settings, name="security"),  # SEC-1 two-factor requirement
     # invitations (ORG-6, ORG-8)
     path("<int:org_id>/invitations/", invitations.invitation_list, name="invitations"),
     path("<int:org_id>/roster/<int:member_id>/invite/", invitations.member_invite, name="member_invite"),

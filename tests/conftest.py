@@ -125,6 +125,33 @@ def _clear_outbox_and_caches():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _force_login_passes_both_factors():
+    """SEC-1: ``client.force_login(user)`` means a complete sign-in, second factor
+    included, as before two-factor authentication existed: the session is marked
+    verified (no device row, no query per request). Two-factor tests opt out with
+    ``client.force_login(user, second_factor=False)``."""
+    import time
+
+    from django.test.client import ClientMixin
+
+    from accounts.two_factor import VERIFIED_SESSION_KEY
+
+    original = ClientMixin.force_login
+
+    def force_login(self, user, backend=None, *, second_factor: bool = True):
+        original(self, user, backend)
+        if second_factor:
+            session = self.session
+            session[VERIFIED_SESSION_KEY] = {"user": user.pk, "device": "tests/force_login", "at": int(time.time())}
+            session.save()
+
+    # A private MonkeyPatch: tests that call ``monkeypatch.undo()`` keep this one.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ClientMixin, "force_login", force_login)
+        yield
+
+
 @pytest.fixture
 def sms_outbox():
     from accounts.sms import LocmemBackend

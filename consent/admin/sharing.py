@@ -64,6 +64,7 @@ class ServiceAdminForm(forms.ModelForm):
             "description",
             "provider_name",
             "privacy_policy_url",
+            "hosting_region",
             "data_scopes",
             "notice_url",
             "organization",
@@ -93,14 +94,14 @@ class ServiceAdminForm(forms.ModelForm):
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
     form = ServiceAdminForm
-    list_display = ("name", "code", "kind", "provider_name", "scopes_revision", "listed")
-    list_filter = ("kind", "listed")
+    list_display = ("name", "code", "kind", "provider_name", "hosting_region", "scopes_revision", "listed")
+    list_filter = ("kind", "listed", "hosting_region")
     search_fields = ("name", "code", "provider_name")
     raw_id_fields = ("organization",)
     readonly_fields = ("scopes_revision", "client_secret_state", "notice_secret_state", "created_at")
     fieldsets = (
         (None, {"fields": ("code", "name", "kind", "description", "listed", "organization")}),
-        (_("Provider"), {"fields": ("provider_name", "privacy_policy_url", "notice_url")}),
+        (_("Provider"), {"fields": ("provider_name", "privacy_policy_url", "hosting_region", "notice_url")}),
         (_("Data"), {"fields": ("data_scopes", "scopes_revision")}),
         (
             _("Credentials"),

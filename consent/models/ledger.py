@@ -25,6 +25,7 @@ class Purpose(models.TextChoices):
     PERSONALIZATION = "personalization", _("Personalized suggestions")
     FACE_RECOGNITION = "face_recognition", _("Face recognition")
     IDENTITY_CHECK = "identity_check", _("Identity checks with your ID number")
+    CROSS_BORDER = "cross_border", _("Transfer of my data outside this data region")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,16 @@ PURPOSES: dict[str, PurposeInfo] = {
     ),
     Purpose.IDENTITY_CHECK: PurposeInfo(
         _("Checking your name and ID number with an authoritative source. Sensitive personal information."),
+        sensitive=True,
+    ),
+    # SEC-6 (EN VII): a transfer out of the deployment's region needs its own, separate
+    # consent, never bundled with others (the CON-5 form); without it, services hosted
+    # in another region receive nothing about the person.
+    Purpose.CROSS_BORDER: PurposeInfo(
+        _(
+            "Letting services hosted outside this portal's data region receive your personal information: apps your "
+            "organizations open and mini-programs you authorize, each showing where it is hosted."
+        ),
         sensitive=True,
     ),
 }

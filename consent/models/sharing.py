@@ -38,6 +38,21 @@ class DataScope(models.TextChoices):
     SCHEDULE = "schedule", _("Schedule entries")
 
 
+class HostingRegion(models.TextChoices):
+    """SEC-6: where a provider stores the data it receives. The first two are the
+    portal's data regions (the values of ``settings.DATA_REGION``); any other place is
+    outside both."""
+
+    MAINLAND_CHINA = "cn", _("Mainland China")
+    SINGAPORE = "sg", _("Singapore")
+    HONG_KONG = "hk", _("Hong Kong SAR")
+    JAPAN = "jp", _("Japan")
+    UNITED_STATES = "us", _("United States")
+    EUROPEAN_UNION = "eu", _("European Union")
+    AUSTRALIA = "au", _("Australia")
+    ELSEWHERE = "xx", _("Elsewhere (see the provider's privacy policy)")
+
+
 class Service(models.Model):
     """One entry of the catalog (SVC-1), maintained by operations staff. A self-built
     app belongs to the organization that built it."""
@@ -48,6 +63,17 @@ class Service(models.Model):
     description = models.TextField(_("description"), blank=True)
     provider_name = models.CharField(_("provider"), max_length=150, blank=True)
     privacy_policy_url = models.URLField(_("provider's privacy policy"), blank=True)
+    hosting_region = models.CharField(
+        _("hosted in"),
+        max_length=2,
+        choices=HostingRegion.choices,
+        blank=True,
+        default="",
+        help_text=_(
+            "Where the provider stores the data it receives (SEC-6). Blank: in this portal's own data region "
+            "(Custodia services, and providers hosting here)."
+        ),
+    )
     data_scopes = models.JSONField(_("declared data scopes"), default=list, blank=True)
     scopes_revision = models.PositiveIntegerField(
         _("scopes revision"), default=1, help_text=_("Goes up each time the declared scopes grow.")
@@ -78,6 +104,12 @@ class Service(models.Model):
     def is_third_party(self) -> bool:
         return self.kind in {ServiceKind.THIRD_PARTY, ServiceKind.MINI_PROGRAM}
 
+    @property
+    def hosted_outside_region(self) -> bool:
+        """SEC-6: sending this service personal data transfers it out of the
+        deployment's data region, which needs each person's cross-border consent."""
+        return bool(self.hosting_region) and self.hosting_region != settings.DATA_REGION
+
     personal_data = PersonalData(
         note="No personal data; the signing secret is a credential, erased with a self-built app's organization.",
         fields={"notice_secret": redact("", note="a credential")},
@@ -89,6 +121,7 @@ class Service(models.Model):
             "description",
             "provider_name",
             "privacy_policy_url",
+            "hosting_region",
             "data_scopes",
             "scopes_revision",
             "notice_url",

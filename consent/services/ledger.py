@@ -16,6 +16,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext as _
 
 from accounts.models import DataRegion, User
@@ -191,6 +192,18 @@ def has_consent(user: User, purpose: str) -> bool:
         return False
     latest = ConsentRecord.objects.of_person(user).filter(purpose=purpose).order_by("-pk").values("decision").first()
     return latest is not None and latest["decision"] == Decision.GRANTED
+
+
+def latest_decision(purpose: str, user_ref: str = "user_id") -> Subquery:
+    """The latest decision (``granted``/``withdrawn``, NULL without a record) of the
+    person at ``OuterRef(user_ref)`` about ``purpose``, as a subquery: filtering a
+    queryset on it keeps only the people who consent now, in the same query, however
+    many there are (SEC-6: the provider API's cross-border filter). It walks the
+    ``consent_user_purpose`` index."""
+    validate_purpose(purpose)
+    return Subquery(
+        ConsentRecord.objects.filter(user_id=OuterRef(user_ref), purpose=purpose).order_by("-pk").values("decision")[:1]
+    )
 
 
 def visitor_has_consent(visitor_key: str, purpose: str) -> bool:

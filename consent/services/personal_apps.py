@@ -1,5 +1,6 @@
 """A person's own mini-program authorizations and the apps that hold their data
-(SVC-4, SVC-5).
+(SVC-4, SVC-5), and the cross-border consent a mini-program hosted in another region
+needs (SEC-6).
 
 A mini-program receives basic information only (user ID, avatar, nickname), never more,
 whatever it declares; revoking stops it at once (its tokens are revoked in the same
@@ -7,22 +8,27 @@ transaction) and sends it a deletion notice through the outbox."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import DataRegion
 from consent.models import (
+    Channel,
+    Decision,
     DeletionNotice,
     Disclosure,
     GrantStatus,
     NoticeReason,
     PersonalAuthorization,
+    Purpose,
     Service,
     ServiceKind,
 )
-from consent.services import notices, tokens
+from consent.services import ledger, notices, tokens
 from dataprotection.audit import record_event
 
 
@@ -44,10 +50,46 @@ def recipients_of(user) -> QuerySet[Disclosure]:
     )
 
 
-def authorize_mini_program(user, service: Service, *, ip: str | None = None) -> PersonalAuthorization:
-    """SVC-4: the person authorizes a listed mini-program for themselves."""
+def cross_border_refusal(service: Service) -> ValidationError:
+    return ValidationError(
+        _(
+            "%(app)s is hosted in %(place)s, outside the %(region)s region where your data is kept. It can receive "
+            "your data only with your explicit consent to that transfer: tick the cross-border box to authorize it."
+        ),
+        code="cross_border_consent_required",
+        params={
+            "app": service.name,
+            "place": service.get_hosting_region_display(),
+            "region": DataRegion(settings.DATA_REGION).label,
+        },
+    )
+
+
+def authorize_mini_program(
+    user, service: Service, *, cross_border_consent: bool = False, ip: str | None = None
+) -> PersonalAuthorization:
+    """SVC-4: the person authorizes a listed mini-program for themselves.
+
+    SEC-6: a mini-program hosted outside the deployment's data region needs the
+    person's explicit cross-border consent, given on this authorization (it names the
+    app and where it is hosted): it is recorded in the consent ledger
+    (``Purpose.CROSS_BORDER``) and audited with the app. Without it the authorization
+    is refused with a clear message, and the refusal is audited."""
     if service.kind != ServiceKind.MINI_PROGRAM or not service.listed:
         raise ValidationError(_("Only listed mini-programs can be authorized here."), code="not_mini_program")
+    abroad = service.hosted_outside_region
+    if abroad and not cross_border_consent:
+        # Its own transaction: the refusal stays on record, nothing else is written.
+        with transaction.atomic():
+            record_event(
+                "cross_border.refused",
+                actor=user,
+                subject=user,
+                target=service,
+                ip=ip,
+                metadata=_cross_border_metadata(service),
+            )
+        raise cross_border_refusal(service)
     with transaction.atomic():
         if (
             PersonalAuthorization.objects.select_for_update()
@@ -56,15 +98,44 @@ def authorize_mini_program(user, service: Service, *, ip: str | None = None) -> 
         ):
             raise ValidationError(_("You have already authorized %(app)s.") % {"app": service.name}, code="active")
         authorization = PersonalAuthorization.objects.create(user=user, service=service)
+        if abroad:
+            ledger.record_consent(
+                user=user,
+                purpose=Purpose.CROSS_BORDER,
+                decision=Decision.GRANTED,
+                channel=Channel.WEB,
+                policy_version=ledger.CURRENT,
+                ip=ip,
+            )
+            record_event(
+                "cross_border.consented",
+                actor=user,
+                subject=user,
+                target=authorization,
+                ip=ip,
+                metadata=_cross_border_metadata(service),
+            )
         record_event(
             "mini_program.authorized",
             actor=user,
             subject=user,
             target=authorization,
             ip=ip,
-            metadata={"service": service.code, "scopes": ["basic"]},
+            metadata={
+                "service": service.code,
+                "scopes": ["basic"],
+                **({"hosting_region": service.hosting_region} if abroad else {}),
+            },
         )
     return authorization
+
+
+def _cross_border_metadata(service: Service) -> dict:
+    return {
+        "service": service.code,
+        "hosting_region": service.hosting_region,
+        "data_region": settings.DATA_REGION,
+    }
 
 
 def revoke_authorization(

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from consent.models.ledger import Decision, Purpose
 from consent.models.sharing import (
     DataScope,
     DeletionNotice,
@@ -32,10 +33,11 @@ from consent.models.sharing import (
     ServiceKind,
     SharingGrant,
 )
+from consent.services.ledger import latest_decision
 from consent.services.notices import queue_deletion_notice
 from consent.services.tokens import revoke_tokens
 from dataprotection.audit import record_event
-from organizations.models import Organization, Right
+from organizations.models import Member, MemberStatus, Organization, Right
 from organizations.permissions import OrgAccess
 
 # Kinds an organization opens for itself; mini-programs are authorized by each person
@@ -131,6 +133,18 @@ def active_grant(organization: Organization, service: Service) -> SharingGrant |
     return grant
 
 
+def cross_border_counts(organization: Organization) -> dict[str, int]:
+    """SEC-6: how many of the organization's current members a service hosted outside
+    the data region may receive (their person consents to the transfer now) out of
+    all of them. One query."""
+    return (
+        Member.objects.filter(organization=organization)
+        .exclude(status=MemberStatus.LEFT)
+        .alias(cross_border=latest_decision(Purpose.CROSS_BORDER, "user_id"))
+        .aggregate(total=Count("pk"), consenting=Count("pk", filter=Q(cross_border=Decision.GRANTED)))
+    )
+
+
 def organization_notices(organization: Organization, service: Service | None = None, limit: int = 50):
     notices = DeletionNotice.objects.filter(organization=organization).select_related("service")
     if service is not None:
@@ -205,7 +219,14 @@ def open_service(
                 target=grant,
                 organization=organization,
                 ip=ip,
-                metadata={"service": current.code, "scopes": confirmed, "scopes_revision": current.scopes_revision},
+                metadata={
+                    "service": current.code,
+                    "scopes": confirmed,
+                    "scopes_revision": current.scopes_revision,
+                    # SEC-6: opened knowing that members' data leaves the region only with
+                    # each member's consent.
+                    **({"hosting_region": current.hosting_region} if current.hosted_outside_region else {}),
+                },
             )
     except IntegrityError:  # opened concurrently: the partial unique constraint decides
         raise ValidationError(_("This service is already open."), code="already_open") from None

@@ -1,5 +1,7 @@
 """A person's apps (SVC-4, SVC-5): the mini-programs they authorized themselves, and
-every app that received their data, from which organization, since when.
+every app that received their data, from which organization, since when. Apps hosted
+outside the data region say so, and authorizing one needs the cross-border consent
+(SEC-6).
 
 The gate is the signed-in person: an authorization of someone else is out of scope (404).
 """
@@ -7,6 +9,7 @@ The gate is the signed-in person: an authorization of someone else is out of sco
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -17,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.models import DataRegion
 from consent.models import DataScope, GrantStatus, PersonalAuthorization, Service, ServiceKind
 from dataprotection.audit import client_ip
 
@@ -29,6 +33,23 @@ class AuthorizeForm(forms.Form):
         label=gettext_lazy("I authorize this mini-program to receive my basic information."),
         error_messages={"required": gettext_lazy("Tick the box to confirm the authorization.")},
     )
+    # SEC-6: only for a mini-program hosted outside the data region. Not required here:
+    # the service refuses without it, with the clear message, and audits the refusal.
+    cross_border = forms.BooleanField(required=False)
+
+    def __init__(self, *args, service: Service, **kwargs):
+        super().__init__(*args, **kwargs)
+        if service.hosted_outside_region:
+            self.fields["cross_border"].label = _(
+                "I explicitly consent to the transfer of my basic information to %(app)s, hosted in %(place)s, "
+                "outside the %(region)s region where my data is kept."
+            ) % {
+                "app": service.name,
+                "place": service.get_hosting_region_display(),
+                "region": DataRegion(settings.DATA_REGION).label,
+            }
+        else:
+            del self.fields["cross_border"]
 
 
 @login_required
@@ -44,6 +65,7 @@ def my_apps(request: HttpRequest) -> HttpResponse:
         request,
         "consent/apps/my_apps.html",
         {
+            "data_region": DataRegion(settings.DATA_REGION).label,
             "authorizations": authorizations,
             "recipients": recipients,
             "available": [app for app in personal_apps.available_mini_programs() if app.pk not in active],
@@ -58,10 +80,15 @@ def authorize(request: HttpRequest, code: str) -> HttpResponse:
     from consent.services import personal_apps
 
     service = get_object_or_404(Service, code=code, kind=ServiceKind.MINI_PROGRAM, listed=True)
-    form = AuthorizeForm(request.POST if request.method == "POST" else None)
+    form = AuthorizeForm(request.POST if request.method == "POST" else None, service=service)
     if request.method == "POST" and form.is_valid():
         try:
-            personal_apps.authorize_mini_program(request.user, service, ip=client_ip(request))
+            personal_apps.authorize_mini_program(
+                request.user,
+                service,
+                cross_border_consent=form.cleaned_data.get("cross_border", False),
+                ip=client_ip(request),
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -70,7 +97,12 @@ def authorize(request: HttpRequest, code: str) -> HttpResponse:
     return render(
         request,
         "consent/apps/authorize.html",
-        {"service": service, "form": form, "basic_information": BASIC_INFORMATION},
+        {
+            "service": service,
+            "form": form,
+            "basic_information": BASIC_INFORMATION,
+            "data_region": DataRegion(settings.DATA_REGION).label,
+        },
     )
 
 

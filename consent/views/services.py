@@ -4,10 +4,12 @@ provider API (``consent.provider_api``) under ``/provider/v1/``.
 One gate for every page: ``org_access`` (404 outside the organization), then
 ``manage_services`` on the whole organization (403 otherwise; a frozen organization
 holds no write right). Views validate with forms and call ``consent.services.sharing``.
+A service hosted outside the data region says so wherever it is shown (SEC-6).
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -18,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.models import DataRegion
 from consent import provider_api
 from consent.forms_services import CloseServiceForm, ConfirmSharingForm
 from consent.models.sharing import DataScope, GrantStatus, NoticeStatus, Service, ServiceKind, SharingGrant
@@ -59,6 +62,7 @@ def _context(service: Service, **extra) -> dict:
     return {
         "section": "services",
         "service": service,
+        "data_region": DataRegion(settings.DATA_REGION).label,
         "basic_information": [str(label) for _key, label in BASIC_INFORMATION],
         "scopes": _scopes(service),
         "is_first_party": service.kind == ServiceKind.FIRST_PARTY,
@@ -124,6 +128,9 @@ def service_detail(request: HttpRequest, org_id: int, service_id: int) -> HttpRe
             confirmed_scopes=sharing.scope_labels(sharing.effective_scopes(current)) if current else [],
             notices=notices,
             in_flight=any(notice.status != NoticeStatus.ACKNOWLEDGED for notice in notices),
+            cross_border_counts=sharing.cross_border_counts(access.organization)
+            if current and service.hosted_outside_region
+            else None,
         ),
     )
 

@@ -11,10 +11,12 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import CodeField
+from accounts.models import DataRegion
 from dataprotection.files import sniff_document_type
 from dataprotection.identifiers import is_valid_credit_code, normalize_credit_code
 from dataprotection.validators import clean_id_number
 from organizations.models import Administrator, AdministratorRole, Organization
+from organizations.services.registration import region_label
 
 # EN I(II)5: the submitter attests that the legal representative authorized the
 # certification. The exact sentence shown is stored with the submission.
@@ -23,13 +25,27 @@ ATTESTATION_TEXT = _(
 )
 
 
+def other_region_portals() -> list[tuple[str, str]]:
+    """SEC-6: (region label, address) of every other region's deployment that is
+    configured, for the note that sends organizations of another region there."""
+    urls = getattr(settings, "REGION_PORTAL_URLS", {}) or {}
+    return [
+        (region_label(region), urls.get(region, "")) for region in DataRegion.values if region != settings.DATA_REGION
+    ]
+
+
 class OrganizationRegistrationForm(forms.ModelForm):
-    """ORG-1: name first, then location, industry and staff size; the edition (ACC-6)
-    and the data region (SEC-6)."""
+    """ORG-1: name first, then location, industry and staff size; the edition (ACC-6).
+    The data region is the deployment's (SEC-6): the page shows it as fixed text, and
+    ``register_organization`` refuses (and audits) any other posted region."""
+
+    # Hidden and passed on as posted, so a tampered or stale page naming another region
+    # gets a clear refusal, never a quiet substitution.
+    data_region = forms.CharField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = Organization
-        fields = ("name", "kind", "location", "industry", "staff_size", "edition", "data_region")
+        fields = ("name", "kind", "location", "industry", "staff_size", "edition")
         labels = {
             "name": _("Organization name"),
             "kind": _("Kind of organization"),
@@ -37,16 +53,11 @@ class OrganizationRegistrationForm(forms.ModelForm):
             "industry": _("Industry"),
             "staff_size": _("Staff size"),
             "edition": _("Edition"),
-            "data_region": _("Data region"),
         }
         help_texts = {
             "edition": _(
                 "Standard: members correct their own basic data. Dedicated: your organization provides "
                 "members' basic data, and members correct it only through your administrators."
-            ),
-            "data_region": _(
-                "Where your organization's data is stored: organizations in mainland China keep their data in "
-                "the China region, overseas organizations in the Singapore region."
             ),
         }
 
@@ -54,12 +65,33 @@ class OrganizationRegistrationForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["data_region"].initial = settings.DATA_REGION
         self.fields["name"].widget.attrs["autocomplete"] = "organization"
+        self.region = settings.DATA_REGION
+        self.region_label = region_label(self.region)
+        self.other_portals = other_region_portals()
 
     def clean_name(self):
         name = " ".join(self.cleaned_data["name"].split())
         if not name:
             raise ValidationError(_("Enter the organization's name."), code="required")
         return name
+
+    def clean(self):
+        cleaned = super().clean()
+        region = (cleaned.get("data_region") or "").strip() or settings.DATA_REGION
+        if region not in DataRegion.values:
+            # A non-field error: the field is hidden, so its own errors would not show.
+            self.add_error(
+                None,
+                ValidationError(
+                    _("Select a valid choice. “%(value)s” is not a data region."),
+                    code="invalid_choice",
+                    params={"value": region[:20]},
+                ),
+            )
+        # Another region's value goes on to the service, which refuses it and records
+        # the refusal in the audit trail (SEC-6); the view shows its message.
+        cleaned["data_region"] = region
+        return cleaned
 
 
 class DocumentField(forms.FileField):

@@ -7,6 +7,7 @@ import re
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
@@ -16,6 +17,7 @@ from dataprotection.validators import clean_id_number
 from organizations import collection
 from organizations.models import Member
 from organizations.services.roster import (
+    AGE_FIELDS,
     ATTESTATION_TEXT,
     EDITABLE_FIELDS,
     LIFECYCLE_FIELDS,
@@ -122,7 +124,8 @@ class MemberEditForm(forms.Form):
         needs_attestation: bool = False,
         **kwargs,
     ):
-        order = [name for name in EDITABLE_FIELDS if name in collected or name in LIFECYCLE_FIELDS]
+        always = (*LIFECYCLE_FIELDS, *AGE_FIELDS)
+        order = [name for name in EDITABLE_FIELDS if name in collected or name in always]
         self.plain_fields = [name for name in order if name not in SENSITIVE_FIELDS]
         self.sensitive_fields = [name for name in order if name in SENSITIVE_FIELDS]
         kwargs.setdefault("initial", {field: getattr(member, field) for field in self.plain_fields})
@@ -131,8 +134,9 @@ class MemberEditForm(forms.Form):
         self.allow_sensitive = allow_sensitive
         self.collected = collected
         self.fields.update(forms.fields_for_model(Member, fields=self.plain_fields))
-        if "hired_on" in self.fields:
-            self.fields["hired_on"].widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        for name in ("hired_on", *AGE_FIELDS):
+            if name in self.fields:
+                self.fields[name].widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
         for name in ("office_phone", "fixed_phone"):
             if name in self.fields:
                 self.fields[name].widget.attrs.update({"inputmode": "tel", "autocomplete": "off"})
@@ -163,15 +167,23 @@ class MemberEditForm(forms.Form):
                 % {"name": member.name},
             )
 
+    def clean_birthday(self):
+        """SEC-3: the age check needs a plausible birthday."""
+        birthday = self.cleaned_data.get("birthday")
+        if birthday is not None and birthday > timezone.localdate():
+            raise ValidationError(_("A birthday cannot be in the future."), code="future")
+        return birthday
+
     def _posted(self, field: str) -> bool:
         return bool((self.data.get(field) or "").strip())
 
     def clean(self):
         cleaned = super().clean()
+        always_collected = (*LIFECYCLE_FIELDS, *AGE_FIELDS)
         not_collected = [
             name
             for name in EDITABLE_FIELDS
-            if name not in self.collected and name not in LIFECYCLE_FIELDS and self._posted(name)
+            if name not in self.collected and name not in always_collected and self._posted(name)
         ]
         if not_collected:
             raise ValidationError(

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import CodePurpose
+from accounts.models import CodePurpose, DataRegion
 from accounts.services import check_code, consume_code
 from dataprotection.audit import record_event
 from dataprotection.files import delete_stored, read_decrypted, store_encrypted
@@ -40,14 +41,61 @@ CERTIFICATION_FILES = ("business_licence", "certification_letter")
 # --------------------------------------------------------------------------- ORG-1
 
 
-@transaction.atomic
+def region_label(region: str) -> str:
+    return str(dict(DataRegion.choices).get(region, region))
+
+
+def wrong_region_error(region: str) -> ValidationError:
+    """SEC-6: where this deployment keeps data, and where an organization of
+    ``region`` registers instead (``REGION_PORTAL_URLS``, when configured)."""
+    portal = (getattr(settings, "REGION_PORTAL_URLS", {}) or {}).get(region, "")
+    params = {"region": region_label(settings.DATA_REGION), "other": region_label(region), "portal": portal}
+    if portal:
+        message = _(
+            "This portal keeps data in the %(region)s region only, so it cannot register an organization of the "
+            "%(other)s region. Register it on the %(other)s portal: %(portal)s"
+        )
+    else:
+        message = _(
+            "This portal keeps data in the %(region)s region only, so it cannot register an organization of the "
+            "%(other)s region. Register it on the %(other)s portal."
+        )
+    return ValidationError(message, code="wrong_region", params=params)
+
+
+def check_region(region: str | None, *, actor=None, ip: str | None = None, action: str = "registration") -> str:
+    """SEC-6: the region an organization is created in must be the deployment's. Any
+    other is refused with a clear message and the refusal is audited in its own
+    transaction, so that it survives the caller's rollback (nothing else is written)."""
+    region = region or settings.DATA_REGION
+    if region == settings.DATA_REGION:
+        return region
+    with transaction.atomic():
+        record_event(
+            "residency.organization_refused",
+            actor=actor,
+            ip=ip,
+            metadata={"via": action, "requested_region": str(region)[:20], "deployment_region": settings.DATA_REGION},
+        )
+    raise wrong_region_error(str(region))
+
+
 def register_organization(user, data: Mapping, ip: str | None = None) -> Organization:
     """ORG-1: create an active, uncertified organization with ``user`` as its owner and
     a root department named after it. Invalid data raises ``ValidationError`` and
-    writes nothing."""
+    writes nothing. SEC-6: the organization is of the deployment's data region; any
+    other region is refused (and the refusal audited)."""
     unknown = set(data) - set(REGISTRATION_FIELDS)
     if unknown:
         raise ValueError(f"Not registration fields: {sorted(unknown)}")
+    region = data.get("data_region") or settings.DATA_REGION
+    if region in DataRegion.values:  # an unknown value is an ordinary invalid choice below
+        check_region(region, actor=user, ip=ip)
+    return _create_organization(user, {**data, "data_region": region}, ip)
+
+
+@transaction.atomic
+def _create_organization(user, data: Mapping, ip: str | None) -> Organization:
     organization = Organization(
         **{field: data[field] for field in REGISTRATION_FIELDS if field in data},
         status=OrganizationStatus.ACTIVE,

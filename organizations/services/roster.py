@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -20,14 +21,23 @@ from django.utils.translation import gettext_lazy
 from dataprotection.audit import record_event
 from dataprotection.masking import mask_bank_card, mask_id_number, mask_middle, mask_phone
 from organizations import collection
+from organizations.children import AGE_FIELD, CHILD_BASIC_FIELDS, is_child
 from organizations.lookups import id_number_digest, mobile_digest
-from organizations.models import AttestationKind, Member, Right, UploadAttestation
+from organizations.models import AttestationKind, GuardianConsent, Member, Right, UploadAttestation
 from organizations.permissions import OrgAccess
 
 # The roster entry's lifecycle, not data about the person: always editable.
 LIFECYCLE_FIELDS = ("status",)
+# SEC-3: the birthday is always collected (a child must be recognized before anything
+# more is held about them) and counts as a basic field.
+AGE_FIELDS = (AGE_FIELD,)
 # Every ORG-4 field an administrator with ``edit_roster`` may correct, when collected (ORG-5).
-EDITABLE_FIELDS = (*collection.ALWAYS_COLLECTED, *(f.name for f in collection.CATALOG), *LIFECYCLE_FIELDS)
+EDITABLE_FIELDS = (
+    *collection.ALWAYS_COLLECTED,
+    *AGE_FIELDS,
+    *(f.name for f in collection.CATALOG),
+    *LIFECYCLE_FIELDS,
+)
 
 
 def mask_address(value: str) -> str:
@@ -124,7 +134,7 @@ def update_member(
     if set(changes) & set(SENSITIVE_FIELDS):
         _require_on_member(access, Right.VIEW_SENSITIVE, member)
     collected = collection.collected_fields(access.organization)
-    not_collected = sorted(set(changes) - collected - set(LIFECYCLE_FIELDS))
+    not_collected = sorted(set(changes) - collected - set(LIFECYCLE_FIELDS) - set(AGE_FIELDS))
     if not_collected:
         raise ValidationError(
             _("The organization does not collect %(fields)s; turn it on in the data collection settings first."),
@@ -137,8 +147,9 @@ def update_member(
     if not changed:
         return []
     needs_consent = not collection.has_consented(current)
-    basic = collection.fillable_fields(collected, current, attested=False) | set(LIFECYCLE_FIELDS)
+    basic = collection.fillable_fields(collected, current, attested=False) | set(LIFECYCLE_FIELDS) | set(AGE_FIELDS)
     extended = sorted(set(changed) - basic)
+    child = _check_child(access, current, changes, changed)
     if extended and not attested:
         raise ValidationError(
             _(
@@ -177,6 +188,8 @@ def update_member(
         "before": before,
         "after": {field: _audit_value(field, changes[field]) for field in changed},
     }
+    if child:
+        metadata["child"] = True
     data_fields = sorted(set(changed) - set(LIFECYCLE_FIELDS))
     if attested and needs_consent and data_fields:
         attestation = UploadAttestation.objects.create(
@@ -201,6 +214,39 @@ def update_member(
     return sorted(changed)
 
 
+def _check_child(access: OrgAccess, current: Member, changes: dict[str, Any], changed: list[str]) -> bool:
+    """SEC-3: whether the entry is a child's (by the new birthday when it changes), and,
+    for a child, ``ValidationError`` for any change beyond the basic fields while the
+    organization has no designated children's data officer (code
+    ``children_officer_required``) or no guardian's consent is in force (code
+    ``guardian_consent_required``)."""
+    birthday = changes.get(AGE_FIELD, current.birthday)
+    if birthday is None and current.user_id is not None:
+        birthday = current.user.birthday
+    if not is_child(birthday, access.organization.children_jurisdiction, timezone.localdate()):
+        return False
+    extended = sorted(set(changed) - CHILD_BASIC_FIELDS)
+    if not extended:
+        return True
+    fields = ", ".join(f"“{label(field)}”" for field in extended)
+    if access.organization.children_data_officer_id is None:
+        raise ValidationError(
+            _(
+                "%(name)s is a child: the organization needs a designated person responsible for children's data "
+                "before it can hold %(fields)s."
+            ),
+            code="children_officer_required",
+            params={"name": current.name, "fields": fields},
+        )
+    if not GuardianConsent.objects.filter(member=current, withdrawn_at__isnull=True).exists():
+        raise ValidationError(
+            _("%(name)s is a child: record a guardian's consent before you fill in %(fields)s."),
+            code="guardian_consent_required",
+            params={"name": current.name, "fields": fields},
+        )
+    return True
+
+
 @transaction.atomic
 def reveal_member_field(access: OrgAccess, member: Member, field: str, ip: str | None = None) -> str:
     """ORG-10: show one sensitive value in clear to an administrator holding
@@ -218,7 +264,7 @@ def reveal_member_field(access: OrgAccess, member: Member, field: str, ip: str |
         target=member,
         organization=access.organization,
         ip=ip,
-        metadata={"field": field},
+        metadata={"field": field, "child": True} if getattr(member, "is_child", False) else {"field": field},
     )
     return getattr(member, field) or ""
 

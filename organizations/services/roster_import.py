@@ -42,7 +42,7 @@ from datetime import date
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -52,11 +52,13 @@ from dataprotection.audit import record_event
 from dataprotection.fields import EncryptedTextField
 from dataprotection.files import delete_stored, read_decrypted, store_encrypted
 from organizations import importing
+from organizations.children import AGE_FIELD, CHILD_BASIC_FIELDS
 from organizations.collection import SENSITIVE_FIELDS, collected_fields, fillable_fields
 from organizations.lookups import ID_NUMBER_DIGEST_PURPOSE, MOBILE_DIGEST_PURPOSE
 from organizations.models import (
     AttestationKind,
     Department,
+    GuardianConsent,
     ImportMode,
     ImportStatus,
     Member,
@@ -128,12 +130,24 @@ def build_snapshot(access: OrgAccess, collected: frozenset[str] | None = None) -
                 has_primary=any(primary for _d, _path, primary in placed),
                 consented=status == MemberStatus.ACTIVE and user_id is not None,
             )
+    # SEC-3: the children on the roster now, each with whether a guardian's consent is in force.
+    cutoff = access.child_cutoff
+    children = dict(
+        Member.objects.filter(organization=organization)
+        .children(cutoff)
+        .annotate(consented=Exists(GuardianConsent.objects.filter(member=OuterRef("pk"), withdrawn_at__isnull=True)))
+        .values_list("pk", "consented")
+    )
     return importing.RosterSnapshot(
         collected=collected,
         departments=departments,
         members_by_digest=members_by_digest,
         employee_numbers=employee_numbers,
         covers=access.covers_member,
+        child_cutoff=cutoff.isoformat(),
+        stored_children=frozenset(children),
+        guardian_consented=frozenset(pk for pk, consented in children.items() if consented),
+        children_officer=organization.children_data_officer_id is not None,
     )
 
 
@@ -624,7 +638,7 @@ def _apply_plan(job: RosterImport, plan: dict) -> dict[str, int]:
     access = _uploader_access(job)
     collected = collected_fields(access.organization)
     fields: list[str] = plan["fields"]
-    dropped = [name for name in fields if name not in collected]
+    dropped = [name for name in fields if name not in collected and name != AGE_FIELD]
     if dropped:
         raise ImportConflict(
             _("The organization stopped collecting %(fields)s since the file was checked; upload it again.")
@@ -682,6 +696,8 @@ def _apply_plan(job: RosterImport, plan: dict) -> dict[str, int]:
         ]
         checked = sorted(update_rows + new_rows, key=lambda planned_row: planned_row.row)
     error = checker.first_conflict(checked, creates_unchanged=unchanged)
+    if error is None:
+        error = _new_child_conflict(checker, fields, rows, prepared)
     if error is not None:
         raise ImportConflict(
             _("Row %(row)d, column “%(column)s”: %(message)s")
@@ -690,7 +706,7 @@ def _apply_plan(job: RosterImport, plan: dict) -> dict[str, int]:
     existing = {member.pk: member for member in snapshot.members_by_digest.values()}
     # ORG-6: without the consent attestation only the basic fields could be filled.
     fillable = fillable_fields(collected, None, attested=job.attestation_id is not None)
-    if not set(fields) <= fillable:
+    if not set(fields) - {AGE_FIELD} <= fillable:
         raise ImportConflict(_("The upload has no consent attestation; upload the file again."))
     writer = RosterWriter(access.organization.pk)
     writer.insert(preparer.columns, prepared, departments)
@@ -712,6 +728,27 @@ def _apply_plan(job: RosterImport, plan: dict) -> dict[str, int]:
         },
     )
     return {"created": len(rows), "updated": len(updates)}
+
+
+def _new_child_conflict(
+    checker, fields: list[str], rows: list[int], prepared: list[tuple]
+) -> importing.RowError | None:
+    """SEC-3, import time: a new entry that is a child on the fresh snapshot (the age
+    rule may have changed since the check) and fills more than the basic fields. One
+    pass over the prepared values (dates are ISO text), only when the file has a
+    birthday column and a non-basic one."""
+    if AGE_FIELD not in fields:
+        return None
+    extended = [index for index, name in enumerate(fields) if name not in CHILD_BASIC_FIELDS]
+    if not extended:
+        return None
+    index = fields.index(AGE_FIELD)
+    cutoff = checker.snapshot.child_cutoff
+    for row, values in zip(rows, prepared, strict=True):
+        birthday = values[index]
+        if birthday and str(birthday) > cutoff and any(values[i] not in ("", None) for i in extended):
+            return checker._child_error(row, {name: str(values[i]) for i, name in enumerate(fields) if values[i]}, None)
+    return None
 
 
 def _blank_value(field):
@@ -946,21 +983,29 @@ def export_columns(collected: frozenset[str]) -> list[str]:
 def export_roster(access: OrgAccess, ip: str | None = None) -> tuple[int, Iterator[str]]:
     """ORG-7: the roster the administrator may view as CSV text chunks, collected fields
     only; sensitive values in clear only with ``view_sensitive`` on the whole
-    organization, otherwise masked (ORG-10). Audited before the first byte
-    (``roster.exported``: row count and fields)."""
+    organization, otherwise masked (ORG-10); children's entries never (SEC-3). Audited
+    before the first byte (``roster.exported``: row count, fields and how many children
+    were left out)."""
     collected = collected_fields(access.organization)
     columns = export_columns(collected)
     member_fields = [name for name in columns if name != importing.DEPARTMENT]
     clear = access.has_whole(Right.VIEW_SENSITIVE)
-    members = access.members(Right.VIEW_ROSTER)
+    # SEC-3: no bulk download of children's data, whatever rights the administrator holds.
+    members = access.members(Right.VIEW_ROSTER).without_children(access.child_cutoff)
     count = members.count()
+    children_left_out = access.children_in_scope(Right.VIEW_ROSTER).count()
     record_event(
         "roster.exported",
         actor=access.user,
         organization=access.organization,
         ip=ip,
         changes=member_fields,
-        metadata={"rows": count, "fields": columns, "sensitive_in_clear": clear},
+        metadata={
+            "rows": count,
+            "fields": columns,
+            "sensitive_in_clear": clear,
+            "children_left_out": children_left_out,
+        },
     )
     departments = _department_paths(access)
     primary = MemberDepartment.objects.filter(member=OuterRef("pk"), is_primary=True).order_by("pk")

@@ -18,7 +18,8 @@ EVENTS_SHOWN = 100
 def my_organization_data(request):
     entries = list(
         Member.objects.filter(user=request.user)
-        .select_related("organization")
+        # SEC-3: the person responsible for children's data, named to members and guardians.
+        .select_related("organization__children_data_officer__user")
         .prefetch_related(Prefetch("departments", queryset=Department.objects.only("id", "name")))
         .order_by("organization__name")
     )
@@ -36,12 +37,13 @@ def my_organization_data(request):
     )
     return render(
         request,
-        "organizations/my_data.html",
+        "organizations/children/my_data.html",
         {
+            "children_officers": [(entry.organization, entry.organization.children_data_officer) for entry in entries],
             "entries": [
                 (entry, by_organization.get(entry.organization_id, []), disbanding.get(entry.organization_id))
                 for entry in entries
-            ]
+            ],
         },
     )
 

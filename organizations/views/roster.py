@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.session_security import require_recent_auth
 from dataprotection.audit import client_ip
 from dataprotection.masking import mask_phone
 from organizations.collection import CATALOG, GROUPS, collected_fields, has_consented
@@ -42,6 +43,7 @@ from organizations.models import (
     WorkLog,
 )
 from organizations.permissions import OrgAccess, org_access
+from organizations.services import children as children_services
 from organizations.services import roster as services
 from organizations.views.common import render_org
 
@@ -54,7 +56,7 @@ def page_window(queryset, page: int, size: int = PAGE_SIZE) -> tuple[list, bool]
     return rows[:size], len(rows) > size
 
 
-def roster_page(members: QuerySet[Member], page: int, size: int = PAGE_SIZE) -> QuerySet[Member]:
+def roster_page(members: QuerySet[Member], page: int, size: int = PAGE_SIZE, child_cutoff=None) -> QuerySet[Member]:
     """The members of one roster page (one row more, to know whether another follows),
     ordered by name along the ``member_org_name`` index, with each one's primary
     department name.
@@ -63,16 +65,19 @@ def roster_page(members: QuerySet[Member], page: int, size: int = PAGE_SIZE) -> 
     the per-row work -- the department subquery, the encrypted columns -- is done for
     the rows of that page only. Annotating the outer list directly would make the
     database evaluate the department subquery for every row an OFFSET skips (on
-    PostgreSQL, page 500 of 100k members went from ~145 ms to the cost of the scan)."""
+    PostgreSQL, page 500 of 100k members went from ~145 ms to the cost of the scan).
+    With ``child_cutoff`` each row also carries ``is_child`` (SEC-3), computed by the
+    database for the rows of the page only."""
     offset = (page - 1) * size
     window = members.order_by("name", "pk").values("pk")[offset : offset + size + 1]
     primary_department = MemberDepartment.objects.filter(member=OuterRef("pk"), is_primary=True).order_by("pk")
-    return (
+    rows = (
         Member.objects.filter(pk__in=window)
         .defer("bank_card")
         .annotate(primary_department=Subquery(primary_department.values("department__name")[:1]))
         .order_by("name", "pk")
     )
+    return rows.with_child_flag(child_cutoff) if child_cutoff is not None else rows
 
 
 @login_required
@@ -105,7 +110,7 @@ def roster_list(request: HttpRequest, org_id: int) -> HttpResponse:
     if query:
         members = members.filter(member_search(query))
     page = form.cleaned_data.get("page") or 1
-    rows, has_next = page_window(roster_page(members, page), 1)
+    rows, has_next = page_window(roster_page(members, page, child_cutoff=access.child_cutoff), 1)
     top_depth = min((d.depth for d in departments), default=0)
     department_choices = [(d.pk, "\u2003" * (d.depth - top_depth) + d.name) for d in departments]
     return render_org(
@@ -123,6 +128,7 @@ def roster_list(request: HttpRequest, org_id: int) -> HttpResponse:
             "has_previous": page > 1,
             "has_next": has_next,
             "first_index": (page - 1) * PAGE_SIZE + 1,
+            "can_view_children": Right.VIEW_CHILDREN in access.rights,
         },
     )
 
@@ -284,6 +290,7 @@ def _render_detail(
     )
     paths = [placement.department.path for placement in placements]
     can_reveal = access.covers_member(Right.VIEW_SENSITIVE, paths)
+    is_child = bool(getattr(member, "is_child", False))
     if collected is None:
         collected = collected_fields(access.organization)
     is_school = access.organization.kind == OrganizationKind.SCHOOL
@@ -300,6 +307,8 @@ def _render_detail(
             "can_edit": access.covers_member(Right.EDIT_ROSTER, paths),
             "activity": member_activity(member, is_school),
             "activity_limit": ACTIVITY_LIMIT,
+            "is_child": is_child,
+            "guardian_consent": children_services.consent_in_force(member) if is_child else None,
         },
     )
 
@@ -311,11 +320,14 @@ def member_detail(request: HttpRequest, org_id: int, member_id: int) -> HttpResp
     with a reveal button for administrators holding ``view_sensitive`` on the member."""
     access = org_access(request.user, org_id)
     member = access.get_member(member_id)
+    if member.is_child:  # SEC-3: every view of a child's record is audited
+        children_services.record_child_access(access, member, "detail", ip=client_ip(request))
     return _render_detail(request, access, member)
 
 
 @never_cache
 @login_required
+@require_recent_auth  # SEC-1: revealing sensitive values needs a recent proof of identity
 @require_POST
 def member_reveal(request: HttpRequest, org_id: int, member_id: int, field: str) -> HttpResponse:
     """ORG-10: show one sensitive value in clear, audited as ``member.revealed`` (field
@@ -339,6 +351,8 @@ def member_edit(request: HttpRequest, org_id: int, member_id: int) -> HttpRespon
     sensitive inputs only for administrators who also hold ``view_sensitive`` there."""
     access = org_access(request.user, org_id)
     member = access.get_member(member_id, Right.EDIT_ROSTER)
+    if member.is_child and request.method == "GET":  # SEC-3: the form shows the child's record
+        children_services.record_child_access(access, member, "edit", ip=client_ip(request))
     allow_sensitive = access.covers_member(
         Right.VIEW_SENSITIVE, [department.path for department in member.departments.all()]
     )

@@ -4,8 +4,9 @@ handling forms, and the dashboard (REQ-4 to REQ-6).
 Staff act only on requests routed to operations (``organization`` empty, REQ-5); an
 organization's requests are read-only here, its administrators answer them. Every
 action goes through ``requests.services.workflow``. The details and proposed value are
-decrypted only for staff holding ``requests.view_request_details``; each reveal is
-audited."""
+masked for everyone; staff holding ``requests.view_request_details`` (the request
+handler role, SEC-1) reveal them one at a time and download the evidence, each time
+audited (SEC-2)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, F, Q
 from django.db.models.functions import TruncMonth
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -27,7 +28,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from dataprotection.audit import client_ip, record_event
+from dataprotection.admin_base import SensitiveValue, SensitiveValuesAdmin
+from dataprotection.audit import client_ip
+from dataprotection.files import sniff_document_type
+from dataprotection.staff_roles import REVEAL_REQUEST_DETAILS
 from requests.deadlines import add_months
 from requests.models import (
     OPEN_STATUSES,
@@ -36,11 +40,11 @@ from requests.models import (
     RequestEvent,
     RequestStatus,
 )
-from requests.services import workflow
+from requests.services import fulfilment, workflow
 
-DETAILS_PERMISSION = "requests.view_request_details"
-MASK = "••••••"
+DETAILS_PERMISSION = REVEAL_REQUEST_DETAILS
 S = RequestStatus
+EVIDENCE_EXTENSIONS = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
 
 
 def can_see_details(user) -> bool:
@@ -255,8 +259,24 @@ def days_left_text(obj: DataSubjectRequest, today: date) -> tuple[str, str]:
     return ngettext("%(n)d day left", "%(n)d days left", left) % {"n": left}, kind
 
 
+def _request_details(label) -> SensitiveValue:
+    # The same event as before reveals were one at a time: "who accessed my data" names it.
+    return SensitiveValue(
+        label=label,
+        permission=DETAILS_PERMISSION,
+        action="request.details_viewed",
+        subject=lambda obj: obj.subject,
+        organization=lambda obj: obj.organization_id,
+        metadata=lambda obj: {"reference": obj.reference},
+    )
+
+
 @admin.register(DataSubjectRequest)
-class DataSubjectRequestAdmin(admin.ModelAdmin):
+class DataSubjectRequestAdmin(SensitiveValuesAdmin):
+    sensitive_values = {
+        "details": _request_details(_("details")),
+        "proposed_value": _request_details(_("proposed value")),
+    }
     list_display = (
         "reference",
         "kind",
@@ -320,7 +340,7 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
                     "deletion_grounds",
                     "field",
                     "proposed_value_display",
-                    "has_evidence",
+                    "evidence_display",
                     "automated_decision",
                     "escalated_from",
                     "duplicate_of",
@@ -368,21 +388,25 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("details"))
     def details_display(self, obj: DataSubjectRequest) -> str:
-        if not obj.details:
-            return "—"
-        return obj.details if self._reveal else MASK
+        return self.sensitive_display(obj, "details")
 
     @admin.display(description=_("proposed value"))
     def proposed_value_display(self, obj: DataSubjectRequest) -> str:
-        if not obj.proposed_value:
+        return self.sensitive_display(obj, "proposed_value")
+
+    @admin.display(description=_("evidence"))
+    def evidence_display(self, obj: DataSubjectRequest) -> str:
+        if not obj.evidence:
             return "—"
-        return obj.proposed_value if self._reveal else MASK
-
-    @admin.display(description=_("evidence attached"), boolean=True)
-    def has_evidence(self, obj: DataSubjectRequest) -> bool:
-        return bool(obj.evidence)
-
-    _reveal = False
+        request = self._console_request
+        if request is None or not can_see_details(request.user):
+            return gettext("attached (downloading needs the request handler role)")
+        return format_html(
+            '{} · <a href="{}">{}</a>',
+            gettext("attached"),
+            reverse("admin:requests_datasubjectrequest_evidence", args=[obj.pk]),
+            gettext("Download (recorded)"),
+        )
 
     # ---- pages
 
@@ -390,19 +414,6 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
         obj = self.get_object(request, object_id)
         if obj is None:
             raise Http404
-        reveal = can_see_details(request.user)
-        if reveal and request.method == "GET" and (obj.details or obj.proposed_value):
-            record_event(
-                "request.details_viewed",
-                actor=request.user,
-                subject=obj.subject,
-                target=obj,
-                organization=obj.organization_id,
-                ip=client_ip(request),
-                metadata={"reference": obj.reference},
-            )
-        # ModelAdmin instances are shared between threads: the flag goes on a copy.
-        shown = self if self._reveal == reveal else _with_reveal(self, reveal)
         may_act = staff_may_act(request.user, obj)
         extra = {
             **(extra_context or {}),
@@ -413,13 +424,13 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
             "show_save_and_continue": False,
             "show_save_and_add_another": False,
             "show_delete_link": False,
-            "reveal": reveal,
+            "may_reveal": can_see_details(request.user),
             "handling_forms": [
                 (name, ACTIONS[name][0](prefix=name, initial=self._initial(name, obj)), ACTIONS[name][2])
                 for name in (available_actions(obj) if may_act else [])
             ],
         }
-        return admin.ModelAdmin.change_view(shown, request, object_id, form_url, extra)
+        return super().change_view(request, object_id, form_url, extra)
 
     @staticmethod
     def _initial(name: str, obj: DataSubjectRequest) -> dict:
@@ -437,8 +448,28 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.act_view),
                 name="requests_datasubjectrequest_act",
             ),
+            path(
+                "<int:pk>/evidence/",
+                self.admin_site.admin_view(self.evidence_view),
+                name="requests_datasubjectrequest_evidence",
+            ),
         ]
         return own + super().get_urls()
+
+    def evidence_view(self, request, pk: int):
+        """SEC-1: the evidence attached to a correction, decrypted only for the request
+        handler role; ``read_evidence`` records the viewing (SEC-2)."""
+        obj = get_object_or_404(DataSubjectRequest, pk=pk)
+        if not self.has_view_permission(request, obj) or not can_see_details(request.user):
+            raise PermissionDenied
+        data = fulfilment.read_evidence(obj, actor=request.user, ip=client_ip(request))
+        content_type = sniff_document_type(data[:16]) or "application/octet-stream"
+        response = HttpResponse(data, content_type=content_type)
+        extension = EVIDENCE_EXTENSIONS.get(content_type, "bin")
+        response["Content-Disposition"] = f'attachment; filename="evidence-{obj.reference}.{extension}"'
+        response["Cache-Control"] = "no-store"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
 
     def act_view(self, request, pk: int, action: str):
         """One handling form, posted from the request's page; the service decides."""
@@ -504,12 +535,6 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
             **dashboard_numbers(timezone.localdate()),
         }
         return TemplateResponse(request, "admin/requests/datasubjectrequest/dashboard.html", context)
-
-
-def _with_reveal(model_admin: DataSubjectRequestAdmin, reveal: bool) -> DataSubjectRequestAdmin:
-    clone = type(model_admin)(model_admin.model, model_admin.admin_site)
-    clone._reveal = reveal
-    return clone
 
 
 # --------------------------------------------------------------------------- dashboard

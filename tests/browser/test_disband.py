@@ -56,6 +56,7 @@ def test_owner_disbands_and_reads_the_verified_deletion_report(page, cast, setti
     expect(page.get_by_role("heading", name="Deletion report")).to_be_visible()
     expect(page.get_by_test_id("report-verified")).to_have_text("yes")
     expect(page.get_by_test_id("report-rows-left")).to_have_text("0")
+    expect(page.get_by_test_id("report-values-found")).to_have_text("none")
     expect(page.locator("#report-stages tbody tr").first).to_be_visible()
 
     job = AnonymizationJob.objects.get()

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from dataprotection.identifiers import id_number_check_digit
 from organizations.models import AdministratorRole, Certification, CertificationStatus, Organization
-from tests.browser.pages import sign_in
+from tests.browser.pages import enroll_second_factor, sign_in
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.realservices]
@@ -40,8 +40,9 @@ def test_register_and_submit_for_certification(page, settings, tmp_path):
     page.get_by_label("Staff size").select_option("21-100")
     page.get_by_label("Edition").select_option("standard")
     page.get_by_role("button", name="Register").click()
-    expect(page.get_by_role("heading", name="Ningbo Harbour Tea", level=1)).to_be_visible()
     expect(page.get_by_text("Ningbo Harbour Tea is registered. You are its owner.")).to_be_visible()
+    enroll_second_factor(page)  # SEC-1: an owner needs a second factor before the organization's pages
+    expect(page.get_by_role("heading", name="Ningbo Harbour Tea", level=1)).to_be_visible()
     organization = Organization.objects.get(name="Ningbo Harbour Tea")
     assert organization.administrators.get().role == AdministratorRole.OWNER
 

@@ -167,6 +167,7 @@ def test_the_plan_covers_every_table_with_organization_data():
         "organizations.DriveFile",
         "organizations.ExternalContactCard",
         "organizations.FamilyContact",
+        "organizations.GuardianConsent",
         "organizations.Invitation",
         "organizations.Member",
         "organizations.MemberDepartment",

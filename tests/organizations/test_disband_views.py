@@ -303,6 +303,10 @@ def test_no_grace_runs_the_cascade_and_the_former_owner_reads_the_report(
     assert 'id="deletion-report"' in page
     assert 'data-testid="report-verified">yes<' in page
     assert 'data-testid="report-rows-left">0<' in page
+    scan = job.report["value_scan"]  # ANON-7: the value scan is part of the report
+    assert scan["values"] > 0 and scan["matches"] == []
+    assert f"{scan['values']} distinct values, in {scan['columns']} kept columns" in page
+    assert 'data-testid="report-values-found">none<' in page
     assert 'http-equiv="refresh"' not in page
     assert "disband_cancel" not in page and 'id="disband-cancel"' not in page
     punches = data.counts["organizations.AttendancePunch"]

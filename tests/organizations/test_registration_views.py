@@ -180,7 +180,7 @@ def test_register_form_explains_edition_and_defaults_region(client, cast, settin
     client_as(client, cast, "member_user")
     page = client.get(reverse("organizations:register")).content.decode()
     assert "members correct it only through your administrators" in page  # ACC-6
-    assert f'value="{settings.DATA_REGION}" selected' in page  # SEC-6 default
+    assert f'<input type="hidden" name="data_region" value="{settings.DATA_REGION}"' in page  # SEC-6: fixed
 
 
 @pytest.mark.parametrize(

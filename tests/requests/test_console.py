@@ -138,7 +138,11 @@ def test_details_shown_with_the_permission_and_audited(client):
     viewer = staff_with(*HANDLER_PERMS, "view_request_details")
     client.force_login(viewer)
     page = client.get(change_url(request)).content.decode()
-    assert "My secret story about the payroll" in page
+    assert "My secret story about the payroll" not in page  # SEC-1: masked by default
+    reveal = reverse("admin:requests_datasubjectrequest_reveal", args=[request.pk, "details"])
+    assert reveal in page
+    assert not AuditEvent.objects.filter(action="request.details_viewed").exists()
+    assert "My secret story about the payroll" in client.post(reveal).content.decode()
     audit = AuditEvent.objects.get(action="request.details_viewed")
     assert audit.actor == viewer and audit.subject_user == request.subject
 
