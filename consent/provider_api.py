@@ -291,15 +291,14 @@ def members(request: HttpRequest) -> JsonResponse:
     return _no_store(JsonResponse(body))
 
 
+def _transfer_facts(service) -> dict:
+    return {"service": service.code, "hosting_region": service.hosting_region, "data_region": settings.DATA_REGION}
+
+
 def _audit_cross_border_page(grant: SharingGrant, *, sent: int, withheld: int, first_page: bool) -> None:
     """SEC-6: the consented transfer of this page, and the refusal of the members left
     out (counted once per walk through the roster, on its first page)."""
-    service = grant.service
-    common = {
-        "service": service.code,
-        "hosting_region": service.hosting_region,
-        "data_region": settings.DATA_REGION,
-    }
+    common = _transfer_facts(grant.service)
     if sent:
         record_event(
             "cross_border.transferred",
@@ -337,11 +336,7 @@ def me(request: HttpRequest) -> JsonResponse:
                 "cross_border.refused",
                 subject=user,
                 target=authorization,
-                metadata={
-                    "service": service.code,
-                    "hosting_region": service.hosting_region,
-                    "data_region": settings.DATA_REGION,
-                },
+                metadata=_transfer_facts(service),
                 actor_kind="system",
             )
         return error(
@@ -358,12 +353,7 @@ def me(request: HttpRequest) -> JsonResponse:
                 "cross_border.transferred",
                 subject=user,
                 target=authorization,
-                metadata={
-                    "service": service.code,
-                    "hosting_region": service.hosting_region,
-                    "data_region": settings.DATA_REGION,
-                    "members": 1,
-                },
+                metadata={**_transfer_facts(service), "members": 1},
                 actor_kind="system",
             )
     return _no_store(
