@@ -63,14 +63,10 @@ user_logged_in.connect(stamp_sign_in, dispatch_uid="accounts.session_security.st
 
 
 def authenticated_at(request) -> int | None:
-    """Epoch seconds of the session's last proof of identity. A session signed in before
-    this receiver was connected (or by a test's ``force_login`` in a fresh process) has no
-    stamp: then the account's last sign-in stands in for it."""
+    """Epoch seconds of the session's last proof of identity; None (stale) for a session
+    without one, e.g. signed in before this release: it proves nothing recent."""
     stamp = request.session.get(AUTH_AT_KEY)
-    if stamp is not None:
-        return int(stamp)
-    last_login = getattr(request.user, "last_login", None)
-    return int(last_login.timestamp()) if last_login is not None else None
+    return int(stamp) if stamp is not None else None
 
 
 def has_recent_auth(request, *, now: int | None = None) -> bool:
