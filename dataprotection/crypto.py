@@ -177,6 +177,14 @@ def encrypt_bytes(data: bytes, purpose: str) -> bytes:
     return BYTES_PREFIX + ring.primary_id.encode() + b":" + nonce + sealed
 
 
+def bytes_key_id(stored: bytes) -> str | None:
+    """The id of the key an ``encrypt_bytes`` blob is sealed with."""
+    if not stored.startswith(BYTES_PREFIX):
+        return None
+    key_id, sep, _rest = stored[len(BYTES_PREFIX) :].partition(b":")
+    return key_id.decode(errors="replace") if sep else None
+
+
 def decrypt_bytes(stored: bytes, purpose: str) -> bytes:
     if not stored.startswith(BYTES_PREFIX):
         raise DecryptionError("not an encrypted blob")

@@ -66,6 +66,15 @@ def read_decrypted(name: str, purpose: str) -> bytes:
     return decrypt_bytes(_path(name).read_bytes(), _aad(purpose, name))
 
 
+def stored_bytes(name: str) -> bytes:
+    """The sealed bytes of a stored file, as they are on disk (key rotation)."""
+    return _path(name).read_bytes()
+
+
+def decrypt_stored(stored: bytes, name: str, purpose: str) -> bytes:
+    return decrypt_bytes(stored, _aad(purpose, name))
+
+
 def delete_stored(name: str) -> None:
     _path(name).unlink(missing_ok=True)
 

@@ -18,13 +18,27 @@ class OrganizationsConfig(AppConfig):
         # Issue 7: a token may be restricted only to an organization its person administers.
         register_organization_check(lambda user, org_id: administered_organizations(user).filter(pk=org_id).exists())
 
-        from organizations.services import disband, retention
+        from organizations.services import disband, retention, security
 
         disband.register()  # the engine's planners and finishers: disband, account deletion
-        from organizations.services import security
-
-        security.register()  # SEC-1: accounts asks whether a person's administrator roles need a second factor
         retention.register()  # and the retention sweep (ANON-5, ANON-6)
+        security.register()  # SEC-1: accounts asks whether a person's administrator roles need a second factor
+
+        from dataprotection.rotation import register_file_column
+        from organizations.services import registration as registration_services
+        from organizations.services import roster_import as import_services
+
+        # SEC-5: the columns naming encrypted files, for key rotation.
+        for column in ("business_licence", "certification_letter"):
+            register_file_column(
+                "organizations.Certification", column, registration_services.CERTIFICATION_FILE_PURPOSE
+            )
+        # The uploaded file's name is reused for the checked plan once the check is done.
+        register_file_column(
+            "organizations.RosterImport", "file_ref", import_services.FILE_PURPOSE, import_services.PLAN_PURPOSE
+        )
+        register_file_column("organizations.RosterImport", "report_ref", import_services.REPORT_PURPOSE)
+
         from dataprotection.anonymization import register_kind
         from dataprotection.models import JobKind
         from organizations.incidents import plan_incident_rows_of_person

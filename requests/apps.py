@@ -16,8 +16,14 @@ class RequestsConfig(AppConfig):
 
         from dataprotection import anonymization
         from dataprotection.models import JobKind
+        from dataprotection.rotation import register_file_column
         from organizations.services import disband
-        from requests.services import fulfilment, workflow
+        from requests.services import filing, fulfilment, workflow
+
+        # SEC-5: the columns naming encrypted files, for key rotation.
+        register_file_column("requests.DataSubjectRequest", "evidence", filing.EVIDENCE_FILE_PURPOSE)
+        register_file_column("requests.DataSubjectRequest", "agent_proof", filing.AGENT_PROOF_FILE_PURPOSE)
+        register_file_column("requests.ExportArchive", "stored_file", fulfilment.EXPORT_PURPOSE)
 
         # A person's request stays theirs when the organization it was filed with is
         # disbanded; the workflow hands its open requests to operations staff instead.

@@ -1,14 +1,15 @@
 """``manage.py rotate_field_keys``: re-encrypt every encrypted column under the primary
 key of FIELD_ENCRYPTION_KEYS (ORG-10, SEC-5). See dataprotection/rotation.py."""
 
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 
 from dataprotection import crypto
-from dataprotection.rotation import encrypted_columns, rotate_model
+from dataprotection.rotation import encrypted_columns, file_columns, rotate_files, rotate_model
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt every encrypted field under the first (primary) key of FIELD_ENCRYPTION_KEYS."
+    help = "Re-encrypt every encrypted field and stored file under the first (primary) key of FIELD_ENCRYPTION_KEYS."
 
     def add_arguments(self, parser):
         parser.add_argument("--chunk-size", type=int, default=1000)
@@ -35,4 +36,24 @@ class Command(BaseCommand):
                     f"{'would re-encrypt' if dry_run else 're-encrypted'} {report.rotated}"
                     + (f", skipped {report.skipped_concurrent} changed meanwhile" if report.skipped_concurrent else "")
                 )
-        self.stdout.write(self.style.SUCCESS(f"{'Would re-encrypt' if dry_run else 'Re-encrypted'} {total} values."))
+        stored_files = 0
+        for label, columns in file_columns().items():
+            try:
+                reports = rotate_files(apps.get_model(label), columns, dry_run=dry_run)
+            except crypto.DecryptionError as exc:
+                raise CommandError(
+                    f"{label}: a file cannot be decrypted ({exc}). Is an old key missing from "
+                    "FIELD_ENCRYPTION_KEYS? Nothing was lost: files already rotated keep the new key."
+                ) from exc
+            for report in reports:
+                stored_files += report.rotated
+                self.stdout.write(
+                    f"  {report.table}.{report.column} (files): scanned {report.scanned}, "
+                    f"{'would re-encrypt' if dry_run else 're-encrypted'} {report.rotated}"
+                    + (f", skipped {report.skipped_concurrent} changed meanwhile" if report.skipped_concurrent else "")
+                )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{'Would re-encrypt' if dry_run else 'Re-encrypted'} {total} values and {stored_files} files."
+            )
+        )
