@@ -30,6 +30,7 @@ from organizations.forms.roster_import import ATTESTATION_TEXT as UPLOAD_ATTESTA
 from organizations.lookups import member_search
 from organizations.models import AttestationKind, Member, MemberDepartment, MemberStatus, Right
 from organizations.permissions import OrgAccess
+from organizations.services import children as children_services
 from organizations.services import roster as services
 from organizations.services.roster_upsert import ALL_OR_NOTHING, upsert_members
 
@@ -111,7 +112,8 @@ class MemberListView(OrganizationScopedAPIView):
     """ORG-7: the roster the caller may view (``view_roster`` subtrees), by id with a
     cursor, filtered as the roster page: ``department`` (its subtree), ``q`` (name,
     employee number, or an exact mobile or ID number through the keyed-hash digests),
-    ``status``. Mobile and ID numbers masked (ORG-10). Queries after the gate: the
+    ``status``. Mobile and ID numbers masked (ORG-10). Children are never listed (SEC-3:
+    no bulk access; read one at a time with ``view_children``). Queries after the gate: the
     department (when filtered) and the page -- whatever the page size, departments or
     grants. POST adds an entry (status invited) through the import's row checks."""
 
@@ -130,7 +132,9 @@ class MemberListView(OrganizationScopedAPIView):
     )
     def get(self, request, org_id: int):
         access = self.access
-        members = access.members(Right.VIEW_ROSTER)
+        # SEC-3: no bulk access to children's data, whatever the caller's rights: a
+        # child's entry is read one at a time (audited) with ``view_children``.
+        members = access.members(Right.VIEW_ROSTER).without_children(access.child_cutoff)
         # A plain dict: DRF reads an empty query value as "absent"; here it is a 400.
         filters = MemberFilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
@@ -227,6 +231,8 @@ class MemberDetailView(OrganizationScopedAPIView):
 
     def get(self, request, org_id: int, member_id: int):
         member = self.access.get_member(member_id)
+        if member.is_child:  # SEC-3: every view of a child's record is audited
+            children_services.record_child_access(self.access, member, "api", ip=client_ip(request))
         collected = collection.collected_fields(self.access.organization)
         return Response(s.MemberDetailSerializer(member_data(self.access, member, collected)).data)
 

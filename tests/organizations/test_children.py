@@ -292,6 +292,23 @@ def test_api_member_list_leaves_children_out_without_the_right(cast, kid):
     assert access.children_in_scope().get() == kid
 
 
+def test_the_api_never_lists_children_and_audits_each_one_read(cast, kid, officer):
+    """SEC-3: no bulk access through the API either: the member list leaves the child out
+    even for the designated officer, who reads the child's entry one at a time, and each
+    read writes ``child.viewed``."""
+    from tests.organizations.api.conftest import api_client_as
+
+    client = api_client_as(cast, "owner")
+    listed = client.get(reverse("api-members", args=[cast.organization.pk])).json()
+    ids = [row["id"] for row in listed["results"]]
+    assert ids and kid.pk not in ids
+    assert not AuditEvent.objects.filter(action="child.viewed").exists()
+    detail = client.get(reverse("api-member", args=[cast.organization.pk, kid.pk]))
+    assert detail.status_code == 200 and detail.json()["id"] == kid.pk
+    event = AuditEvent.objects.get(action="child.viewed")
+    assert event.actor == cast.owner and event.metadata["page"] == "api"
+
+
 # --------------------------------------------------------------------------- the designated officer page
 
 
