@@ -5,9 +5,11 @@ Interface (implemented by the sign-in security work):
 - ``ensure_not_locked(identifier: str, ip: str | None) -> None`` raises ``LockedOut``
   (a ValidationError with a clear message saying until when) when the account or the
   address is locked.
-- ``record_failure(identifier: str, ip: str | None, *, kind: str) -> None`` counts one
-  failure (kind: "password", "sms_code", "totp", "recovery_code"); the call that crosses the
-  threshold locks and writes an audit event.
+- ``record_failure(identifier: str, ip: str | None, *, kind: str) -> LockedOut | None``
+  counts one failure (kind: "password", "sms_code", "totp", "recovery_code"); the call
+  that crosses the threshold locks and writes an audit event. It returns the
+  ``LockedOut`` error when the account or the address is locked after this failure, so
+  the caller can say so at once without checking again.
 - ``record_success(identifier: str, ip: str | None) -> None`` clears the account's count.
 
 ``identifier`` is the normalized phone number for password and SMS sign-ins, and
@@ -105,14 +107,10 @@ def ensure_not_locked(identifier: str, ip: str | None, *, now: datetime | None =
         raise _locked_out(lock, now)
 
 
-def record_failure(identifier: str, ip: str | None, *, kind: str, now: datetime | None = None) -> None:
-    """Count one failure; the failure that crosses a threshold locks (see the module)."""
-    count_failure(identifier, ip, kind=kind, now=now)
-
-
-def count_failure(identifier: str, ip: str | None, *, kind: str, now: datetime | None = None) -> LockedOut | None:
-    """``record_failure`` that returns the ``LockedOut`` error when the account or the
-    address is locked after this failure (so a caller can say so at once)."""
+def record_failure(identifier: str, ip: str | None, *, kind: str, now: datetime | None = None) -> LockedOut | None:
+    """Count one failure; the failure that crosses a threshold locks (see the module).
+    Returns the ``LockedOut`` error when the account or the address is locked after this
+    failure (so a caller can say so at once), else None."""
     if kind not in KINDS:
         raise ValueError(f"Unknown failure kind {kind!r}")
     now = now or timezone.now()

@@ -168,7 +168,7 @@ def _count_wrong_guess(phone: str, ip: str | None, count_toward_lockout: bool) -
     """SEC-1: a wrong sign-in or reset code is a failed proof of the number: it counts
     toward the lockout beside the per-code attempt cap (which a fresh code resets)."""
     if count_toward_lockout:
-        locked = lockout.count_failure(phone, ip, kind="sms_code")
+        locked = lockout.record_failure(phone, ip, kind="sms_code")
         if locked is not None:
             raise locked
 
@@ -237,7 +237,7 @@ def reauthenticate(user: User, password: str, *, ip: str | None = None) -> None:
     the session (``accounts.session_security.mark_authenticated``)."""
     lockout.ensure_not_locked(user.phone, ip)
     if not user.check_password(password):
-        locked = lockout.count_failure(user.phone, ip, kind="password")
+        locked = lockout.record_failure(user.phone, ip, kind="password")
         if locked is not None:
             raise locked
         raise ValidationError(_("The password is wrong."), code="wrong_password")

@@ -25,7 +25,7 @@ from django_otp.util import random_hex
 
 from accounts import lockout
 from accounts.models import User
-from accounts.two_factor import second_factor_required
+from accounts.two_factor import has_confirmed_device, second_factor_required
 from dataprotection.audit import record_event
 
 AUTHENTICATOR_NAME = "Authenticator app"
@@ -43,9 +43,9 @@ class Status:
 
 
 def two_factor_status(user) -> Status:
-    device = TOTPDevice.objects.filter(user_id=user.pk, confirmed=True).only("pk").first()
-    left = StaticToken.objects.filter(device__user_id=user.pk, device__confirmed=True).count() if device else 0
-    return Status(enabled=device is not None, recovery_codes_left=left, required=second_factor_required(user))
+    enabled = has_confirmed_device(user)
+    left = StaticToken.objects.filter(device__user_id=user.pk, device__confirmed=True).count() if enabled else 0
+    return Status(enabled=enabled, recovery_codes_left=left, required=second_factor_required(user))
 
 
 def new_secret() -> str:
@@ -136,9 +136,8 @@ def verify_second_factor(user, code: str, *, ip: str | None = None):
                 )
     if accepted is None:
         # Counted after the transaction: a failure must stay counted.
-        lockout.record_failure(identifier, ip, kind=kind)
-        lockout.ensure_not_locked(identifier, ip)  # the failure that locks says so at once
-        raise _wrong_code()
+        locked = lockout.record_failure(identifier, ip, kind=kind)
+        raise locked if locked is not None else _wrong_code()  # the failure that locks says so at once
     return accepted
 
 
@@ -160,7 +159,7 @@ def enable_two_factor(
     """SEC-1: confirm the authenticator set up with ``secret`` by one of its codes; the
     device counts only from here on. Returns the device and the new recovery codes (shown
     once). Replacing an existing authenticator needs a current code of the old factors."""
-    replacing = TOTPDevice.objects.filter(user_id=user.pk, confirmed=True).exists()
+    replacing = has_confirmed_device(user)
     if replacing:
         if not normalize_code(current_code):
             raise ValidationError(
@@ -192,7 +191,7 @@ def enable_two_factor(
 
 def regenerate_recovery_codes(user, *, code: str, ip: str | None = None) -> list[str]:
     """SEC-1: new recovery codes after a current code; the old ones stop working."""
-    if not TOTPDevice.objects.filter(user_id=user.pk, confirmed=True).exists():
+    if not has_confirmed_device(user):
         raise ValidationError(_("Two-factor authentication is not on."), code="not_enabled")
     verify_second_factor(user, code, ip=ip)
     with transaction.atomic():
@@ -209,7 +208,7 @@ def disable_two_factor(user, *, code: str, ip: str | None = None) -> None:
         raise ValidationError(
             _("Your role requires two-factor authentication: it cannot be turned off."), code="required"
         )
-    if not TOTPDevice.objects.filter(user_id=user.pk, confirmed=True).exists():
+    if not has_confirmed_device(user):
         raise ValidationError(_("Two-factor authentication is not on."), code="not_enabled")
     verify_second_factor(user, code, ip=ip)
     with transaction.atomic():

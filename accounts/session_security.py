@@ -75,14 +75,28 @@ def has_recent_auth(request, *, now: int | None = None) -> bool:
     return proof is not None and now - proof <= settings.REAUTH_MAX_AGE_SECONDS
 
 
-def same_site_path(request, url: str) -> str:
-    """``url`` as a local path when it points to this site, else ""."""
+def local_url(request, url: str) -> str:
+    """``url`` when it points to this site (never an open redirect to another), else ""."""
     if not url or not url_has_allowed_host_and_scheme(
         url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return ""
+    return url
+
+
+def same_site_path(request, url: str) -> str:
+    """``url`` as a local path when it points to this site, else ""."""
+    url = local_url(request, url)
+    if not url:
+        return ""
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def url_with_next(view_name: str, next_url: str) -> str:
+    """The page ``view_name``, carrying ``?next=next_url`` when there is one."""
+    url = reverse(view_name)
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
 
 
 def _come_back_to(request) -> str:
@@ -95,7 +109,7 @@ def _come_back_to(request) -> str:
 
 def reauthentication_url(request) -> str:
     """The re-authentication page, coming back afterwards (``_come_back_to``)."""
-    return f"{reverse('accounts:reauthenticate')}?{urlencode({'next': _come_back_to(request)})}"
+    return url_with_next("accounts:reauthenticate", _come_back_to(request))
 
 
 def require_recent_auth(view):

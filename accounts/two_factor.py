@@ -24,7 +24,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 from django.core import signing
 from django.core.exceptions import PermissionDenied
@@ -32,6 +31,8 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject, empty
 from django.utils.translation import gettext_lazy as _
+
+from accounts.session_security import url_with_next
 
 VERIFIED_SESSION_KEY = "two_factor_verified"  # {"user": pk, "device": persistent id, "at": epoch seconds}
 PENDING_SESSION_KEY = "two_factor_pending"  # signed: password or SMS code passed, second factor not yet
@@ -162,10 +163,11 @@ def _resolve(user):
 
 
 def redirect_to_second_factor(request, *, has_device: bool) -> HttpResponseRedirect:
-    target = reverse("accounts:two_factor_verify" if has_device else "accounts:two_factor_enroll")
-    if request.method in ("GET", "HEAD"):
-        target = f"{target}?{urlencode({'next': request.get_full_path()})}"
-    return HttpResponseRedirect(target)
+    # Only a page that was read is returned to afterwards: a POST is never replayed.
+    come_back_to = request.get_full_path() if request.method in ("GET", "HEAD") else ""
+    return HttpResponseRedirect(
+        url_with_next("accounts:two_factor_verify" if has_device else "accounts:two_factor_enroll", come_back_to)
+    )
 
 
 def has_confirmed_device(user) -> bool:

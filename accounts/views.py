@@ -4,8 +4,6 @@ write through ``accounts.services``."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
@@ -15,8 +13,6 @@ from django.core.exceptions import ValidationError
 from django.forms.utils import ErrorDict
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
@@ -46,7 +42,7 @@ from accounts.models import (
 )
 from accounts.profile_policy import locked_profile_fields
 from accounts.reverification import send_reverification_code
-from accounts.session_security import require_recent_auth
+from accounts.session_security import local_url, require_recent_auth, url_with_next
 from accounts.sms import read_file_outbox
 from dataprotection.audit import client_ip, organization_names
 from dataprotection.masking import mask_id_number
@@ -85,11 +81,7 @@ def _next_from(request: HttpRequest) -> str:
 
 
 def _safe_target(request: HttpRequest, target: str) -> str:
-    if not target or not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return settings.LOGIN_REDIRECT_URL  # never an open redirect to another site
-    return target
+    return local_url(request, target) or settings.LOGIN_REDIRECT_URL  # never an open redirect to another site
 
 
 def _sign_in(request: HttpRequest, user: User, *, method: str = "password") -> HttpResponse:
@@ -109,7 +101,7 @@ def _sign_in(request: HttpRequest, user: User, *, method: str = "password") -> H
 
 def redirect_with_next(view_name: str, target: str, response: HttpResponse) -> HttpResponse:
     """``response`` (for its cookies) redirected to ``view_name`` carrying ``next``."""
-    response["Location"] = f"{reverse(view_name)}?{urlencode({'next': target})}"
+    response["Location"] = url_with_next(view_name, target)
     return response
 
 
@@ -186,16 +178,12 @@ def sign_in(request: HttpRequest) -> HttpResponse:
                 password_form.add_error(None, exc)
             else:
                 user = authenticate(request, phone=phone, password=password_form.cleaned_data["password"])
-                if user is None:
-                    lockout.record_failure(phone, ip, kind="password")
-                    try:  # the failure that locks says so at once
-                        lockout.ensure_not_locked(phone, ip)
-                    except lockout.LockedOut as exc:
-                        password_form.add_error(None, exc)
-                    else:
-                        password_form.add_error(None, _("The mobile number or password is wrong."))
-                else:
+                if user is not None:
                     return _sign_in(request, user, method="password")
+                locked = lockout.record_failure(phone, ip, kind="password")  # the failure that locks says so
+                password_form.add_error(
+                    None, locked if locked is not None else _("The mobile number or password is wrong.")
+                )
     elif request.method == "POST" and "send_code" in request.POST:
         code_form = _unbound_copy(CodeSignInForm, request)
         _send_code_from(request, code_form, CodePurpose.SIGN_IN, must_exist=True)

@@ -5,8 +5,6 @@ write through ``accounts.services_two_factor``."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import segno
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
@@ -14,8 +12,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -27,12 +23,7 @@ from dataprotection.audit import client_ip
 
 def _next(request: HttpRequest) -> str:
     """A local page to go back to afterwards ("" when none or not local)."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return ""
+    return session_security.local_url(request, request.POST.get("next") or request.GET.get("next") or "")
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
@@ -103,11 +94,7 @@ def enroll(request: HttpRequest) -> HttpResponse:
 
 
 def _to_codes(request: HttpRequest) -> HttpResponse:
-    response = redirect("accounts:two_factor_recovery_codes")
-    target = _next(request)
-    if target:
-        response["Location"] += "?" + urlencode({"next": target})
-    return response
+    return redirect(session_security.url_with_next("accounts:two_factor_recovery_codes", _next(request)))
 
 
 @login_required
@@ -193,8 +180,7 @@ def verify(request: HttpRequest) -> HttpResponse:
     before pages that need it (the console, organization administration)."""
     target = _next(request)
     if not two_factor.has_confirmed_device(request.user):
-        enroll_url = reverse("accounts:two_factor_enroll")
-        return redirect(f"{enroll_url}?{urlencode({'next': target})}" if target else enroll_url)
+        return redirect(session_security.url_with_next("accounts:two_factor_enroll", target))
     form = SecondFactorForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

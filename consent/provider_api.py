@@ -25,23 +25,29 @@ import json
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Prefetch
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from consent.models.ledger import Decision, Purpose
+from consent.models.ledger import Purpose
 from consent.models.sharing import DataScope, GrantStatus, PersonalAuthorization, Service, ServiceKind, SharingGrant
 from consent.open_ids import member_open_id, organization_open_id, user_open_id
 from consent.services import disclosures, tokens
-from consent.services.ledger import has_consent, latest_decision
-from consent.services.sharing import effective_scopes
+from consent.services.ledger import has_consent
+from consent.services.sharing import (
+    cross_border_counts,
+    current_members,
+    effective_scopes,
+    members_consenting_abroad,
+    transfer_facts,
+)
 from dataprotection.audit import record_event
 from dataprotection.crypto import DecryptionError, decrypt, encrypt
 from organizations.collection import collected_fields
-from organizations.models import Department, Member, MemberStatus
+from organizations.models import Department
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -231,17 +237,15 @@ def members(request: HttpRequest) -> JsonResponse:
     columns = {"pk", "user", "user__nickname", "user__avatar"} | {
         name for scope in sent_scopes for name in fields_by_scope.get(scope, ())
     }
-    roster = Member.objects.filter(organization=organization).exclude(status=MemberStatus.LEFT)
     abroad = service.hosted_outside_region
     withheld = 0
     if abroad:
-        # SEC-6: one subquery per row in the same query keeps only members whose person
-        # consents now; a roster entry without an account cannot consent and is left out.
-        roster = roster.alias(cross_border=latest_decision(Purpose.CROSS_BORDER, "user_id"))
-        consenting = Q(cross_border=Decision.GRANTED)
-        counts = roster.aggregate(total=Count("pk"), consenting=Count("pk", filter=consenting))
+        # SEC-6: only members whose person consents now, filtered in the same query.
+        counts = cross_border_counts(organization)
         withheld = counts["total"] - counts["consenting"]
-        roster = roster.filter(consenting)
+        roster = members_consenting_abroad(organization)
+    else:
+        roster = current_members(organization)
     queryset = roster.filter(pk__gt=after).select_related("user").only(*columns).order_by("pk")
     if DataScope.DEPARTMENTS in sent_scopes:
         queryset = queryset.prefetch_related(
@@ -291,14 +295,10 @@ def members(request: HttpRequest) -> JsonResponse:
     return _no_store(JsonResponse(body))
 
 
-def _transfer_facts(service) -> dict:
-    return {"service": service.code, "hosting_region": service.hosting_region, "data_region": settings.DATA_REGION}
-
-
 def _audit_cross_border_page(grant: SharingGrant, *, sent: int, withheld: int, first_page: bool) -> None:
     """SEC-6: the consented transfer of this page, and the refusal of the members left
     out (counted once per walk through the roster, on its first page)."""
-    common = _transfer_facts(grant.service)
+    common = transfer_facts(grant.service)
     if sent:
         record_event(
             "cross_border.transferred",
@@ -336,7 +336,7 @@ def me(request: HttpRequest) -> JsonResponse:
                 "cross_border.refused",
                 subject=user,
                 target=authorization,
-                metadata=_transfer_facts(service),
+                metadata=transfer_facts(service),
                 actor_kind="system",
             )
         return error(
@@ -353,7 +353,7 @@ def me(request: HttpRequest) -> JsonResponse:
                 "cross_border.transferred",
                 subject=user,
                 target=authorization,
-                metadata={**_transfer_facts(service), "members": 1},
+                metadata={**transfer_facts(service), "members": 1},
                 actor_kind="system",
             )
     return _no_store(

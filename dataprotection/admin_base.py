@@ -166,13 +166,14 @@ class SensitiveValuesAdmin(admin.ModelAdmin):
         elif request.method != "GET":
             raise Http404
         opts = self.model._meta
+        stored = getattr(obj, name)
         context = {
             **self.admin_site.each_context(request),
             "opts": opts,
             "title": gettext("Reveal: %(label)s") % {"label": spec.label},
             "object": obj,
             "label": spec.label,
-            "masked": spec.mask(getattr(obj, name) or "") if getattr(obj, name) else "—",
+            "masked": spec.mask(stored) if stored else "—",
             "value": value,
             "change_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]),
         }

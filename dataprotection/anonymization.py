@@ -444,9 +444,11 @@ def scanned_columns(stage: AnonymizationStage) -> list[str]:
     return [f.name for f in model._meta.concrete_fields if f.name not in declared and _free_text(f)]
 
 
-def _kept_values_by_column(stages: Iterable[AnonymizationStage]):
-    for stage in stages:
-        for name in scanned_columns(stage):
+def _kept_values_by_column(scanned: Iterable[tuple[AnonymizationStage, list[str]]]):
+    """(stage, column, value, normalized) for each distinct kept value; ``scanned``
+    pairs each stage with its ``scanned_columns``."""
+    for stage, names in scanned:
+        for name in names:
             values = stage_queryset(stage).exclude(**{f"{name}__isnull": True}).order_by().values_list(name, flat=True)
             for value in values.distinct().iterator(chunk_size=5000):
                 text = _normalized(value)
@@ -464,7 +466,8 @@ def kept_values(stages: Iterable[AnonymizationStage]) -> set[str]:
         for value in treatment(model_of(stage.model_label), stage.extra, stage.only).constants.values()
         if isinstance(value, str) and (text := _normalized(value))
     }
-    return {text for _stage, _name, _value, text in _kept_values_by_column(stages)} - written
+    scanned = ((stage, scanned_columns(stage)) for stage in stages)
+    return {text for _stage, _name, _value, text in _kept_values_by_column(scanned)} - written
 
 
 def find_copies(stages: Iterable[AnonymizationStage], kept: set[str], batch: int = 500) -> set[str]:
@@ -503,11 +506,11 @@ def scan_values(job: AnonymizationJob, stages: Iterable[AnonymizationStage]) -> 
     if stored is None:
         return {"values": 0, "columns": 0, "matches": [], "skipped": True}
     copies, compared = stored
-    stages = list(stages)
+    scanned = [(stage, scanned_columns(stage)) for stage in stages]
     fingerprint = crypto.keyed_fingerprinter(FINGERPRINT_PURPOSE)
     found: dict[tuple[AnonymizationStage, str], list] = defaultdict(list)
     if copies:
-        for stage, name, value, text in _kept_values_by_column(stages):
+        for stage, name, value, text in _kept_values_by_column(scanned):
             if fingerprint(text) in copies:
                 found[(stage, name)].append(value)
     matches = [
@@ -518,7 +521,7 @@ def scan_values(job: AnonymizationJob, stages: Iterable[AnonymizationStage]) -> 
         }
         for (stage, name), values in found.items()
     ]
-    columns = sum(len(scanned_columns(stage)) for stage in stages)
+    columns = sum(len(names) for _stage, names in scanned)
     return {"values": compared, "columns": columns, "matches": matches}
 
 

@@ -202,9 +202,14 @@ def _set_columns(rows: list[tuple], columns: list[tuple[str, str]]) -> None:
 def chain_head(*, lock: bool = False):
     from dataprotection.models import AuditChainHead
 
-    AuditChainHead.objects.get_or_create(pk=1)
     heads = AuditChainHead.objects.filter(pk=1)
-    return (heads.select_for_update() if lock else heads).get()
+    if lock:
+        heads = heads.select_for_update()
+    head = heads.first()
+    if head is None:  # only before the first seal: one query on every later call
+        AuditChainHead.objects.get_or_create(pk=1)
+        head = heads.get()
+    return head
 
 
 def seal_audit_chain(batch_size: int = SEAL_BATCH) -> int:

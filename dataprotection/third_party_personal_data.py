@@ -18,6 +18,11 @@ from dataprotection.personal_data import (
     redact,
 )
 
+# The columns every django-otp device has (Device, ThrottlingMixin, TimestampMixin).
+OTP_DEVICE_NON_PERSONAL = frozenset(
+    {"id", "name", "confirmed", "throttling_failure_timestamp", "throttling_failure_count", "created_at"}
+)
+
 DECLARATIONS: dict[str, PersonalData] = {
     "auth.Group": PersonalData(non_personal={"id", "name", "permissions"}),
     "auth.Permission": PersonalData(non_personal={"id", "name", "content_type", "codename"}),
@@ -53,33 +58,13 @@ DECLARATIONS: dict[str, PersonalData] = {
         subject="user",
         row=DELETE_ROW,
         fields={"user": DELETE_ROW, "key": DELETE_ROW, "last_used_at": DELETE_ROW},
-        non_personal={
-            "id",
-            "name",
-            "confirmed",
-            "throttling_failure_timestamp",
-            "throttling_failure_count",
-            "created_at",
-            "step",
-            "t0",
-            "digits",
-            "tolerance",
-            "drift",
-            "last_t",
-        },
+        non_personal=OTP_DEVICE_NON_PERSONAL | {"step", "t0", "digits", "tolerance", "drift", "last_t"},
     ),
     "otp_static.StaticDevice": PersonalData(
         subject="user",
         row=DELETE_ROW,
         fields={"user": DELETE_ROW, "last_used_at": DELETE_ROW},
-        non_personal={
-            "id",
-            "name",
-            "confirmed",
-            "throttling_failure_timestamp",
-            "throttling_failure_count",
-            "created_at",
-        },
+        non_personal=OTP_DEVICE_NON_PERSONAL,
     ),
     "otp_static.StaticToken": PersonalData(
         subject="device__user",

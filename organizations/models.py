@@ -265,9 +265,6 @@ class MemberQuerySet(models.QuerySet):
             )
         )
 
-    def with_guardian_consent(self) -> MemberQuerySet:
-        return self.filter(guardian_consents__withdrawn_at__isnull=True)
-
 
 class Member(models.Model):
     """A roster entry: organization-control data about one person (ORG-4).

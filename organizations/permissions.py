@@ -32,6 +32,7 @@ from django.db.models import Q, QuerySet, Value
 from django.http import Http404
 from django.utils import timezone
 
+from accounts.two_factor import require_verified
 from organizations.children import child_cutoff, children_q
 from organizations.models import (
     Administrator,
@@ -65,6 +66,11 @@ def minimal_paths(paths: Iterable[str]) -> tuple[str, ...]:
 
 def path_filter(lookup: str, paths: Iterable[str]) -> Q:
     return reduce(or_, (Q(**{f"{lookup}__startswith": path}) for path in paths), Q(pk__in=[]))
+
+
+def members_placed_in(paths: Iterable[str]) -> QuerySet:
+    """The ids of the entries placed in any of the subtrees ``paths`` (a subquery)."""
+    return MemberDepartment.objects.filter(path_filter("department__path", paths)).values("member_id")
 
 
 @dataclass(frozen=True)
@@ -165,32 +171,31 @@ class OrgAccess:
             return queryset
         hidden = children_q(self.child_cutoff)
         if paths:
-            visible = MemberDepartment.objects.filter(path_filter("department__path", paths)).values("member_id")
-            hidden &= ~Q(pk__in=visible)
+            hidden &= ~Q(pk__in=members_placed_in(paths))
         return queryset.exclude(hidden)
 
-    # ------------------------------------------------------------------ querysets
-
-    def members(self, right: str = Right.VIEW_ROSTER) -> QuerySet[Member]:
-        """Roster entries where ``right`` holds: one subquery, whatever the page size."""
+    def _in_scope(self, queryset: QuerySet[Member], right: str) -> QuerySet[Member]:
+        """The entries placed where ``right`` holds: one subquery, whatever the page size."""
         self.require(right)
-        queryset = self._children_filter(Member.objects.filter(organization=self.organization))
         paths = self.paths(right)
         if paths is WHOLE_ORGANIZATION:
             return queryset
-        in_scope = MemberDepartment.objects.filter(path_filter("department__path", paths)).values("member_id")
-        return queryset.filter(pk__in=in_scope)
+        return queryset.filter(pk__in=members_placed_in(paths))
+
+    # ------------------------------------------------------------------ querysets
+
+    def members(self, right: str = Right.VIEW_ROSTER, *, children: bool = True) -> QuerySet[Member]:
+        """Roster entries where ``right`` holds: one subquery, whatever the page size.
+        ``children=False`` leaves out every child, whatever ``view_children`` says (SEC-3:
+        no bulk access to children's data)."""
+        queryset = Member.objects.filter(organization=self.organization)
+        queryset = self._children_filter(queryset) if children else queryset.without_children(self.child_cutoff)
+        return self._in_scope(queryset, right)
 
     def children_in_scope(self, right: str = Right.VIEW_ROSTER) -> QuerySet[Member]:
         """SEC-3: the children among the entries where ``right`` holds, whether or not
         the administrator may see them (for counts such as "left out of the export")."""
-        self.require(right)
-        queryset = Member.objects.filter(organization=self.organization).children(self.child_cutoff)
-        paths = self.paths(right)
-        if paths is WHOLE_ORGANIZATION:
-            return queryset
-        in_scope = MemberDepartment.objects.filter(path_filter("department__path", paths)).values("member_id")
-        return queryset.filter(pk__in=in_scope)
+        return self._in_scope(Member.objects.filter(organization=self.organization).children(self.child_cutoff), right)
 
     def departments(self, right: str = Right.VIEW_ROSTER) -> QuerySet[Department]:
         self.require(right)
@@ -239,9 +244,7 @@ def org_access(user, organization_id: int) -> OrgAccess:
     )
     if administrator is None:
         raise Http404
-    from accounts.two_factor import require_verified  # SEC-1: no query, the session says it
-
-    require_verified(
+    require_verified(  # SEC-1: no query, the session says it
         user,
         required=administrator.role == AdministratorRole.OWNER or administrator.organization.require_admin_two_factor,
     )
@@ -266,7 +269,7 @@ def org_access(user, organization_id: int) -> OrgAccess:
             org_rights.add(codename)
     return OrgAccess(
         user=user,
-        organization=administrator.organization,
+        organization=organization,
         administrator=administrator,
         org_rights=frozenset(org_rights),
         subtree_rights={right: minimal_paths(paths) for right, paths in subtree_paths.items()},

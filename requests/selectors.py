@@ -40,12 +40,10 @@ def default_jurisdiction() -> str:
     return Jurisdiction.INTERNATIONAL
 
 
-def page_of_requests(user, page: int, size: int = PAGE_SIZE) -> tuple[list[DataSubjectRequest], bool]:
-    """REQ-4, REQ-9: one page of the requests about ``user`` or filed by them as an
-    agent, newest first, and whether another page follows. One query: a row more than
-    the page is fetched instead of counting."""
-    offset = (page - 1) * size
-    rows = list(
+def listed_requests(user) -> QuerySet[DataSubjectRequest]:
+    """REQ-4, REQ-9: the requests about ``user`` or filed by them as an agent, newest
+    first, with the columns their lists show (the pages and the API)."""
+    return (
         own_requests(user)
         .only(
             "pk",
@@ -55,11 +53,19 @@ def page_of_requests(user, page: int, size: int = PAGE_SIZE) -> tuple[list[DataS
             "status",
             "due_on",
             "received_at",
+            "closed_at",
             "subject_id",
             "agent_id",
         )
-        .order_by("-received_at", "-pk")[offset : offset + size + 1]
+        .order_by("-received_at", "-pk")
     )
+
+
+def page_of_requests(user, page: int, size: int = PAGE_SIZE) -> tuple[list[DataSubjectRequest], bool]:
+    """REQ-4, REQ-9: one page of ``listed_requests`` and whether another page follows.
+    One query: a row more than the page is fetched instead of counting."""
+    offset = (page - 1) * size
+    rows = list(listed_requests(user)[offset : offset + size + 1])
     return rows[:size], len(rows) > size
 
 

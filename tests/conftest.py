@@ -125,7 +125,7 @@ def _clear_outbox_and_caches():
     yield
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="session")
 def _force_login_passes_both_factors():
     """SEC-1: ``client.force_login(user)`` means a complete sign-in, second factor
     included, as before two-factor authentication existed: the session is marked
@@ -146,7 +146,8 @@ def _force_login_passes_both_factors():
             session[VERIFIED_SESSION_KEY] = {"user": user.pk, "device": "tests/force_login", "at": int(time.time())}
             session.save()
 
-    # A private MonkeyPatch: tests that call ``monkeypatch.undo()`` keep this one.
+    # Patched once for the whole run; a private MonkeyPatch, so tests that call
+    # ``monkeypatch.undo()`` keep this one.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ClientMixin, "force_login", force_login)
         yield

@@ -9,6 +9,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from accounts.api import tokens
+from accounts.api.strict import INT64_MAX
 from accounts.models import ApiToken, TokenScope
 
 
@@ -47,9 +48,6 @@ class TokenScopePermission(permissions.BasePermission):
         if not isinstance(token, ApiToken) or request.method in permissions.SAFE_METHODS:
             return True
         return token.scope == TokenScope.WRITE
-
-
-INT64_MAX = 2**63 - 1
 
 
 class PathIdsInRange(permissions.BasePermission):

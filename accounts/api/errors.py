@@ -96,18 +96,19 @@ def api_exception_handler(exc, context):
         detail = exc.detail if isinstance(exc, exceptions.APIException) else response.data
         code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
     message, fields = _flatten(detail)
-    body = {"error": {"status": response.status_code, "code": str(code), "message": message}}
-    if fields:
-        body["error"]["fields"] = fields
-    response.data = body
+    response.data = _error_body(response.status_code, str(code), message, fields)
     return response
 
 
-def error_response(status_code: int, code: str, message: str, fields: dict | None = None) -> Response:
+def _error_body(status_code: int, code: str, message: str, fields: dict | None) -> dict:
     body = {"error": {"status": status_code, "code": code, "message": message}}
     if fields:
         body["error"]["fields"] = fields
-    return Response(body, status=status_code)
+    return body
+
+
+def error_response(status_code: int, code: str, message: str, fields: dict | None = None) -> Response:
+    return Response(_error_body(status_code, code, message, fields), status=status_code)
 
 
 CONFLICT = status.HTTP_409_CONFLICT

@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from accounts.api.strict import INT64_MAX
 from accounts.models import TokenScope
 
 
@@ -27,7 +28,7 @@ class ApiTokenForm(forms.Form):
     organization_id = forms.IntegerField(
         label=_("Only for organization number"),
         min_value=1,
-        max_value=2**63 - 1,
+        max_value=INT64_MAX,
         required=False,
         help_text=_(
             "Optional: for an organization's integrations. The token then reaches that organization only "

@@ -4,7 +4,7 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
-from accounts.api.strict import StrictModelSerializer, StrictSerializer
+from accounts.api.strict import INT64_MAX, StrictModelSerializer, StrictSerializer
 from accounts.models import ApiToken, TokenScope, User
 
 
@@ -52,7 +52,7 @@ class ApiTokenCreateSerializer(StrictSerializer):
     days = serializers.IntegerField(min_value=1, max_value=settings.API_TOKEN_MAX_DAYS, required=False)
     organization_id = serializers.IntegerField(
         min_value=1,
-        max_value=2**63 - 1,
+        max_value=INT64_MAX,
         required=False,
         allow_null=True,
         help_text="Restrict the token to one organization you administer (its integrations).",

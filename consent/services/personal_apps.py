@@ -8,14 +8,12 @@ transaction) and sends it a deletion notice through the outbox."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import DataRegion
 from consent.models import (
     Channel,
     Decision,
@@ -29,6 +27,7 @@ from consent.models import (
     ServiceKind,
 )
 from consent.services import ledger, notices, tokens
+from consent.services.sharing import cross_border_params, transfer_facts
 from dataprotection.audit import record_event
 
 
@@ -57,11 +56,7 @@ def cross_border_refusal(service: Service) -> ValidationError:
             "your data only with your explicit consent to that transfer: tick the cross-border box to authorize it."
         ),
         code="cross_border_consent_required",
-        params={
-            "app": service.name,
-            "place": service.get_hosting_region_display(),
-            "region": DataRegion(settings.DATA_REGION).label,
-        },
+        params=cross_border_params(service),
     )
 
 
@@ -87,7 +82,7 @@ def authorize_mini_program(
                 subject=user,
                 target=service,
                 ip=ip,
-                metadata=_cross_border_metadata(service),
+                metadata=transfer_facts(service),
             )
         raise cross_border_refusal(service)
     with transaction.atomic():
@@ -113,7 +108,7 @@ def authorize_mini_program(
                 subject=user,
                 target=authorization,
                 ip=ip,
-                metadata=_cross_border_metadata(service),
+                metadata=transfer_facts(service),
             )
         record_event(
             "mini_program.authorized",
@@ -128,14 +123,6 @@ def authorize_mini_program(
             },
         )
     return authorization
-
-
-def _cross_border_metadata(service: Service) -> dict:
-    return {
-        "service": service.code,
-        "hosting_region": service.hosting_region,
-        "data_region": settings.DATA_REGION,
-    }
 
 
 def revoke_authorization(

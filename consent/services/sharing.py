@@ -17,12 +17,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import DataRegion
 from consent.models.ledger import Decision, Purpose
 from consent.models.sharing import (
     DataScope,
@@ -133,16 +135,50 @@ def active_grant(organization: Organization, service: Service) -> SharingGrant |
     return grant
 
 
+# SEC-6: on a roster from ``_with_cross_border``, the members whose person consents now
+# to the cross-border transfer (an entry without an account cannot consent).
+_CONSENTS_ABROAD = Q(cross_border=Decision.GRANTED)
+
+
+def current_members(organization: Organization) -> QuerySet[Member]:
+    """The organization's roster without the people who left it."""
+    return Member.objects.filter(organization=organization).exclude(status=MemberStatus.LEFT)
+
+
+def _with_cross_border(members: QuerySet[Member]) -> QuerySet[Member]:
+    # One subquery per row, in the same query, however many members there are.
+    return members.alias(cross_border=latest_decision(Purpose.CROSS_BORDER, "user_id"))
+
+
+def members_consenting_abroad(organization: Organization) -> QuerySet[Member]:
+    """SEC-6: the current members a service hosted outside the data region may
+    receive: those whose person consents to the transfer now."""
+    return _with_cross_border(current_members(organization)).filter(_CONSENTS_ABROAD)
+
+
 def cross_border_counts(organization: Organization) -> dict[str, int]:
     """SEC-6: how many of the organization's current members a service hosted outside
     the data region may receive (their person consents to the transfer now) out of
     all of them. One query."""
-    return (
-        Member.objects.filter(organization=organization)
-        .exclude(status=MemberStatus.LEFT)
-        .alias(cross_border=latest_decision(Purpose.CROSS_BORDER, "user_id"))
-        .aggregate(total=Count("pk"), consenting=Count("pk", filter=Q(cross_border=Decision.GRANTED)))
+    return _with_cross_border(current_members(organization)).aggregate(
+        total=Count("pk"), consenting=Count("pk", filter=_CONSENTS_ABROAD)
     )
+
+
+def data_region_label():
+    """SEC-6: the name of this deployment's data region, as the pages and messages show it."""
+    return DataRegion(settings.DATA_REGION).label
+
+
+def cross_border_params(service: Service) -> dict:
+    """SEC-6: what a cross-border message names: the app, where it is hosted, and the
+    data region the person's data is kept in."""
+    return {"app": service.name, "place": service.get_hosting_region_display(), "region": data_region_label()}
+
+
+def transfer_facts(service: Service) -> dict:
+    """SEC-6: what the audit events of a cross-border transfer record about it."""
+    return {"service": service.code, "hosting_region": service.hosting_region, "data_region": settings.DATA_REGION}
 
 
 def organization_notices(organization: Organization, service: Service | None = None, limit: int = 50):

@@ -9,7 +9,6 @@ The gate is the signed-in person: an authorization of someone else is out of sco
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -20,8 +19,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.models import DataRegion
 from consent.models import DataScope, GrantStatus, PersonalAuthorization, Service, ServiceKind
+from consent.services import sharing
 from dataprotection.audit import client_ip
 
 # The scope every mini-program gets, and the only one (SVC-4).
@@ -43,11 +42,7 @@ class AuthorizeForm(forms.Form):
             self.fields["cross_border"].label = _(
                 "I explicitly consent to the transfer of my basic information to %(app)s, hosted in %(place)s, "
                 "outside the %(region)s region where my data is kept."
-            ) % {
-                "app": service.name,
-                "place": service.get_hosting_region_display(),
-                "region": DataRegion(settings.DATA_REGION).label,
-            }
+            ) % sharing.cross_border_params(service)
         else:
             del self.fields["cross_border"]
 
@@ -65,7 +60,7 @@ def my_apps(request: HttpRequest) -> HttpResponse:
         request,
         "consent/apps/my_apps.html",
         {
-            "data_region": DataRegion(settings.DATA_REGION).label,
+            "data_region": sharing.data_region_label(),
             "authorizations": authorizations,
             "recipients": recipients,
             "available": [app for app in personal_apps.available_mini_programs() if app.pk not in active],
@@ -101,7 +96,7 @@ def authorize(request: HttpRequest, code: str) -> HttpResponse:
             "service": service,
             "form": form,
             "basic_information": BASIC_INFORMATION,
-            "data_region": DataRegion(settings.DATA_REGION).label,
+            "data_region": sharing.data_region_label(),
         },
     )
 

@@ -9,7 +9,6 @@ A service hosted outside the data region says so wherever it is shown (SEC-6).
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,7 +19,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.models import DataRegion
 from consent import provider_api
 from consent.forms_services import CloseServiceForm, ConfirmSharingForm
 from consent.models.sharing import DataScope, GrantStatus, NoticeStatus, Service, ServiceKind, SharingGrant
@@ -62,7 +60,7 @@ def _context(service: Service, **extra) -> dict:
     return {
         "section": "services",
         "service": service,
-        "data_region": DataRegion(settings.DATA_REGION).label,
+        "data_region": sharing.data_region_label(),
         "basic_information": [str(label) for _key, label in BASIC_INFORMATION],
         "scopes": _scopes(service),
         "is_first_party": service.kind == ServiceKind.FIRST_PARTY,

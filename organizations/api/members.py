@@ -24,7 +24,7 @@ from dataprotection.audit import client_ip
 from organizations import collection
 from organizations.api import serializers as s
 from organizations.api.base import OrganizationScopedAPIView
-from organizations.api.views import form_error
+from organizations.api.views import IDEMPOTENCY_KEY, form_error, visible_department
 from organizations.forms.roster import MemberEditForm
 from organizations.forms.roster_import import ATTESTATION_TEXT as UPLOAD_ATTESTATION_TEXT
 from organizations.lookups import member_search
@@ -32,9 +32,8 @@ from organizations.models import AttestationKind, Member, MemberDepartment, Memb
 from organizations.permissions import OrgAccess
 from organizations.services import children as children_services
 from organizations.services import roster as services
-from organizations.services.roster_upsert import ALL_OR_NOTHING, upsert_members
+from organizations.services.roster_upsert import ALL_OR_NOTHING, refuse_not_collected, upsert_members
 
-IDEMPOTENCY_KEY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)
 LIST_COLUMNS = ("pk", "organization_id", "name", "employee_number", "position", "status", "mobile", "id_number")
 
 
@@ -94,18 +93,7 @@ def member_data(access: OrgAccess, member: Member, collected: frozenset[str]) ->
 
 def _refuse_not_collected(names, collected: frozenset[str]) -> None:
     """ORG-5: a field the organization does not collect cannot be written: a 400 naming it."""
-    not_collected = sorted(set(names) - collected - set(services.LIFECYCLE_FIELDS))
-    if not_collected:
-        raise ValidationError(
-            {
-                name: _(
-                    "The organization does not collect “%(field)s”; turn it on in the data collection settings first."
-                )
-                % {"field": services.label(name)}
-                for name in not_collected
-            },
-            code="not_collected",
-        )
+    refuse_not_collected(names, collected, exempt=services.LIFECYCLE_FIELDS, label=services.label)
 
 
 class MemberListView(OrganizationScopedAPIView):
@@ -134,7 +122,7 @@ class MemberListView(OrganizationScopedAPIView):
         access = self.access
         # SEC-3: no bulk access to children's data, whatever the caller's rights: a
         # child's entry is read one at a time (audited) with ``view_children``.
-        members = access.members(Right.VIEW_ROSTER).without_children(access.child_cutoff)
+        members = access.members(Right.VIEW_ROSTER, children=False)
         # A plain dict: DRF reads an empty query value as "absent"; here it is a 400.
         filters = MemberFilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
@@ -179,9 +167,7 @@ class MemberListView(OrganizationScopedAPIView):
         if row.get("department") is not None:
             # As for the roster filter: a department the caller cannot see is not named;
             # one it sees without edit_roster there is a 403 (ORG-9).
-            department = access.departments(Right.VIEW_ROSTER).filter(pk=row["department"]).first()
-            if department is None:
-                raise ValidationError({"department": _("There is no such department among those you can see.")})
+            department = visible_department(access, row["department"], "department")
             if not access.covers(Right.EDIT_ROSTER, department):
                 raise PermissionDenied
         collected = collection.collected_fields(access.organization)

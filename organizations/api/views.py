@@ -48,6 +48,8 @@ from organizations.services import administrators as admin_services
 from organizations.services import departments as department_services
 from organizations.services import disband as disband_services
 
+IDEMPOTENCY_KEY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)
+
 
 def form_error(form) -> ValidationError:
     """A bound form's errors as the 400 body (``fields``: per field, its messages)."""
@@ -173,14 +175,14 @@ class DepartmentListView(OrganizationScopedAPIView):
     @extend_schema(
         request=s.DepartmentCreateSerializer,
         responses={201: s.DepartmentSerializer, **error_responses(400, 403, 404)},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
+        parameters=[IDEMPOTENCY_KEY],
     )
     def post(self, request, org_id: int):
         access = self.access
         access.require(Right.EDIT_ROSTER)
         serializer = s.DepartmentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        parent = _visible_department(access, serializer.validated_data.get("parent"), "parent")
+        parent = visible_department(access, serializer.validated_data.get("parent"), "parent")
 
         def create():
             department = department_services.create_department(
@@ -191,7 +193,7 @@ class DepartmentListView(OrganizationScopedAPIView):
         return idempotent(create, request)
 
 
-def _visible_department(access: OrgAccess, pk: int | None, field: str) -> Department | None:
+def visible_department(access: OrgAccess, pk: int | None, field: str) -> Department | None:
     """A department named in a body: one the caller may see, else a 400 on ``field``."""
     if pk is None:
         return None
@@ -222,7 +224,7 @@ class DepartmentDetailView(OrganizationScopedAPIView):
         data = serializer.validated_data
         parent = department.parent
         if "parent" in data:
-            parent = _visible_department(access, data["parent"], "parent")
+            parent = visible_department(access, data["parent"], "parent")
         department_services.update_department(
             access, department, name=data.get("name", department.name), parent=parent, ip=client_ip(request)
         )
@@ -330,7 +332,7 @@ class AdministratorListView(OrganizationScopedAPIView):
     @extend_schema(
         request=s.AppointSerializer,
         responses={201: s.AdministratorSerializer, **error_responses(400, 403, 404)},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
+        parameters=[IDEMPOTENCY_KEY],
     )
     def post(self, request, org_id: int):
         access = self.access
@@ -451,7 +453,7 @@ class DisbandView(OrganizationScopedAPIView):
     @extend_schema(
         request=s.DisbandStartSerializer,
         responses={202: s.DisbandStatusSerializer, **error_responses(400, 403, 404)},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
+        parameters=[IDEMPOTENCY_KEY],
     )
     def post(self, request, org_id: int):
         access = self.access

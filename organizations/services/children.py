@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from dataprotection.audit import record_event
-from organizations.children import CHILD_BASIC_FIELDS, is_child
+from organizations.children import CHILD_BASIC_FIELDS
 from organizations.models import (
     Administrator,
     BiometricTemplate,
@@ -42,15 +42,6 @@ _DIGESTS = {"id_number": "id_number_digest"}
 
 def _member_paths(member: Member) -> list[str]:
     return [department.path for department in member.departments.all()]
-
-
-def member_is_child(access: OrgAccess, member: Member) -> bool:
-    """For one member already loaded (``get_member`` annotates ``is_child``)."""
-    flag = getattr(member, "is_child", None)
-    if flag is not None:
-        return bool(flag)
-    birthday = member.birthday or (member.user.birthday if member.user_id else None)
-    return is_child(birthday, access.organization.children_jurisdiction, timezone.localdate())
 
 
 def _require_child_rights(access: OrgAccess, member: Member, right: str) -> None:

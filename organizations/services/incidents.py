@@ -11,6 +11,7 @@ whose delivery failed, up to ``MAX_SMS_ATTEMPTS``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -159,21 +160,13 @@ def _untold(incident: SecurityIncident, users, channel: str):
     return users.exclude(pk__in=told).order_by("pk")
 
 
-def _create_in_app(incident: SecurityIncident, users, now: datetime) -> int:
+def _bulk_create(notices: Iterable[IncidentNotice]) -> int:
+    """Insert ``notices`` as they come, ``BATCH`` rows per statement: the affected people
+    are streamed, never all held in memory."""
     created = 0
     batch: list[IncidentNotice] = []
-    for user_id in _untold(incident, users, NoticeChannel.IN_APP).values_list("pk", flat=True).iterator(BATCH):
-        batch.append(
-            IncidentNotice(
-                incident=incident,
-                user_id=user_id,
-                channel=NoticeChannel.IN_APP,
-                status=NoticeStatus.SENT,
-                attempts=1,
-                created_at=now,
-                sent_at=now,
-            )
-        )
+    for notice in notices:
+        batch.append(notice)
         if len(batch) >= BATCH:
             created += len(IncidentNotice.objects.bulk_create(batch))
             batch = []
@@ -182,15 +175,30 @@ def _create_in_app(incident: SecurityIncident, users, now: datetime) -> int:
     return created
 
 
+def _create_in_app(incident: SecurityIncident, users, now: datetime) -> int:
+    user_ids = _untold(incident, users, NoticeChannel.IN_APP).values_list("pk", flat=True)
+    return _bulk_create(
+        IncidentNotice(
+            incident=incident,
+            user_id=user_id,
+            channel=NoticeChannel.IN_APP,
+            status=NoticeStatus.SENT,
+            attempts=1,
+            created_at=now,
+            sent_at=now,
+        )
+        for user_id in user_ids.iterator(BATCH)
+    )
+
+
 def _create_sms(incident: SecurityIncident, users, link: str, now: datetime) -> int:
-    created = 0
-    batch: list[IncidentNotice] = []
     rows = _untold(incident, users, NoticeChannel.SMS).values_list("pk", "phone", "preferred_language")
-    for user_id, phone, language in rows.iterator(BATCH):
-        with translation.override(language or settings.LANGUAGE_CODE):
-            message = queue_sms(phone, _sms_body(incident, link))
-        batch.append(
-            IncidentNotice(
+
+    def notices():
+        for user_id, phone, language in rows.iterator(BATCH):
+            with translation.override(language or settings.LANGUAGE_CODE):
+                message = queue_sms(phone, _sms_body(incident, link))
+            yield IncidentNotice(
                 incident=incident,
                 user_id=user_id,
                 channel=NoticeChannel.SMS,
@@ -199,13 +207,8 @@ def _create_sms(incident: SecurityIncident, users, link: str, now: datetime) -> 
                 sms_message_id=message.pk,
                 created_at=now,
             )
-        )
-        if len(batch) >= BATCH:
-            created += len(IncidentNotice.objects.bulk_create(batch))
-            batch = []
-    if batch:
-        created += len(IncidentNotice.objects.bulk_create(batch))
-    return created
+
+    return _bulk_create(notices())
 
 
 def _retry_sms(incident: SecurityIncident, link: str) -> int:

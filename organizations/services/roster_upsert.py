@@ -16,6 +16,7 @@ file through Celery.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -67,14 +68,26 @@ def check_columns(names: set[str], collected: frozenset[str]) -> None:
             {name: _("This field is not accepted here.") for name in unknown},
             code="unknown",
         )
-    not_collected = sorted(names - collected - {importing.DEPARTMENT})
+    refuse_not_collected(names, collected, exempt=(importing.DEPARTMENT,))
+
+
+def refuse_not_collected(
+    names: Iterable[str],
+    collected: frozenset[str],
+    *,
+    exempt: Iterable[str] = (),
+    label: Callable[[str], str] = importing.field_label,
+) -> None:
+    """ORG-5: a field the organization does not collect cannot be written: a 400 naming
+    each one (``exempt``: keys that are not collected fields, e.g. the department)."""
+    not_collected = sorted(set(names) - collected - set(exempt))
     if not_collected:
         raise ValidationError(
             {
                 name: _(
                     "The organization does not collect “%(field)s”; turn it on in the data collection settings first."
                 )
-                % {"field": importing.field_label(name)}
+                % {"field": label(name)}
                 for name in not_collected
             },
             code="not_collected",

@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, F, Q
 from django.db.models.functions import TruncMonth
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -30,7 +30,6 @@ from django.utils.translation import gettext_lazy as _
 
 from dataprotection.admin_base import SensitiveValue, SensitiveValuesAdmin
 from dataprotection.audit import client_ip
-from dataprotection.files import sniff_document_type
 from dataprotection.staff_roles import REVEAL_REQUEST_DETAILS
 from requests.deadlines import add_months
 from requests.models import (
@@ -41,10 +40,10 @@ from requests.models import (
     RequestStatus,
 )
 from requests.services import fulfilment, workflow
+from requests.views.org import evidence_response
 
 DETAILS_PERMISSION = REVEAL_REQUEST_DETAILS
 S = RequestStatus
-EVIDENCE_EXTENSIONS = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
 
 
 def can_see_details(user) -> bool:
@@ -463,13 +462,7 @@ class DataSubjectRequestAdmin(SensitiveValuesAdmin):
         if not self.has_view_permission(request, obj) or not can_see_details(request.user):
             raise PermissionDenied
         data = fulfilment.read_evidence(obj, actor=request.user, ip=client_ip(request))
-        content_type = sniff_document_type(data[:16]) or "application/octet-stream"
-        response = HttpResponse(data, content_type=content_type)
-        extension = EVIDENCE_EXTENSIONS.get(content_type, "bin")
-        response["Content-Disposition"] = f'attachment; filename="evidence-{obj.reference}.{extension}"'
-        response["Cache-Control"] = "no-store"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return evidence_response(data, obj.reference)
 
     def act_view(self, request, pk: int, action: str):
         """One handling form, posted from the request's page; the service decides."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -52,10 +52,10 @@ from requests.models import (
     AutomatedDecision,
     DataSubjectRequest,
     ExportArchive,
-    ExportStatus,
 )
 from requests.services import filing, fulfilment, workflow
-from requests.views.org import queue_filter
+from requests.views.exports import archive_response
+from requests.views.org import queue_rows
 
 REFERENCE_PARAMETER = OpenApiParameter(
     "reference", OpenApiTypes.STR, OpenApiParameter.PATH, description="The request's reference, e.g. R-ABCDEFGH23."
@@ -87,22 +87,7 @@ class RequestListView(PersonalMixin, generics.ListCreateAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return DataSubjectRequest.objects.none()
-        return (
-            permissions.own_requests(self.request.user)
-            .only(
-                "pk",
-                "reference",
-                "kind",
-                "jurisdiction",
-                "status",
-                "due_on",
-                "received_at",
-                "closed_at",
-                "subject_id",
-                "agent_id",
-            )
-            .order_by("-received_at", "-pk")
-        )
+        return selectors.listed_requests(self.request.user)
 
     @extend_schema(responses={200: RequestSummarySerializer(many=True), **error_responses(400, 401, 403, 404)})
     def get(self, request, *args, **kwargs):
@@ -215,19 +200,11 @@ class SendCodeView(PersonalMixin, APIView):
 
 
 def _archive_state(archive: ExportArchive, reference: str) -> dict:
-    state = archive.status
-    if state == ExportStatus.READY and archive.expires_at and archive.expires_at <= timezone.now():
-        state = ExportStatus.EXPIRED
-    total = archive.sections_total or 1
-    done = total if state == ExportStatus.READY else min(archive.sections_done, total)
-    ready = state == ExportStatus.READY
+    progress = fulfilment.export_progress(archive)
+    ready = progress["ready"]
     return {
         "id": archive.pk,
-        "status": state,
-        "sections_done": done,
-        "sections_total": total,
-        "percent": round(100 * done / total),
-        "ready": ready,
+        **progress,
         "expires_at": archive.expires_at,
         "size": archive.size if ready else 0,
         "download_url": reverse("api-request-export-download", args=[reference, archive.pk]) if ready else "",
@@ -320,11 +297,7 @@ class ExportDownloadView(PersonalMixin, APIView):
                 "gone",
                 _("This archive is not available: it is not ready yet or it has expired."),
             )
-        response = HttpResponse(data, content_type="application/zip")
-        response["Content-Disposition"] = f'attachment; filename="custodia-data-{request_obj.reference}.zip"'
-        response["Cache-Control"] = "no-store, private"
-        response["Content-Length"] = str(len(data))
-        return response
+        return archive_response(data, request_obj.reference)
 
 
 # --------------------------------------------------------------------------- the organization's queue
@@ -349,12 +322,7 @@ class OrgRequestListView(OrganizationScopedMixin, generics.ListAPIView):
         query = QueueQuerySerializer(data=self.request.query_params.dict())  # "?view=" is a 400
         query.is_valid(raise_exception=True)
         view = query.validated_data["view"]
-        rows = permissions.org_requests(self.access).select_related("subject", "member", "assignee")
-        if view != "all":
-            rows = rows.filter(queue_filter(view))
-        if view == "closed":
-            return rows.order_by("-closed_at", "-pk")
-        return rows.order_by("due_on", "pk")
+        return queue_rows(permissions.org_requests(self.access), None if view == "all" else view)
 
     @extend_schema(
         parameters=[

@@ -26,7 +26,6 @@ from django.utils.translation import gettext as _
 from accounts.models import CodePurpose, User
 from accounts.services import check_code, consume_code
 from consent.models import Purpose
-from dataprotection.audit import record_event
 from dataprotection.files import delete_stored, sniff_document_type, store_encrypted
 from organizations.collection import collected_fields
 from organizations.models import Member, MemberStatus
@@ -366,21 +365,16 @@ def _create_request(
             % {"count": earlier_count, "limit": settings.REQUEST_REPEAT_LIMIT},
             organization=request.organization,
         )
-    record_event(
+    workflow.audit_request(
         "request.filed",
+        request,
         actor=filer,
-        subject=subject,
-        target=request,
-        organization=request.organization_id,
         ip=ip,
-        metadata={
-            "reference": request.reference,
-            "kind": kind,
-            "jurisdiction": jurisdiction,
-            "agent": as_agent,
-            "duplicate_of": same.reference if same else None,
-            "excessive_repeat": repeated,
-        },
+        kind=kind,
+        jurisdiction=jurisdiction,
+        agent=as_agent,
+        duplicate_of=same.reference if same else None,
+        excessive_repeat=repeated,
     )
     transaction.on_commit(partial(fulfilment.on_request_received, request.pk))
     return request
@@ -498,15 +492,7 @@ def escalate_to_complaint(
             text=_("Escalated to the complaint %(reference)s.") % {"reference": complaint.reference},
             internal=False,
         )
-        record_event(
-            "request.escalated",
-            actor=person,
-            subject=original.subject,
-            target=complaint,
-            organization=complaint.organization_id,
-            ip=ip,
-            metadata={"reference": complaint.reference, "escalated_from": original.reference},
-        )
+        workflow.audit_request("request.escalated", complaint, actor=person, ip=ip, escalated_from=original.reference)
         transaction.on_commit(partial(fulfilment.on_request_received, complaint.pk))
     return complaint
 

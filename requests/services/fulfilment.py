@@ -157,6 +157,25 @@ def can_download(archive: ExportArchive, user) -> bool:
     )
 
 
+def export_progress(archive: ExportArchive) -> dict:
+    """REQ-7: how far the archive is, for the download panel and the API: its status
+    (expired as soon as a ready archive's time is up, before ``expire_exports`` marks
+    it), the sections prepared out of how many, and whether it can be downloaded."""
+    status = archive.status
+    if status == ExportStatus.READY and archive.expires_at and archive.expires_at <= timezone.now():
+        status = ExportStatus.EXPIRED
+    ready = status == ExportStatus.READY
+    total = archive.sections_total or 1
+    done = total if ready else min(archive.sections_done, total)
+    return {
+        "status": status,
+        "sections_done": done,
+        "sections_total": total,
+        "percent": round(100 * done / total),
+        "ready": ready,
+    }
+
+
 @transaction.atomic
 def download_export(archive: ExportArchive, *, user, ip=None) -> bytes:
     """REQ-7: the archive's ZIP, for the person the request is about only (Http404 for
@@ -190,15 +209,7 @@ def read_evidence(request: DataSubjectRequest, *, actor, ip=None) -> bytes:
     if not request.evidence:
         raise Http404
     data = files.read_decrypted(request.evidence, EVIDENCE_FILE_PURPOSE)
-    record_event(
-        "request.evidence_viewed",
-        actor=actor,
-        subject=request.subject,
-        target=request,
-        organization=request.organization_id,
-        ip=ip,
-        metadata={"reference": request.reference},
-    )
+    workflow.audit_request("request.evidence_viewed", request, actor=actor, ip=ip)
     return data
 
 
@@ -278,15 +289,14 @@ def apply_correction(request: DataSubjectRequest, *, actor, ip=None) -> list[str
         outcome = _("“%(field)s” already had the value you asked for: nothing needed to change.") % {"field": label}
     _start_handling(request, actor=actor, ip=ip)
     workflow.complete_request(request, actor=actor, outcome=outcome, ip=ip)
-    record_event(
+    workflow.audit_request(
         "request.correction_applied",
+        request,
         actor=actor,
-        subject=request.subject,
-        target=request,
-        organization=request.organization_id,
         ip=ip,
         changes=changed,
-        metadata={"reference": request.reference, "field": request.field, "recipients_notified": recipients},
+        field=request.field,
+        recipients_notified=recipients,
     )
     return changed
 
@@ -421,18 +431,13 @@ def carry_out_deletion(request: DataSubjectRequest, *, actor, ip=None) -> Anonym
             ip=ip,
             outcome=_("Nothing about you was left to delete: the data was deleted already."),
         )
-    record_event(
+    workflow.audit_request(
         "request.deletion_started",
+        request,
         actor=actor,
-        subject=request.subject,
-        target=request,
-        organization=request.organization_id,
         ip=ip,
-        metadata={
-            "reference": request.reference,
-            "job": job.pk if job is not None else None,
-            "backups_isolated_until": purge_on.isoformat(),
-        },
+        job=job.pk if job is not None else None,
+        backups_isolated_until=purge_on.isoformat(),
     )
     return job
 

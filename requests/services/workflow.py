@@ -113,7 +113,9 @@ def _save(request: DataSubjectRequest, locked: DataSubjectRequest, fields: list[
         setattr(request, name, getattr(locked, name))
 
 
-def _audit(action: str, request: DataSubjectRequest, *, actor, ip, changes=(), **metadata) -> None:
+def audit_request(action: str, request: DataSubjectRequest, *, actor, ip=None, changes=(), **metadata) -> None:
+    """The audit event of an action on a request: about its subject, in its
+    organization's trail, with its reference (and ``metadata``)."""
     record_event(
         action,
         actor=actor,
@@ -207,7 +209,7 @@ def _transition(
         text=text,
         internal=internal,
     )
-    _audit(
+    audit_request(
         action,
         locked,
         actor=actor,
@@ -370,7 +372,7 @@ def assign_request(request: DataSubjectRequest, assignee, *, actor, ip=None) -> 
         text=str(assignee) if assignee is not None else "",
         internal=True,
     )
-    _audit(
+    audit_request(
         "request.assigned",
         locked,
         actor=actor,
@@ -394,7 +396,7 @@ def add_note(request: DataSubjectRequest, *, actor, text: str, internal: bool = 
         text=text,
         internal=internal,
     )
-    _audit("request.note" if internal else "request.message", locked, actor=actor, ip=ip)
+    audit_request("request.note" if internal else "request.message", locked, actor=actor, ip=ip)
     return event
 
 
@@ -427,7 +429,7 @@ def hand_over_on_disband(job) -> None:
             )
             # Not in the disbanded organization's trail, which the cascade has just
             # emptied of personal data: the organization is named in the metadata.
-            _audit(
+            audit_request(
                 "request.handed_over",
                 request,
                 actor=None,
@@ -504,7 +506,7 @@ def remind_request(request_id: int, today: date) -> bool:
                 _("Custodia: data-subject request %(reference)s needs an answer. %(when)s")
                 % {"reference": request.reference, "when": text},
             )
-        _audit(
+        audit_request(
             "request.reminded",
             request,
             actor=None,

@@ -31,23 +31,22 @@ def _own_archive(user, archive_id: int) -> ExportArchive:
 
 def archive_state(archive: ExportArchive) -> dict:
     """What the panel shows, as JSON for the poller."""
-    status = archive.status
-    if status == ExportStatus.READY and archive.expires_at and archive.expires_at <= timezone.now():
-        status = ExportStatus.EXPIRED
-    total = archive.sections_total or 1
-    done = total if status == ExportStatus.READY else min(archive.sections_done, total)
+    progress = fulfilment.export_progress(archive)
     return {
-        "status": status,
-        "status_label": str(ExportStatus(status).label),
-        "sections_done": done,
-        "sections_total": total,
-        "percent": round(100 * done / total),
-        "ready": status == ExportStatus.READY,
+        **progress,
+        "status_label": str(ExportStatus(progress["status"]).label),
         "expires_at": timezone.localtime(archive.expires_at).strftime("%Y-%m-%d %H:%M") if archive.expires_at else "",
-        "download_url": reverse("data_requests:export_download", args=[archive.pk])
-        if status == ExportStatus.READY
-        else "",
+        "download_url": reverse("data_requests:export_download", args=[archive.pk]) if progress["ready"] else "",
     }
+
+
+def archive_response(data: bytes, reference: str) -> HttpResponse:
+    """The archive's ZIP as an attachment no cache keeps (the pages and the API)."""
+    response = HttpResponse(data, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="custodia-data-{reference}.zip"'
+    response["Cache-Control"] = "no-store, private"
+    response["Content-Length"] = str(len(data))
+    return response
 
 
 @never_cache
@@ -63,11 +62,7 @@ def download(request: HttpRequest, archive_id: int) -> HttpResponse:
             status=410,
             content_type="text/plain; charset=utf-8",
         )
-    response = HttpResponse(data, content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="custodia-data-{archive.request.reference}.zip"'
-    response["Cache-Control"] = "no-store, private"
-    response["Content-Length"] = str(len(data))
-    return response
+    return archive_response(data, archive.request.reference)
 
 
 @never_cache

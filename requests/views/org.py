@@ -28,6 +28,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from dataprotection.audit import client_ip
+from dataprotection.files import sniff_document_type
 from organizations.models import (
     Administrator,
     AdministratorRole,
@@ -41,6 +42,7 @@ from organizations.views.common import render_org
 from requests import permissions
 from requests.forms_org import (
     PAGE_SIZE,
+    QUEUE_VIEWS,
     AssignForm,
     CompleteForm,
     ConfirmForm,
@@ -95,13 +97,15 @@ def queue_filter(view: str) -> Q:
 
 def queue_counts(requests) -> dict[str, int]:
     """The number of requests behind each tab, in one query."""
-    return requests.aggregate(**{view: Count("pk", filter=queue_filter(view)) for view, _label in _views()})
+    return requests.aggregate(**{view: Count("pk", filter=queue_filter(view)) for view, _label in QUEUE_VIEWS})
 
 
-def _views():
-    from requests.forms_org import QUEUE_VIEWS
-
-    return QUEUE_VIEWS
+def queue_rows(requests, view: str | None):
+    """The rows of one tab of the queue (``None``: every request) with the columns it
+    shows (the page and the API), most urgent first; closed ones latest closed first."""
+    rows = requests if view is None else requests.filter(queue_filter(view))
+    rows = rows.select_related("subject", "member", "assignee").only(*QUEUE_COLUMNS)
+    return rows.order_by("-closed_at", "-pk") if view == QueueView.CLOSED else rows.order_by("due_on", "pk")
 
 
 @login_required
@@ -116,8 +120,7 @@ def queue(request: HttpRequest, org_id: int) -> HttpResponse:
     requests = permissions.org_requests(access)
     form = QueueFilterForm(request.GET)
     view, page = form.cleaned_view(), form.cleaned_page()
-    rows = requests.filter(queue_filter(view)).select_related("subject", "member", "assignee").only(*QUEUE_COLUMNS)
-    rows = rows.order_by("-closed_at", "-pk") if view == QueueView.CLOSED else rows.order_by("due_on", "pk")
+    rows = queue_rows(requests, view)
     offset = (page - 1) * PAGE_SIZE
     window = list(rows[offset : offset + PAGE_SIZE + 1])
     today = timezone.localdate()
@@ -133,7 +136,7 @@ def queue(request: HttpRequest, org_id: int) -> HttpResponse:
             "section": "requests",
             "rows": window[:PAGE_SIZE],
             "view": view,
-            "views": _views(),
+            "views": QUEUE_VIEWS,
             "counts": queue_counts(requests),
             "page": page,
             "has_previous": page > 1,
@@ -222,13 +225,21 @@ def evidence(request: HttpRequest, org_id: int, pk: int) -> HttpResponse:
     access = org_access(request.user, org_id)
     data_request = permissions.get_org_request(access, pk)
     data = fulfilment.read_evidence(data_request, actor=request.user, ip=client_ip(request))
-    from dataprotection.files import sniff_document_type
+    return evidence_response(data, data_request.reference)
 
+
+EVIDENCE_EXTENSIONS = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
+
+
+def evidence_response(data: bytes, reference: str) -> HttpResponse:
+    """The evidence as an attachment of the type its bytes show (never its claimed
+    name), that no cache keeps and no browser sniffs (these pages and the console)."""
     content_type = sniff_document_type(data[:16]) or "application/octet-stream"
-    extension = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}.get(content_type, "bin")
+    extension = EVIDENCE_EXTENSIONS.get(content_type, "bin")
     response = HttpResponse(data, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="evidence-{data_request.reference}.{extension}"'
+    response["Content-Disposition"] = f'attachment; filename="evidence-{reference}.{extension}"'
     response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 

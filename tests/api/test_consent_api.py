@@ -342,7 +342,9 @@ ORG_ROLES = (
 )
 
 
-def org_client(role: str, cast, services_manager) -> APIClient:
+def org_client(role: str, cast, services_manager=None) -> APIClient:
+    """A client for a role of the organization matrix (ORG_ROLES); ``services_manager``
+    only for that role of this file."""
     if role == "services_manager":
         return as_user(services_manager)
     if role == "read_token":

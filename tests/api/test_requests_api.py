@@ -26,20 +26,12 @@ from tests.api.test_consent_api import as_user, assert_error, token_client
 from tests.conftest import last_code
 from tests.factories import AdministratorFactory, MemberFactory, UserFactory
 from tests.requests.test_exports import built, make_request, unzip
+from tests.requests.test_filing import _codes_on_demand  # noqa: F401 (autouse: codes on demand)
 
 pytestmark = pytest.mark.django_db
 
 REQUESTS = "/api/v1/requests/"
 CODE = "/api/v1/requests/code/"
-
-
-@pytest.fixture(autouse=True)
-def _codes_on_demand(settings, tmp_path):
-    # Tests ask for many codes in a row; the rate limits have their own test below.
-    settings.SMS_CODE_RESEND_INTERVAL = timedelta(0)
-    settings.SMS_CODES_PER_NUMBER_PER_HOUR = 1000
-    settings.SMS_CODES_PER_IP_PER_HOUR = 1000
-    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
 
 
 @pytest.fixture

@@ -10,13 +10,6 @@ from playwright.sync_api import expect
 from tests.factories import TEST_PASSWORD
 
 
-def needs_second_factor(user) -> bool:
-    """SEC-1: staff, owners, and administrators of organizations that require it."""
-    from organizations.services.security import admin_needs_second_factor
-
-    return bool(user.is_staff) or admin_needs_second_factor(user)
-
-
 def confirmed_authenticator(user, *, create: bool = True):
     """The person's confirmed TOTP device, made when they have none (and ``create``)."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -42,7 +35,9 @@ def sign_in(page, user) -> None:
     """Sign ``user`` in with the test password and land on their profile. Someone whose
     role needs a second factor gets an authenticator first and types its current code
     on the second step (SEC-1)."""
-    device = confirmed_authenticator(user, create=needs_second_factor(user))
+    from accounts.two_factor import second_factor_required
+
+    device = confirmed_authenticator(user, create=second_factor_required(user))
     page.goto("/accounts/sign-in/")
     page.get_by_label("Mobile number").fill(user.phone)
     page.get_by_label("Password").fill(TEST_PASSWORD)

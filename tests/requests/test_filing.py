@@ -276,7 +276,7 @@ def test_files_are_deleted_when_the_transaction_rolls_back(person, code_for, set
     def broken(*args, **kwargs):
         raise RuntimeError("audit trail down")
 
-    monkeypatch.setattr(filing, "record_event", broken)
+    monkeypatch.setattr(workflow, "audit_request", broken)  # the filing's audit event
     upload = SimpleUploadedFile("id.png", PNG, content_type="image/png")
     with pytest.raises(RuntimeError):
         file_for(person, code_for, RequestKind.CORRECTION, evidence=upload)

@@ -5,6 +5,7 @@ isolation of backups recorded."""
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -29,24 +30,13 @@ from requests.models import (
 from requests.services import fulfilment
 from tests.anonymization_data import org_rows, populate, residue
 from tests.factories import AdministratorFactory, MemberFactory, OrganizationFactory, UserFactory
+from tests.requests import test_exports
 
 pytestmark = pytest.mark.django_db
 
 
-def make_request(*, subject, organization=None, member=None, kind=RequestKind.CORRECTION, **fields):
-    today = timezone.localdate()
-    return DataSubjectRequest.objects.create(
-        kind=kind,
-        jurisdiction="mainland",
-        subject=subject,
-        organization=organization,
-        member=member,
-        verified_at=timezone.now(),
-        verification_method="sms",
-        original_due_on=today + timedelta(days=15),
-        due_on=today + timedelta(days=15),
-        **fields,
-    )
+# The exports' verified request, a correction unless told otherwise.
+make_request = partial(test_exports.make_request, kind=RequestKind.CORRECTION)
 
 
 def service(code: str, kind=ServiceKind.THIRD_PARTY, notice_url="https://provider.example/deletion") -> Service:

@@ -25,17 +25,13 @@ from requests.models import (
 from requests.services import workflow
 from tests.conftest import last_code
 from tests.factories import MemberFactory, UserFactory
-from tests.requests.test_filing import PDF, stored_files
+from tests.requests.test_filing import (
+    PDF,
+    _codes_on_demand,  # noqa: F401 (autouse: codes on demand)
+    stored_files,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _codes_on_demand(settings, tmp_path):
-    settings.SMS_CODE_RESEND_INTERVAL = timedelta(0)
-    settings.SMS_CODES_PER_NUMBER_PER_HOUR = 1000
-    settings.SMS_CODES_PER_IP_PER_HOUR = 1000
-    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
 
 
 @pytest.fixture

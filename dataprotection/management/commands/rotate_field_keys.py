@@ -1,6 +1,8 @@
 """``manage.py rotate_field_keys``: re-encrypt every encrypted column under the primary
 key of FIELD_ENCRYPTION_KEYS (ORG-10, SEC-5). See dataprotection/rotation.py."""
 
+from functools import partial
+
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 
@@ -22,38 +24,32 @@ class Command(BaseCommand):
         self.stdout.write(f"Primary key id: {primary}{' (dry run)' if dry_run else ''}")
         total = 0
         for model, fields in encrypted_columns():
-            try:
-                reports = rotate_model(model, fields, chunk_size=chunk_size, dry_run=dry_run)
-            except crypto.DecryptionError as exc:
-                raise CommandError(
-                    f"{model._meta.label}: a value cannot be decrypted ({exc}). Is an old key missing from "
-                    "FIELD_ENCRYPTION_KEYS? Nothing was lost: rows already rotated keep the new key."
-                ) from exc
-            for report in reports:
-                total += report.rotated
-                self.stdout.write(
-                    f"  {report.table}.{report.column}: scanned {report.scanned}, "
-                    f"{'would re-encrypt' if dry_run else 're-encrypted'} {report.rotated}"
-                    + (f", skipped {report.skipped_concurrent} changed meanwhile" if report.skipped_concurrent else "")
-                )
+            rotate = partial(rotate_model, model, fields, chunk_size=chunk_size, dry_run=dry_run)
+            total += self._rotate(model._meta.label, rotate, dry_run=dry_run)
         stored_files = 0
         for label, columns in file_columns().items():
-            try:
-                reports = rotate_files(apps.get_model(label), columns, dry_run=dry_run)
-            except crypto.DecryptionError as exc:
-                raise CommandError(
-                    f"{label}: a file cannot be decrypted ({exc}). Is an old key missing from "
-                    "FIELD_ENCRYPTION_KEYS? Nothing was lost: files already rotated keep the new key."
-                ) from exc
-            for report in reports:
-                stored_files += report.rotated
-                self.stdout.write(
-                    f"  {report.table}.{report.column} (files): scanned {report.scanned}, "
-                    f"{'would re-encrypt' if dry_run else 're-encrypted'} {report.rotated}"
-                    + (f", skipped {report.skipped_concurrent} changed meanwhile" if report.skipped_concurrent else "")
-                )
+            rotate = partial(rotate_files, apps.get_model(label), columns, dry_run=dry_run)
+            stored_files += self._rotate(label, rotate, dry_run=dry_run, files=True)
         self.stdout.write(
             self.style.SUCCESS(
                 f"{'Would re-encrypt' if dry_run else 'Re-encrypted'} {total} values and {stored_files} files."
             )
         )
+
+    def _rotate(self, label: str, rotate, *, dry_run: bool, files: bool = False) -> int:
+        """Run one model's rotation, print a line per column; how many it re-encrypted."""
+        try:
+            reports = rotate()
+        except crypto.DecryptionError as exc:
+            what, done = ("a file", "files") if files else ("a value", "rows")
+            raise CommandError(
+                f"{label}: {what} cannot be decrypted ({exc}). Is an old key missing from "
+                f"FIELD_ENCRYPTION_KEYS? Nothing was lost: {done} already rotated keep the new key."
+            ) from exc
+        for report in reports:
+            self.stdout.write(
+                f"  {report.table}.{report.column}{' (files)' if files else ''}: scanned {report.scanned}, "
+                f"{'would re-encrypt' if dry_run else 're-encrypted'} {report.rotated}"
+                + (f", skipped {report.skipped_concurrent} changed meanwhile" if report.skipped_concurrent else "")
+            )
+        return sum(report.rotated for report in reports)
