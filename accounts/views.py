@@ -9,16 +9,17 @@ from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms.utils import ErrorDict
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import lockout, services, services_two_factor, two_factor
+from accounts import assurance, lockout, services, services_two_factor, two_factor
 from accounts.api.forms import ApiTokenForm
 from accounts.api.tokens import create_api_token, revoke_api_token
 from accounts.forms import (
@@ -42,7 +43,7 @@ from accounts.models import (
 )
 from accounts.profile_policy import locked_profile_fields
 from accounts.reverification import send_reverification_code
-from accounts.session_security import local_url, require_recent_auth, url_with_next
+from accounts.session_security import local_url, same_site_path, url_with_next
 from accounts.sms import read_file_outbox
 from dataprotection.audit import client_ip, organization_names
 from dataprotection.masking import mask_id_number
@@ -111,7 +112,7 @@ def _complete_sign_in(request: HttpRequest, user: User, *, target: str, device=N
     ip = client_ip(request)
     lockout.record_success(user.phone, ip)
     if device is not None:
-        two_factor.mark_verified(request, device)
+        assurance.second_factor_passed(request, device)
         lockout.record_success(f"user:{user.pk}", ip)
     response = redirect(target)
     if user.preferred_language:
@@ -243,6 +244,21 @@ def sign_in_second_step(request: HttpRequest) -> HttpResponse:
                 )
             return response
     return render(request, "accounts/sign_in_second_step.html", {"form": form})
+
+
+@require_http_methods(["GET", "HEAD"])
+def console_sign_in(request: HttpRequest) -> HttpResponse:
+    """SEC-1: the console (``/ops/``) has no sign-in of its own. Its login address hands
+    over to the portal's sign-in -- password or SMS code, then the second factor, with
+    the same lockout -- which comes back to the console page asked for."""
+    target = same_site_path(request, request.GET.get("next", ""))
+    if not target.startswith(reverse("admin:index")):
+        target = reverse("admin:index")
+    if request.user.is_authenticated:
+        if not request.user.is_staff:
+            raise PermissionDenied(_("The operations console is for operations staff."))
+        return redirect(target)  # the assurance policy asks for the second factor if missing
+    return redirect(url_with_next("accounts:login", target))
 
 
 class SignOutView(auth_views.LogoutView):
@@ -410,23 +426,19 @@ def dev_sms_outbox(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_recent_auth  # SEC-1: a token is a lasting credential; confirm it is you first
 @require_http_methods(["GET", "POST"])
 def api_tokens(request: HttpRequest) -> HttpResponse:
-    """Issue 7: the person's personal access tokens: create (the secret is shown on this
-    answer only, never stored or put in a message), list, revoke."""
-    if (
-        request.method == "POST"
-        and not two_factor.is_verified(request.session, request.user)
-        and two_factor.second_factor_required(request.user)
-    ):
-        # SEC-1: a token acts without a second factor, so only a verified session makes one.
-        raise two_factor.TwoFactorRequired
+    """The person's personal access tokens: create (the secret is shown on this answer
+    only, never stored or put in a message), list, revoke. SEC-1: creating a token is a
+    sensitive action of the assurance policy (``accounts.assurance``): this page needs
+    the second factor where required and a fresh proof of identity."""
     form = ApiTokenForm(request.POST or None)
     secret = None
     if request.method == "POST" and form.is_valid():
         try:
-            secret, _token = create_api_token(request.user, ip=client_ip(request), **form.cleaned_data)
+            secret, _token = create_api_token(
+                request.user, minted_by=request.user.assurance, ip=client_ip(request), **form.cleaned_data
+            )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)

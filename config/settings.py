@@ -97,8 +97,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "accounts.session_security.SessionSecurityMiddleware",
-    "accounts.two_factor.TwoFactorEnforcementMiddleware",
+    "accounts.assurance.AssuranceMiddleware",  # SEC-1: idle sign-out, second factor, fresh proof
     "django.contrib.messages.middleware.MessageMiddleware",
     "consent.gpc.GlobalPrivacyControlMiddleware",
     "consent.policy_notice.PolicyNoticeMiddleware",
@@ -367,6 +366,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.purge_spent_codes",
         "schedule": timedelta(hours=1),
     },
+    "purge-idempotency-records": {  # stored API answers are kept one day
+        "task": "accounts.tasks.purge_idempotency_records",
+        "schedule": timedelta(hours=1),
+    },
     # SEC-2: seals new audit events every minute, verifies the whole chain daily.
     "seal-and-verify-audit-chain": {
         "task": "dataprotection.tasks.verify_audit_chain",
@@ -384,10 +387,11 @@ CELERY_BEAT_SCHEDULE = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.api.authentication.ApiTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "accounts.api.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
+        "accounts.api.authentication.AssurancePermission",  # SEC-1: the sign-in assurance policy
         "accounts.api.authentication.TokenScopePermission",
         "accounts.api.authentication.PathIdsInRange",
     ],

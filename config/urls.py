@@ -24,6 +24,8 @@ urlpatterns = [
     path("service-notices/", retention_views.service_notices, name="service_notices"),  # ANON-6, public
     path("security-notices/", incident_views.security_notices, name="security_notices"),  # SEC-4, public
     path("i18n/setlang/", set_language, name="set_language"),
+    # SEC-1: the console has no sign-in of its own: its login hands over to the portal's.
+    path("ops/login/", account_views.console_sign_in, name="console_login"),
     path("ops/", admin.site.urls),
     path("dev/sms/", account_views.dev_sms_outbox, name="dev_sms_outbox"),
 ]

@@ -40,3 +40,10 @@ class CloseServiceForm(forms.Form):
         label=_("Close the service: the provider's access stops now and it is asked to delete the data."),
         error_messages={"required": _("Tick the box to confirm closing the service.")},
     )
+
+
+class ChildSharingForm(forms.Form):
+    """SEC-3: one child's entry shared with a service one at a time, or no longer."""
+
+    member = forms.IntegerField(min_value=1, max_value=2**63 - 1)
+    shared = forms.TypedChoiceField(choices=(("yes", "yes"), ("no", "no")), coerce=lambda value: value == "yes")

@@ -39,6 +39,7 @@ from consent.services.ledger import latest_decision
 from consent.services.notices import queue_deletion_notice
 from consent.services.tokens import revoke_tokens
 from dataprotection.audit import record_event
+from organizations.children import child_cutoff, children_q
 from organizations.models import Member, MemberStatus, Organization, Right
 from organizations.permissions import OrgAccess
 
@@ -145,22 +146,38 @@ def current_members(organization: Organization) -> QuerySet[Member]:
     return Member.objects.filter(organization=organization).exclude(status=MemberStatus.LEFT)
 
 
+def organization_cutoff(organization: Organization):
+    """SEC-3: entries born after this date are the organization's children today."""
+    return child_cutoff(organization.children_jurisdiction, timezone.localdate())
+
+
+def provider_roster(organization: Organization) -> QuerySet[Member]:
+    """What a provider's member list may contain: the current members, never a child
+    (SEC-3: a child's entry is read one at a time, where the guardian agreed)."""
+    return current_members(organization).exclude(children_q(organization_cutoff(organization)))
+
+
+def children_withheld(organization: Organization) -> int:
+    """SEC-3: how many current members are children, left out of every provider list."""
+    return current_members(organization).filter(children_q(organization_cutoff(organization))).count()
+
+
 def _with_cross_border(members: QuerySet[Member]) -> QuerySet[Member]:
     # One subquery per row, in the same query, however many members there are.
     return members.alias(cross_border=latest_decision(Purpose.CROSS_BORDER, "user_id"))
 
 
 def members_consenting_abroad(organization: Organization) -> QuerySet[Member]:
-    """SEC-6: the current members a service hosted outside the data region may
-    receive: those whose person consents to the transfer now."""
-    return _with_cross_border(current_members(organization)).filter(_CONSENTS_ABROAD)
+    """SEC-6: the members of the provider roster a service hosted outside the data
+    region may receive: those whose person consents to the transfer now."""
+    return _with_cross_border(provider_roster(organization)).filter(_CONSENTS_ABROAD)
 
 
 def cross_border_counts(organization: Organization) -> dict[str, int]:
-    """SEC-6: how many of the organization's current members a service hosted outside
-    the data region may receive (their person consents to the transfer now) out of
-    all of them. One query."""
-    return _with_cross_border(current_members(organization)).aggregate(
+    """SEC-6: how many of the provider roster's members a service hosted outside the
+    data region may receive (their person consents to the transfer now) out of all of
+    them. One query."""
+    return _with_cross_border(provider_roster(organization)).aggregate(
         total=Count("pk"), consenting=Count("pk", filter=_CONSENTS_ABROAD)
     )
 

@@ -23,7 +23,7 @@ from organizations.models import (
 )
 from organizations.services.grants import grant_rights
 from tests.conftest import last_code
-from tests.factories import AdministratorFactory, DepartmentFactory, OrganizationFactory, UserFactory
+from tests.factories import AdministratorFactory, DepartmentFactory, OrganizationFactory, UserFactory, verified_session
 from tests.organizations.api.conftest import api_client_as, base, error_of
 
 pytestmark = pytest.mark.django_db
@@ -305,7 +305,9 @@ def test_audit_list_query_count_is_constant(cast, owner_api, django_assert_num_q
 
 def test_expired_and_revoked_tokens_are_401(cast):
     """Issue 7: a token that no longer works is a 401 with a message, never anonymous."""
-    secret, token = create_api_token(cast.owner, name="integration", scope=TokenScope.WRITE)
+    secret, token = create_api_token(
+        cast.owner, minted_by=verified_session(), name="integration", scope=TokenScope.WRITE
+    )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert client.get(base(cast)).status_code == 200
@@ -319,7 +321,11 @@ def test_expired_and_revoked_tokens_are_401(cast):
 
 def test_a_token_restricted_to_the_organization_works_there(cast):
     secret, _token = create_api_token(
-        cast.owner, name="hr", scope=TokenScope.WRITE, organization_id=cast.organization.pk
+        cast.owner,
+        minted_by=verified_session(),
+        name="hr",
+        scope=TokenScope.WRITE,
+        organization_id=cast.organization.pk,
     )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
