@@ -13,9 +13,10 @@ from django.core.exceptions import ValidationError
 from django.forms.utils import ErrorDict
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import check_for_language, ngettext
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
-from django.utils.translation import ngettext
+from django.views import i18n as i18n_views
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import lockout, services, services_two_factor, two_factor
@@ -396,6 +397,18 @@ def cancel_deletion(request: HttpRequest) -> HttpResponse:
     else:
         messages.error(request, _("There is no deletion request that can still be cancelled."))
     return redirect("accounts:delete")
+
+
+@require_POST
+def switch_language(request: HttpRequest) -> HttpResponse:
+    """Django's ``set_language`` (cookie, redirect back), and for a signed-in person
+    their preferred language too: what the portal writes to them later, on a worker or
+    by SMS, is in the language they chose."""
+    response = i18n_views.set_language(request)
+    language = request.POST.get(i18n_views.LANGUAGE_QUERY_PARAMETER, "")
+    if request.user.is_authenticated and response.status_code in (302, 204) and check_for_language(language):
+        services.remember_language(request.user, language, ip=client_ip(request))
+    return response
 
 
 def dev_sms_outbox(request: HttpRequest) -> HttpResponse:

@@ -5,7 +5,6 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
-from django.views.i18n import set_language
 
 from accounts import views as account_views
 from organizations.views import incidents as incident_views
@@ -23,7 +22,7 @@ urlpatterns = [
     path("api/", include("config.api_urls")),
     path("service-notices/", retention_views.service_notices, name="service_notices"),  # ANON-6, public
     path("security-notices/", incident_views.security_notices, name="security_notices"),  # SEC-4, public
-    path("i18n/setlang/", set_language, name="set_language"),
+    path("i18n/setlang/", account_views.switch_language, name="set_language"),
     path("ops/", admin.site.urls),
     path("dev/sms/", account_views.dev_sms_outbox, name="dev_sms_outbox"),
 ]

@@ -24,11 +24,12 @@ from datetime import timedelta
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import capfirst
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from accounts.services import queue_sms
 from dataprotection.audit import record_event
 from dataprotection.crypto import keyed_hash
@@ -182,18 +183,22 @@ def invite_member(
         ) from None
     link = invitation_link(base_url, token)
     organization = access.organization.name
-    if message:
-        body = _("[Custodia] %(organization)s invites you to join: %(message)s Open %(link)s") % {
-            "organization": organization,
-            "message": message,
-            "link": link,
-        }
-    else:
-        body = _("[Custodia] %(organization)s invites you to join. Open %(link)s") % {
-            "organization": organization,
-            "link": link,
-        }
-    body += " " + _("(valid until %(date)s)") % {"date": invitation.expires_at.date().isoformat()}
+    # In the language of the invitee's account when the number has one (a person who
+    # registered before being invited), else in the inviting administrator's.
+    language = User.objects.filter(phone=current.mobile).values_list("preferred_language", flat=True).first()
+    with translation.override(language or get_language()):
+        if message:
+            body = _("[Custodia] %(organization)s invites you to join: %(message)s Open %(link)s") % {
+                "organization": organization,
+                "message": message,
+                "link": link,
+            }
+        else:
+            body = _("[Custodia] %(organization)s invites you to join. Open %(link)s") % {
+                "organization": organization,
+                "link": link,
+            }
+        body += " " + _("(valid until %(date)s)") % {"date": invitation.expires_at.date().isoformat()}
     queue_sms(current.mobile, body)
     record_event(
         "invitation.sent",
