@@ -29,7 +29,7 @@ install: $(BIN)/.installed
 
 run: install
 	$(BIN)/python manage.py migrate --noinput -v 0
-	$(BIN)/python manage.py seed_demo --members $(DEMO_MEMBERS)
+	$(BIN)/python manage.py seed_demo --members $(DEMO_MEMBERS) --portal-url http://$(HOST):$(PORT)
 	@echo ""
 	@echo "  Custodia is starting on http://$(HOST):$(PORT)/  (operations console: http://$(HOST):$(PORT)/ops/)"
 	@echo "  SMS codes are written to var/sms-outbox.jsonl and shown at http://$(HOST):$(PORT)/dev/sms/"

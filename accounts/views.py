@@ -4,6 +4,8 @@ write through ``accounts.services``."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
@@ -416,10 +418,12 @@ def dev_sms_outbox(request: HttpRequest) -> HttpResponse:
     can sign up without a phone. 404 unless DEBUG is on and the file backend is in use."""
     if not settings.DEBUG or settings.SMS_BACKEND != "accounts.sms.FileBackend":
         raise Http404
+    messages_sent = read_file_outbox(limit=20)
+    for message in messages_sent:
+        # Written in UTC: the template shows it in the viewer's time zone, "… ago" in their language.
+        message["sent_at"] = datetime.fromisoformat(message["at"])
     # It reads a file and needs no database: no service-notice banner (ANON-6) either.
-    return render(
-        request, "accounts/dev_sms.html", {"messages_sent": read_file_outbox(limit=20), "shutdown_notices": ()}
-    )
+    return render(request, "accounts/dev_sms.html", {"messages_sent": messages_sent, "shutdown_notices": ()})
 
 
 @login_required

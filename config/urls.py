@@ -7,6 +7,7 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 
 from accounts import views as account_views
+from consent.views import deletion_receiver
 from organizations.views import incidents as incident_views
 from organizations.views import retention as retention_views
 
@@ -25,6 +26,8 @@ urlpatterns = [
     path("i18n/setlang/", account_views.switch_language, name="set_language"),
     path("ops/", admin.site.urls),
     path("dev/sms/", account_views.dev_sms_outbox, name="dev_sms_outbox"),
+    path("dev/deletion-notices/", deletion_receiver.received_notices, name="dev_deletion_notices"),
+    path("dev/deletion-notices/<slug:code>/", deletion_receiver.receive_notice, name="dev_deletion_notice_receive"),
 ]
 
 if settings.DEBUG:

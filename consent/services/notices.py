@@ -162,13 +162,19 @@ def claim_notice(notice_id: int) -> DeletionNotice | None:
     return DeletionNotice.objects.select_related("service").get(pk=notice_id)
 
 
+def notice_signature(secret: str, stamp: str, body: bytes) -> str:
+    """The ``Custodia-Signature`` header: HMAC-SHA256 of ``<timestamp>.<body>`` under the
+    service's notice secret (what a provider recomputes to verify a notice)."""
+    return "sha256=" + hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
 def signed_request(notice: DeletionNotice, *, timestamp: int | None = None) -> urllib.request.Request:
     """The POST the provider receives: the JSON payload, its notice ID as the
     idempotency key, a timestamp, and the HMAC of both under the notice secret."""
     service = notice.service
     body = json.dumps(notice.payload, sort_keys=True, separators=(",", ":")).encode()
     stamp = str(int(time.time()) if timestamp is None else timestamp)
-    signature = hmac.new(service.notice_secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    signature = notice_signature(service.notice_secret, stamp, body)
     return urllib.request.Request(
         service.notice_url,
         data=body,
@@ -178,7 +184,7 @@ def signed_request(notice: DeletionNotice, *, timestamp: int | None = None) -> u
             "User-Agent": USER_AGENT,
             "Custodia-Notice-Id": str(notice.uuid),
             "Custodia-Timestamp": stamp,
-            "Custodia-Signature": f"sha256={signature}",
+            "Custodia-Signature": signature,
         },
     )
 
