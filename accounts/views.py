@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.forms.utils import ErrorDict
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.utils.translation import check_for_language, ngettext
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -84,7 +84,9 @@ def _next_from(request: HttpRequest) -> str:
 
 
 def _safe_target(request: HttpRequest, target: str) -> str:
-    return local_url(request, target) or settings.LOGIN_REDIRECT_URL  # never an open redirect to another site
+    # Never an open redirect to another site; the default as a path, not a URL name:
+    # the target travels on as ``?next=`` (to enrollment), where only paths are taken.
+    return local_url(request, target) or resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
 def _sign_in(request: HttpRequest, user: User, *, method: str = "password") -> HttpResponse:

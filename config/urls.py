@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.templatetags.static import static as static_url
 from django.urls import include, path
 from django.views.generic import TemplateView
 
@@ -14,8 +16,15 @@ from organizations.views import retention as retention_views
 admin.site.site_header = "Custodia operations"
 admin.site.site_title = "Custodia operations"
 
+
+def favicon(request):
+    """``/favicon.ico``, which browsers and the console's pages ask for: the vendored icon."""
+    return redirect(static_url("favicon.ico"))
+
+
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("favicon.ico", favicon, name="favicon"),
     path("accounts/", include("accounts.urls")),
     path("orgs/", include("organizations.urls")),
     path("", include("consent.urls")),

@@ -58,3 +58,15 @@ def test_outbox_times_are_shown_in_the_viewers_time_zone_and_language(client, fi
     client.cookies["django_language"] = "zh-hans"
     page = client.get("/dev/sms/").content.decode()
     assert local in page and "5\xa0分钟前" in page
+
+
+def test_favicon_ico_points_at_the_vendored_icon(client, db):
+    """No 404 for /favicon.ico on any page: it redirects to the static icon, a real ICO."""
+    from django.contrib.staticfiles import finders
+    from PIL import Image
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302 and response["Location"].endswith("favicon.ico")
+    with Image.open(finders.find("favicon.ico")) as icon:
+        assert icon.format == "ICO"
+    assert 'rel="icon"' in client.get("/").content.decode()

@@ -65,11 +65,11 @@ class Command(BaseCommand):
             self.stdout.write(f"  {name.replace('_', ' '):<20} {count:>12,}")
         total_rows = sum(result.counts.values())
         self.stdout.write(f"  {'elapsed seconds':<20} {result.elapsed:>12.2f}")
+        if result.created and result.elapsed > 0:
+            self.stdout.write(f"  {'rows per second':<20} {total_rows / result.elapsed:>12,.0f}")
         added = {name: count for name, count in result.journeys.items() if count}
         if added:
             self.stdout.write("Prepared for the role journeys: " + ", ".join(name.replace("_", " ") for name in added))
-        if result.created and result.elapsed > 0:
-            self.stdout.write(f"  {'rows per second':<20} {total_rows / result.elapsed:>12,.0f}")
         self.stdout.write("")
         self.stdout.write(f"Demo logins (every one uses the password {DEMO_PASSWORD}):")
         self.stdout.write(f"  {'Role':<62} {'Phone':<16} Password")
