@@ -58,7 +58,8 @@ def page_as(person, language: str, url: str) -> str:
     client = Client()
     client.force_login(person)
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
-    response = client.get(url)
+    with translation.override(language):  # the request activates it; leave the thread as it was
+        response = client.get(url)
     assert response.status_code == 200
     return response.content.decode()
 
