@@ -36,4 +36,6 @@ class RequestsConfig(AppConfig):
         from requests.services import demo_data
 
         # seed_demo: a request waiting for the operations request handler.
-        register_demo_step("request_for_operations", demo_data.ensure_demo_request)
+        register_demo_step(
+            "request_for_operations", demo_data.ensure_demo_request, reset=demo_data.forget_demo_requests
+        )

@@ -414,7 +414,11 @@ def delete_demo_data(*, stdout: TextIO | None = None) -> dict[str, int]:
             MemberDepartment.objects.filter(member__organization=organization).delete()
             organization.delete()
             deleted["organizations"] += 1
-        _, per_model = User.objects.filter(phone__in=[login.phone for login in DEMO_LOGINS]).delete()
+        demo_users = User.objects.filter(phone__in=[login.phone for login in DEMO_LOGINS])
+        user_ids = list(demo_users.values_list("pk", flat=True))
+        for reset in _demo_resets.values():  # what the other apps' steps made for these users
+            reset(user_ids)
+        _, per_model = demo_users.delete()
         deleted["users"] = per_model.get(User._meta.label, 0)
         if deleted["organizations"] or deleted["users"]:
             record_event("demo.reset", metadata={"organizations": deleted["organizations"]})
@@ -577,12 +581,17 @@ class DemoContext:
 # A step adds what its journey needs if it is missing and returns how many things it
 # added (0 when all was there: seeding again changes nothing).
 DemoStep = Callable[[DemoContext], int]
+# What a step removes on ``seed_demo --reset``, given the demo users' ids, before they go.
+DemoReset = Callable[[list[int]], int]
 _demo_steps: dict[str, DemoStep] = {}
+_demo_resets: dict[str, DemoReset] = {}
 
 
-def register_demo_step(name: str, step: DemoStep) -> None:
+def register_demo_step(name: str, step: DemoStep, *, reset: DemoReset | None = None) -> None:
     """Called from an upper app's ``AppConfig.ready`` (this app may not import it)."""
     _demo_steps[name] = step
+    if reset is not None:
+        _demo_resets[name] = reset
 
 
 def ensure_demo_journeys(

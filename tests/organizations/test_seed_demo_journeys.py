@@ -166,3 +166,12 @@ def test_a_demo_seeded_before_the_journeys_gets_them(settings):
     assert journey_state(organization) == before
     access = org_access(user(SUB_ADMIN), organization.pk)
     assert access.has(Right.VIEW_ROSTER) and not access.has(Right.EDIT_ROSTER)
+
+
+def test_reset_takes_the_demo_peoples_requests_along():
+    """``--reset`` leaves no request of nobody in the operations queue."""
+    seed()
+    assert DataSubjectRequest.objects.count() == 1
+    seed(reset=True)
+    (complaint,) = DataSubjectRequest.objects.all()
+    assert complaint.subject == user(MEMBER)  # the new member's, nothing orphaned
