@@ -21,6 +21,7 @@ remains, and it grows with every network round trip a ``.save()`` would add on P
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import time
@@ -32,6 +33,7 @@ from datetime import time as dt_time
 from typing import TextIO
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.utils import timezone
@@ -426,6 +428,20 @@ def delete_demo_data(*, stdout: TextIO | None = None) -> dict[str, int]:
     return deleted
 
 
+@functools.cache
+def _demo_password_hash() -> str:
+    # One hash for every demo login (they share a published password): hashing is
+    # deliberately slow, and eight of them took seconds of every fresh seeding.
+    return make_password(DEMO_PASSWORD)
+
+
+def _create_demo_user(login: DemoLogin, **extra) -> User:
+    user = User.objects.create_user(login.phone, None, name=login.name, **extra)
+    user.password = _demo_password_hash() if login.password == DEMO_PASSWORD else make_password(login.password)
+    user.save(update_fields=["password"])
+    return user
+
+
 def _create_demo_users() -> dict[str, User]:
     """The organization's logins, new; the staff logins come from ``_ensure_staff_logins``."""
     taken = list(
@@ -436,10 +452,7 @@ def _create_demo_users() -> dict[str, User]:
             f"the demo login number(s) {', '.join(sorted(taken))} already belong to accounts; "
             "run seed_demo --reset to replace them"
         )
-    return {
-        login.role: User.objects.create_user(login.phone, login.password, name=login.name)
-        for login in ORGANIZATION_LOGINS
-    }
+    return {login.role: _create_demo_user(login) for login in ORGANIZATION_LOGINS}
 
 
 @contextmanager
@@ -630,9 +643,7 @@ def _ensure_staff_logins() -> int:
     for login in STAFF_LOGINS:
         user = User.objects.filter(phone=login.phone).first()
         if user is None:
-            user = User.objects.create_user(
-                login.phone, login.password, name=login.name, is_staff=True, is_superuser=login.superuser
-            )
+            user = _create_demo_user(login, is_staff=True, is_superuser=login.superuser)
             added += 1
         elif user.name != login.name or not user.is_staff:
             raise DemoDataError(
