@@ -105,7 +105,7 @@ def render_stored(raw: str, fallback: str = "") -> str:
     return message.render() if message is not None else fallback
 
 
-def dumps(text: str | DeferredText | None) -> tuple[str, str]:
+def as_columns(text: str | DeferredText | None) -> tuple[str, str]:
     """(free text, stored message) for a value that is either: a service takes both."""
     if isinstance(text, DeferredText):
         return "", text.dumps()

@@ -204,7 +204,7 @@ def _transition(
         setattr(locked, name, value)
         changed.append(name)
     _save(request, locked, sorted(set(changed)))
-    free_text, message = deferred_text.dumps(text)
+    free_text, message = deferred_text.as_columns(text)
     event = RequestEvent.objects.create(
         request=locked,
         kind=EventKind.TRANSITION,
@@ -355,7 +355,7 @@ def complete_request(request: DataSubjectRequest, *, actor, outcome: str | Defer
     typed by a handler, or written by the portal as a message rendered in the reader's
     language (``DeferredText``)."""
     outcome = _require_text(outcome, _("Write the answer to the person."))
-    free_text, message = deferred_text.dumps(outcome)
+    free_text, message = deferred_text.as_columns(outcome)
     return _transition(
         request,
         S.COMPLETED,
@@ -406,7 +406,7 @@ def add_note(
     """An internal note for the handlers, or (``internal=False``) a message the person
     reads on their request page."""
     text = _require_text(text, _("Write the note."))
-    free_text, message = deferred_text.dumps(text)
+    free_text, message = deferred_text.as_columns(text)
     locked = _lock(request)
     event = RequestEvent.objects.create(
         request=locked,
