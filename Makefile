@@ -29,16 +29,14 @@ install: $(BIN)/.installed
 
 run: install
 	$(BIN)/python manage.py migrate --noinput -v 0
-	$(BIN)/python manage.py seed_demo --members $(DEMO_MEMBERS)
+	$(BIN)/python manage.py seed_demo --members $(DEMO_MEMBERS) --portal-url http://$(HOST):$(PORT)
 	@echo ""
 	@echo "  Custodia is starting on http://$(HOST):$(PORT)/  (operations console: http://$(HOST):$(PORT)/ops/)"
 	@echo "  SMS codes are written to var/sms-outbox.jsonl and shown at http://$(HOST):$(PORT)/dev/sms/"
 	@echo "  Press Ctrl-C to stop the web server, the worker and beat together."
 	@echo ""
-	@trap 'kill 0' INT TERM EXIT; \
-	  $(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 & \
-	  $(BIN)/celery -A config beat --loglevel=INFO & \
-	  $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@# Ctrl-C or SIGTERM (an IDE, a supervisor) stops all three within seconds: bin/run-portal.
+	@exec $(BIN)/python bin/run-portal --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .

@@ -218,7 +218,10 @@ PUBLIC_URLS = frozenset(
         "set_language",
         "service_notices",  # ANON-6: public announcements
         "security_notices",  # SEC-4: public announcements
+        "favicon",
         "dev_sms_outbox",  # development only (404 otherwise)
+        "dev_deletion_notices",  # development only: the demo provider's receiver
+        "dev_deletion_notice_receive",
         "consent:policy_list",
         "consent:policy_current",
         "consent:policy_version",

@@ -4,6 +4,8 @@ write through ``accounts.services``."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
@@ -12,11 +14,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms.utils import ErrorDict
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
+from django.utils.translation import check_for_language, ngettext
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
-from django.utils.translation import ngettext
+from django.views import i18n as i18n_views
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import assurance, lockout, services, services_two_factor, two_factor
@@ -82,7 +85,9 @@ def _next_from(request: HttpRequest) -> str:
 
 
 def _safe_target(request: HttpRequest, target: str) -> str:
-    return local_url(request, target) or settings.LOGIN_REDIRECT_URL  # never an open redirect to another site
+    # Never an open redirect to another site; the default as a path, not a URL name:
+    # the target travels on as ``?next=`` (to enrollment), where only paths are taken.
+    return local_url(request, target) or resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
 def _sign_in(request: HttpRequest, user: User, *, method: str = "password") -> HttpResponse:
@@ -414,15 +419,29 @@ def cancel_deletion(request: HttpRequest) -> HttpResponse:
     return redirect("accounts:delete")
 
 
+@require_POST
+def switch_language(request: HttpRequest) -> HttpResponse:
+    """Django's ``set_language`` (cookie, redirect back), and for a signed-in person
+    their preferred language too: what the portal writes to them later, on a worker or
+    by SMS, is in the language they chose."""
+    response = i18n_views.set_language(request)
+    language = request.POST.get(i18n_views.LANGUAGE_QUERY_PARAMETER, "")
+    if request.user.is_authenticated and response.status_code in (302, 204) and check_for_language(language):
+        services.remember_language(request.user, language, ip=client_ip(request))
+    return response
+
+
 def dev_sms_outbox(request: HttpRequest) -> HttpResponse:
     """Development only: the newest messages written by the file SMS backend, so a demo
     can sign up without a phone. 404 unless DEBUG is on and the file backend is in use."""
     if not settings.DEBUG or settings.SMS_BACKEND != "accounts.sms.FileBackend":
         raise Http404
+    messages_sent = read_file_outbox(limit=20)
+    for message in messages_sent:
+        # Written in UTC: the template shows it in the viewer's time zone, "… ago" in their language.
+        message["sent_at"] = datetime.fromisoformat(message["at"])
     # It reads a file and needs no database: no service-notice banner (ANON-6) either.
-    return render(
-        request, "accounts/dev_sms.html", {"messages_sent": read_file_outbox(limit=20), "shutdown_notices": ()}
-    )
+    return render(request, "accounts/dev_sms.html", {"messages_sent": messages_sent, "shutdown_notices": ()})
 
 
 @login_required

@@ -183,6 +183,8 @@ TWO_FACTOR_RECOVERY_CODES = env_int("TWO_FACTOR_RECOVERY_CODES", 10, minimum=4)
 # SMS one-time codes (ACC-1): pluggable sender, hashed storage, expiry, attempts, rate limits.
 SMS_BACKEND = env_str("SMS_BACKEND", "accounts.sms.FileBackend")
 SMS_FILE_PATH = Path(env_str("SMS_FILE_PATH", str(VAR_DIR / "sms-outbox.jsonl")))
+# Development only: what the stand-in provider's deletion-notice endpoint received (/dev/deletion-notices/).
+DEV_DELETION_NOTICES_PATH = Path(env_str("DEV_DELETION_NOTICES_PATH", str(VAR_DIR / "deletion-notices.jsonl")))
 SMS_CODE_TTL = timedelta(seconds=env_int("SMS_CODE_TTL_SECONDS", 300, minimum=30))
 SMS_CODE_MAX_ATTEMPTS = env_int("SMS_CODE_MAX_ATTEMPTS", 5, minimum=1)
 SMS_CODE_RESEND_INTERVAL = timedelta(seconds=env_int("SMS_CODE_RESEND_SECONDS", 60, minimum=0))

@@ -20,3 +20,9 @@ class ConsentConfig(AppConfig):
         lifecycle.register()
         # CON-5: explicit consents to sensitive processing given on lower apps' pages.
         sensitive.connect()
+
+        from consent.services import demo_data
+        from organizations.services.demo_data import register_demo_step
+
+        # seed_demo: a third-party service whose deletion endpoint works (the dev receiver).
+        register_demo_step("third_party_service", demo_data.ensure_demo_service)

@@ -31,3 +31,11 @@ class RequestsConfig(AppConfig):
         anonymization.register_kind(JobKind.DISBAND, finisher=workflow.hand_over_on_disband)
         # REQ-8: deletion requests run on the anonymization engine and complete with it.
         fulfilment.register()
+
+        from organizations.services.demo_data import register_demo_step
+        from requests.services import demo_data
+
+        # seed_demo: a request waiting for the operations request handler.
+        register_demo_step(
+            "request_for_operations", demo_data.ensure_demo_request, reset=demo_data.forget_demo_requests
+        )

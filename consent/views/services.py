@@ -220,7 +220,7 @@ def service_close(request: HttpRequest, org_id: int, service_id: int) -> HttpRes
     detail = redirect("consent:service_detail", org_id=access.organization.pk, service_id=service.pk)
     if grant is None:
         return detail
-    form = CloseServiceForm(posted_data(request))
+    form = CloseServiceForm(posted_data(request), first_party=service.kind == ServiceKind.FIRST_PARTY)
     if request.method == "POST" and form.is_valid():
         try:
             sharing.close_service(access, grant, ip=client_ip(request))

@@ -206,6 +206,21 @@ def test_an_owner_without_a_device_is_signed_in_and_sent_to_enrollment(client, c
     assert profile.status_code == 302 and profile["Location"] == f"{ENROLL}?next=%2Faccounts%2Fprofile%2F"
 
 
+def test_enrollment_without_a_target_goes_on_to_the_profile_path(client, cast):
+    """SEC-1: with no ``next`` the sign-in's default target travels to enrollment as a
+    local path (never the URL name ``accounts:profile``, which enrollment would drop),
+    and after the recovery codes the person lands on their profile."""
+    response = password_step(client, cast.owner)
+    assert response["Location"] == ENROLL + "?next=%2Faccounts%2Fprofile%2F"
+    enroll = client.get(response["Location"]).content.decode()
+    secret = client.session[two_factor.ENROLL_SECRET_SESSION_KEY]
+    assert 'value="/accounts/profile/"' in enroll
+    response = client.post(ENROLL, {"code": code_at(secret), "next": "/accounts/profile/"})
+    assert response["Location"] == CODES + "?next=%2Faccounts%2Fprofile%2F"
+    response = client.post(CODES, {"next": "/accounts/profile/"})
+    assert response["Location"] == PROFILE
+
+
 def test_a_member_without_a_device_signs_in_as_before(client, cast):
     response = password_step(client, cast.member_user)
     assert response.status_code == 302 and response["Location"] == PROFILE

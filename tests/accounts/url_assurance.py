@@ -345,6 +345,9 @@ AREAS = {
     "ops/(?P<app_label>auth|dataprotection|accounts|otp_totp|otp_static|organizations|consent|requests)/$": "console",
     "ops/(?P<url>.*)$": "console",
     "dev/sms/": "public",
+    "dev/deletion-notices/": "public",
+    "dev/deletion-notices/<slug:code>/": "public",
+    "favicon.ico": "public",
 }
 
 SENSITIVE = {

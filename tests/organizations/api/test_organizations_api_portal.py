@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.api.tokens import create_api_token, revoke_api_token
 from accounts.models import ApiToken, TokenScope
-from dataprotection.models import AuditEvent, JobStatus
+from dataprotection.models import AnonymizationJob, AuditEvent, JobStatus
 from organizations.models import (
     Administrator,
     AdministratorRole,
@@ -255,6 +255,22 @@ def test_disband_with_a_fresh_code_then_cancel(cast, owner_api, sms_outbox, djan
     assert status["Cache-Control"] == "no-store"
     cancelled = owner_api.post(base(cast) + "disband/cancel/")
     assert cancelled.status_code == 200 and cancelled.json()["organization_status"] == "active"
+    assert owner_api.post(base(cast) + "disband/cancel/").status_code == 409
+
+
+def test_after_the_grace_window_the_api_offers_no_cancel(
+    cast, owner_api, sms_outbox, django_capture_on_commit_callbacks, settings
+):
+    """ORG-11: a due job (grace window over, not taken up yet) cannot be cancelled."""
+    settings.DISBAND_GRACE_DAYS = 7
+    send_disband_code(cast, owner_api, django_capture_on_commit_callbacks)
+    code = last_code(sms_outbox, cast.owner.phone)
+    owner_api.post(base(cast) + "disband/", {"code": code, "confirm_name": cast.organization.name}, format="json")
+    AnonymizationJob.objects.filter(organization_id=cast.organization.pk).update(
+        not_before=timezone.now() - timedelta(seconds=1)
+    )
+    status = owner_api.get(base(cast) + "disband/").json()
+    assert status["job"]["status"] == JobStatus.SCHEDULED and status["job"]["can_cancel"] is False
     assert owner_api.post(base(cast) + "disband/cancel/").status_code == 409
 
 
