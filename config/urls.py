@@ -8,6 +8,7 @@ from django.views.generic import TemplateView
 from django.views.i18n import set_language
 
 from accounts import views as account_views
+from config import health
 from organizations.views import incidents as incident_views
 from organizations.views import retention as retention_views
 
@@ -26,6 +27,9 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("ops/", admin.site.urls),
     path("dev/sms/", account_views.dev_sms_outbox, name="dev_sms_outbox"),
+    # Public, unauthenticated probes for load balancers: ok/failing per part, nothing more.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
 ]
 
 if settings.DEBUG:
