@@ -219,6 +219,8 @@ PUBLIC_URLS = frozenset(
         "service_notices",  # ANON-6: public announcements
         "security_notices",  # SEC-4: public announcements
         "favicon",
+        "healthz",  # load-balancer probes: ok/failing per part, nothing more
+        "readyz",
         "dev_sms_outbox",  # development only (404 otherwise)
         "dev_deletion_notices",  # development only: the demo provider's receiver
         "dev_deletion_notice_receive",

@@ -247,8 +247,22 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-if PRODUCTION:
+# CUSTODIA_LOCAL_HTTP=true: the production profile served over plain HTTP on this
+# machine only (``make serve``, the production-stack test, bench/load.py): no HTTPS
+# redirect, no HSTS, cookies without the Secure flag -- everything else as in
+# production. Off unless set, and refused unless every allowed host is a loopback name,
+# so it cannot be left on in a real deployment.
+LOCAL_HTTP = env_bool("CUSTODIA_LOCAL_HTTP", False)
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+if PRODUCTION and LOCAL_HTTP and not (ALLOWED_HOSTS and set(ALLOWED_HOSTS) <= LOOPBACK_HOSTS):
+    raise ImproperlyConfigured(
+        "CUSTODIA_LOCAL_HTTP serves without TLS and is only for this machine: ALLOWED_HOSTS must be "
+        f"loopback names ({', '.join(sorted(LOOPBACK_HOSTS))}), got {', '.join(ALLOWED_HOSTS) or 'none'}"
+    )
+if PRODUCTION and not LOCAL_HTTP:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Load balancers often probe the backend over plain HTTP (config/health.py).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True

@@ -9,6 +9,7 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 
 from accounts import views as account_views
+from config import health
 from consent.views import deletion_receiver
 from organizations.views import incidents as incident_views
 from organizations.views import retention as retention_views
@@ -39,6 +40,9 @@ urlpatterns = [
     path("dev/sms/", account_views.dev_sms_outbox, name="dev_sms_outbox"),
     path("dev/deletion-notices/", deletion_receiver.received_notices, name="dev_deletion_notices"),
     path("dev/deletion-notices/<slug:code>/", deletion_receiver.receive_notice, name="dev_deletion_notice_receive"),
+    # Public, unauthenticated probes for load balancers: ok/failing per part, nothing more.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
 ]
 
 if settings.DEBUG:

@@ -348,6 +348,8 @@ AREAS = {
     "dev/deletion-notices/": "public",
     "dev/deletion-notices/<slug:code>/": "public",
     "favicon.ico": "public",
+    "healthz": "public",
+    "readyz": "public",
 }
 
 SENSITIVE = {
