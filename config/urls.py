@@ -4,6 +4,7 @@ from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 from django.views.i18n import set_language
 
@@ -11,8 +12,9 @@ from accounts import views as account_views
 from organizations.views import incidents as incident_views
 from organizations.views import retention as retention_views
 
-admin.site.site_header = "Custodia operations"
-admin.site.site_title = "Custodia operations"
+admin.site.site_header = _("Custodia operations")
+admin.site.site_title = _("Custodia operations")
+admin.site.index_title = _("Operations console")
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),

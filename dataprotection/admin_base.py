@@ -17,8 +17,9 @@ from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.html import format_html
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from dataprotection.audit import client_ip, record_event
+from dataprotection.audit import client_ip, organization_names, record_event
 
 MASK = "••••••"
 
@@ -35,6 +36,29 @@ class ReadOnlyModelAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class OrganizationNamesAdmin(admin.ModelAdmin):
+    """Lists whose rows hold an ``organization_id`` (a plain integer: the trail outlives
+    the organization) show the organization's name: looked up once for the whole page
+    through the registered namers, never per row."""
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        rows = list(changelist.result_list)  # evaluated once; the template reuses these rows
+        names = organization_names({row.organization_id for row in rows})
+        for row in rows:
+            row.organization_name = names.get(row.organization_id)
+        return changelist
+
+    @admin.display(description=_("organization"), ordering="organization_id")
+    def organization_display(self, obj) -> str:
+        if obj.organization_id is None:
+            return "—"
+        name = getattr(obj, "organization_name", None)
+        if name is None:  # a detail page: one object, one lookup
+            name = organization_names({obj.organization_id}).get(obj.organization_id)
+        return name or gettext("organization no longer exists (#%(id)s)") % {"id": obj.organization_id}
 
 
 def mask_all(value: str) -> str:

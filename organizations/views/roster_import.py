@@ -18,7 +18,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from dataprotection.audit import client_ip, record_event
-from organizations import importing
 from organizations.collection import collected_fields
 from organizations.forms.roster_import import ImportDecisionForm, RosterImportForm
 from organizations.models import ImportStatus, Right, RosterImport
@@ -27,6 +26,7 @@ from organizations.services import roster_import as services
 from organizations.views.common import render_org
 
 RECENT_IMPORTS = 10
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 WORKING = (ImportStatus.VALIDATING, ImportStatus.IMPORTING)
 
 
@@ -58,10 +58,17 @@ def _get_import(access: OrgAccess, import_id: int) -> RosterImport:
 @login_required
 @require_http_methods(["GET", "POST"])
 def import_upload(request: HttpRequest, org_id: int) -> HttpResponse:
-    """ORG-7: upload a roster file with the consent attestation (ORG-6); ``?template=1``
-    downloads a header-only CSV of the fields the organization collects."""
+    """ORG-7: upload a roster file with the consent attestation (ORG-6); ``?template=xlsx``
+    downloads the Excel template (header row, drop-down lists, a guide sheet with the
+    allowed values and an example row), ``?template=csv`` a header-only CSV of the
+    fields the organization collects."""
     access = org_access(request.user, org_id)
     access.require(Right.EDIT_ROSTER)
+    if request.method == "GET" and request.GET.get("template") == "xlsx":
+        response = HttpResponse(services.template_xlsx(access), content_type=XLSX_TYPE)
+        response["Content-Disposition"] = 'attachment; filename="roster-template.xlsx"'
+        response["Cache-Control"] = "no-store"
+        return response
     if request.method == "GET" and request.GET.get("template"):
         return _csv_response(services.template_csv(access), "roster-template.csv")
     collected = collected_fields(access.organization)
@@ -81,7 +88,6 @@ def import_upload(request: HttpRequest, org_id: int) -> HttpResponse:
             return redirect("organizations:roster_import_detail", org_id=access.organization.pk, import_id=job.pk)
     else:
         form = RosterImportForm(collected=collected)
-    columns = importing.template_columns(collected)
     return render_org(
         request,
         "organizations/roster_import/upload.html",
@@ -89,7 +95,7 @@ def import_upload(request: HttpRequest, org_id: int) -> HttpResponse:
         {
             "section": "roster",
             "form": form,
-            "columns": [(name, importing.field_label(name)) for name in columns],
+            "guide": services.template_guide(access),
             "recent": list(_imports_visible_to(access).select_related("uploaded_by")[:RECENT_IMPORTS]),
         },
     )

@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from dataprotection.admin_base import SensitiveValue, SensitiveValuesAdmin
 from dataprotection.audit import client_ip
 from dataprotection.staff_roles import REVEAL_REQUEST_DETAILS
+from requests import selectors
 from requests.deadlines import add_months
 from requests.models import (
     OPEN_STATUSES,
@@ -319,7 +320,7 @@ class DataSubjectRequestAdmin(SensitiveValuesAdmin):
                 "fields": (
                     "received_at",
                     "verified_at",
-                    "verification_method",
+                    "verification_display",
                     "original_due_on",
                     "due_on",
                     "due_badge",
@@ -337,7 +338,7 @@ class DataSubjectRequestAdmin(SensitiveValuesAdmin):
                 "fields": (
                     "details_display",
                     "deletion_grounds",
-                    "field",
+                    "field_display",
                     "proposed_value_display",
                     "evidence_display",
                     "automated_decision",
@@ -369,6 +370,14 @@ class DataSubjectRequestAdmin(SensitiveValuesAdmin):
         return super().get_queryset(request).select_related("organization", "assignee")
 
     # ---- columns
+
+    @admin.display(description=_("verified by"))
+    def verification_display(self, obj: DataSubjectRequest) -> str:
+        return selectors.verification_label(obj.verification_method)
+
+    @admin.display(description=_("field"))
+    def field_display(self, obj: DataSubjectRequest) -> str:
+        return selectors.request_field_label(obj) or "—"
 
     @admin.display(description=_("days left"))
     def due_badge(self, obj: DataSubjectRequest) -> str:

@@ -63,7 +63,8 @@ def test_owner_searches_reveals_and_finds_the_reveal_in_the_audit_log(page, cast
     expect(event_row).to_have_count(1)
     expect(event_row).to_contain_text("Owner")
     expect(event_row).to_contain_text("Member")
-    expect(event_row).to_contain_text("id_number")
+    expect(event_row).to_contain_text("Sensitive field revealed")
+    expect(event_row).to_contain_text("ID card number")  # the field's label, never its value
     expect(page.locator("#audit")).not_to_contain_text(ID_NUMBER)
     page.get_by_label("Action").select_option("member.revealed")
     page.get_by_role("button", name="Filter").click()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -146,7 +147,7 @@ def test_permission_matrix_of_every_import_view(client, cast, role, django_captu
         client.force_login(getattr(cast, role))
     responses = (
         client.get(upload_url(cast)),
-        client.get(upload_url(cast) + "?template=1"),
+        client.get(upload_url(cast) + "?template=csv"),
         client.get(detail_url(cast, job)),
         client.get(report_url(cast, job)),
         client.post(detail_url(cast, job), {"action": "discard"}),
@@ -193,7 +194,7 @@ def test_sub_admin_sees_its_own_import_and_writes_only_in_its_scope(client, cast
 
 def test_template_csv_has_the_collected_fields(owner_client, cast):
     collect(cast.organization, "id_number")
-    response = owner_client.get(upload_url(cast) + "?template=1", HTTP_ACCEPT_LANGUAGE="en")
+    response = owner_client.get(upload_url(cast) + "?template=csv", HTTP_ACCEPT_LANGUAGE="en")
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     text = response.content.decode("utf-8-sig")
@@ -204,9 +205,46 @@ def test_template_csv_has_the_collected_fields(owner_client, cast):
     assert "bank_card" not in fields  # not collected
 
 
+def test_excel_template_reads_back_as_a_header_only_import_with_a_guide(owner_client, cast):
+    """ORG-7: the first sheet -- the only one the import reads -- is the header row; the
+    guide sheet gives every column's allowed values and an example row, with the
+    organization's own department paths; the department column offers them in a list."""
+    from openpyxl import load_workbook
+
+    collect(cast.organization, "id_number", "degree")
+    response = owner_client.get(upload_url(cast) + "?template=xlsx", HTTP_ACCEPT_LANGUAGE="en")
+    assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    workbook = load_workbook(io.BytesIO(response.content))
+    assert workbook.sheetnames == ["Roster", "Guide", "Departments"]
+    header = [cell.value for cell in workbook["Roster"][1]]
+    assert workbook["Roster"].max_row == 1  # no example row where the import would read it
+    fields = [importing.header_aliases()[importing._normalize_header(cell)] for cell in header]
+    assert fields[:3] == ["name", "mobile", "department"] and {"id_number", "degree"} <= set(fields)
+    rows = list(workbook["Guide"].iter_rows(values_only=True))
+    by_column = {row[0]: row for row in rows[3 : 3 + len(header)]}
+    assert by_column["Mobile number"][1] == "Yes" and by_column["Department"][1] == "No"
+    assert "Sales/Sales East" in by_column["Department"][2] and "Engineering" in by_column["Department"][2]
+    assert "Bachelor's degree" in by_column["Degree"][2]
+    assert by_column["Department"][3] == "Sales/Sales East"
+    example_header, example = rows[-2], rows[-1]
+    assert list(example_header) == header and example[1] == "13900001111"
+    departments = [row[0] for row in workbook["Departments"].iter_rows(min_row=2, values_only=True)]
+    assert departments == ["Sales", "Sales/Sales East", "Engineering"]  # tree order
+    validations = {str(v.sqref).split(":")[0]: v.formula1 for v in workbook["Roster"].data_validations.dataValidation}
+    assert validations["C2"] == "'Departments'!$A$2:$A$4"
+    # The template, uploaded as it is, is a file with a header and no rows: nothing to import.
+    assert list(importing.read_rows(response.content, "xlsx")) == [header]
+
+
+def test_upload_page_lists_the_columns_with_allowed_values(owner_client, cast):
+    content = owner_client.get(upload_url(cast), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'id="import-columns"' in content
+    assert "Sales/Sales East" in content and "13900001111" in content
+
+
 def test_upload_page_links_template_and_roster_list_links_import_and_export(owner_client, cast):
     content = owner_client.get(upload_url(cast)).content.decode()
-    assert "?template=1" in content
+    assert "?template=csv" in content and "?template=xlsx" in content
     roster = owner_client.get(reverse("organizations:roster", args=[cast.organization.pk])).content.decode()
     assert upload_url(cast) in roster
     assert reverse("organizations:roster_export", args=[cast.organization.pk]) in roster
@@ -545,7 +583,9 @@ def test_the_page_refreshes_itself_while_working(owner_client, cast):
     )  # fmt: skip
     page = owner_client.get(detail_url(cast, job)).content.decode()
     assert '<meta http-equiv="refresh" content="2">' in page
-    assert "<progress" in page and "<script" not in page
+    # The refresh is a meta tag, not a script (the layout's own script file is no poller).
+    assert "<progress" in page and not re.search(r"<script(?![^>]*\bsrc=)", page)
+    assert re.findall(r'<script src="([^"]+)"', page) == ["/static/js/layout.js"]
     RosterImport.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED)
     assert "http-equiv" not in owner_client.get(detail_url(cast, job)).content.decode()
 
