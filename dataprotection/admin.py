@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from dataprotection import anonymization, audit_chain, tasks
-from dataprotection.admin_base import OrganizationNamesAdmin, ReadOnlyModelAdmin
+from dataprotection.admin_base import OrganizationNamesAdmin, ReadOnlyModelAdmin, choice_column, choice_filter
 from dataprotection.audit import client_ip, record_event
 from dataprotection.audit_labels import action_label
 from dataprotection.job_details import render_job_details
@@ -49,20 +49,21 @@ class AuditEventAdmin(OrganizationNamesAdmin, ReadOnlyModelAdmin):
     list_display = (
         "occurred_at",
         "action_display",
-        "actor_kind",
+        "actor_kind_display",
         "actor",
         "subject_user",
         "organization_display",
         "target_display",
     )
-    list_filter = (ActionListFilter, "actor_kind")
+    list_filter = (ActionListFilter, choice_filter(AuditEvent, "actor_kind"))
+    actor_kind_display = choice_column(AuditEvent, "actor_kind")
     list_select_related = ("actor", "subject_user")
     date_hierarchy = "occurred_at"
     search_fields = ("action", "target_id", "=organization_id")
     fields = (
         "occurred_at",
         "action_display",
-        "actor_kind",
+        "actor_kind_display",
         "actor",
         "subject_user",
         "organization_display",

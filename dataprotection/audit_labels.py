@@ -9,6 +9,9 @@ one still reads as a sentence -- the label of its domain -- never as the raw cod
 
 from __future__ import annotations
 
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 ACTION_LABELS = {
@@ -172,3 +175,12 @@ def action_label(code: str) -> str:
     """The label of ``code`` in the active language; never the code itself."""
     label = ACTION_LABELS.get(code) or DOMAIN_LABELS.get(code.partition(".")[0], OTHER_ACTION)
     return str(label)
+
+
+def field_label(target_type: str, name: str) -> str:
+    """The label of a changed field named in an event: the verbose name of the field of
+    the event's target model (``organizations.member``), else the name as stored."""
+    try:
+        return str(capfirst(apps.get_model(target_type)._meta.get_field(name).verbose_name))
+    except (LookupError, ValueError, FieldDoesNotExist):
+        return name

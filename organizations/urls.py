@@ -47,6 +47,11 @@ urlpatterns = [
     path("<int:org_id>/roster/import/", roster_import.import_upload, name="roster_import"),
     path("<int:org_id>/roster/import/<int:import_id>/", roster_import.import_detail, name="roster_import_detail"),
     path(
+        "<int:org_id>/roster/import/<int:import_id>/status.json",
+        roster_import.import_status,
+        name="roster_import_status",
+    ),
+    path(
         "<int:org_id>/roster/import/<int:import_id>/report.csv",
         roster_import.import_report,
         name="roster_import_report",

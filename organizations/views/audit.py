@@ -5,29 +5,18 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from django.apps import apps
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import FieldDoesNotExist
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from django.utils.text import capfirst
 from django.views.decorators.http import require_GET
 
-from dataprotection.audit_labels import action_label
+from dataprotection.audit_labels import action_label, field_label
 from dataprotection.models import AuditEvent
 from organizations.forms.roster import AuditFilterForm
 from organizations.models import Member
 from organizations.permissions import org_access
 from organizations.views.common import render_org
 from organizations.views.roster import page_window
-
-
-def field_label(target_type: str, name: str) -> str:
-    """The verbose name of a field of the event's target model, else the name as stored."""
-    try:
-        return str(capfirst(apps.get_model(target_type)._meta.get_field(name).verbose_name))
-    except (LookupError, ValueError, FieldDoesNotExist):
-        return name
 
 
 def _start_of(day) -> datetime:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -141,6 +141,23 @@ def import_detail(request: HttpRequest, org_id: int, import_id: int) -> HttpResp
             "errors": job.error_preview,
             "more_errors": max(0, _error_count(job) - len(job.error_preview)),
         },
+    )
+
+
+@never_cache
+@login_required
+@require_GET
+def import_status(request: HttpRequest, org_id: int, import_id: int) -> JsonResponse:
+    """ORG-7: where a job is, for the detail page's progress bar (same rights as the page)."""
+    access = org_access(request.user, org_id)
+    job = _get_import(access, import_id)
+    return JsonResponse(
+        {
+            "status": job.status,
+            "working": job.status in WORKING,
+            "processed_rows": job.processed_rows,
+            "total_rows": job.total_rows,
+        }
     )
 
 

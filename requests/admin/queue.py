@@ -25,10 +25,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from dataprotection.admin_base import SensitiveValue, SensitiveValuesAdmin
+from dataprotection.admin_base import SensitiveValue, SensitiveValuesAdmin, choice_column, choice_filter
 from dataprotection.audit import client_ip
 from dataprotection.staff_roles import REVEAL_REQUEST_DETAILS
 from requests import selectors
@@ -281,7 +282,7 @@ class DataSubjectRequestAdmin(SensitiveValuesAdmin):
         "reference",
         "kind",
         "jurisdiction",
-        "status",
+        "status_display",
         "due_on",
         "due_badge",
         "assignee",
@@ -289,7 +290,15 @@ class DataSubjectRequestAdmin(SensitiveValuesAdmin):
     )
     list_display_links = ("reference",)
     list_select_related = ("organization", "assignee")
-    list_filter = ("status", DueFilter, RoutedFilter, AssigneeFilter, "kind", "jurisdiction")
+    list_filter = (
+        choice_filter(DataSubjectRequest, "status"),
+        DueFilter,
+        RoutedFilter,
+        AssigneeFilter,
+        "kind",
+        "jurisdiction",
+    )
+    status_display = choice_column(DataSubjectRequest, "status")
     search_fields = ("=reference",)
     ordering = ("due_on", "pk")
     show_full_result_count = False
@@ -304,7 +313,7 @@ class DataSubjectRequestAdmin(SensitiveValuesAdmin):
                     "reference",
                     "kind",
                     "jurisdiction",
-                    "status",
+                    "status_display",
                     "routed_to",
                     "subject",
                     "agent",
@@ -383,10 +392,10 @@ class DataSubjectRequestAdmin(SensitiveValuesAdmin):
     def due_badge(self, obj: DataSubjectRequest) -> str:
         text, kind = days_left_text(obj, timezone.localdate())
         if kind == "overdue":
-            return format_html('<strong class="errornote">⚠ {}</strong>', text)
+            return format_html('<strong class="errornote">⚠ {}</strong>', capfirst(text))
         if kind == "soon":
-            return format_html("<strong>{}</strong>", text)
-        return text
+            return format_html("<strong>{}</strong>", capfirst(text))
+        return capfirst(text)
 
     @admin.display(description=_("routed to"))
     def routed_to(self, obj: DataSubjectRequest) -> str:

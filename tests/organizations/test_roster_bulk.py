@@ -266,7 +266,7 @@ def test_a_viewer_without_edit_roster_gets_403_for_move_and_remove(client, cast,
     assert post_action(client, cast, "export", [cast.member.pk]).status_code == 200
     assert snapshot(cast) == before
     content = client.get(roster_url(cast)).content.decode()
-    assert "Export selected" in content and "Remove selected" not in content and "Move selected" not in content
+    assert "Export selected" in content and "Remove from roster" not in content and "Move selected" not in content
 
 
 def test_a_frozen_organization_refuses_move_and_remove_but_exports(client, cast, people):
@@ -280,7 +280,7 @@ def test_a_frozen_organization_refuses_move_and_remove_but_exports(client, cast,
         assert snapshot(cast) == before
         assert post_action(client, cast, "export", [cast.member.pk]).status_code == 200
         content = client.get(roster_url(cast)).content.decode()
-        assert "Remove selected" not in content and "Move selected" not in content
+        assert "Remove from roster" not in content and "Move selected" not in content
     assert not AuditEvent.objects.exclude(action="roster.selection_exported").exists()
 
 

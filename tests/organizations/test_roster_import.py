@@ -11,6 +11,7 @@ import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 
 from dataprotection.identifiers import id_number_check_digit, luhn_check_digit
@@ -576,18 +577,28 @@ def test_discard_deletes_the_stored_file(owner_client, cast, django_capture_on_c
     assert member_count(cast) == 1
 
 
-def test_the_page_refreshes_itself_while_working(owner_client, cast):
+def test_the_page_follows_the_job_while_working(owner_client, cast):
+    """ORG-7: while working, the page polls the job's status with a script file (no
+    timed refresh of the whole page, WCAG 2.2.1, and no inline script under the CSP) and
+    offers a link to check again; the status is for the uploader and the owner only."""
     job = RosterImport.objects.create(
         organization=cast.organization, uploaded_by=cast.owner, file_name="x.csv", file_format="csv",
         status=ImportStatus.VALIDATING, total_rows=0, processed_rows=5000,
     )  # fmt: skip
+    status_url = reverse("organizations:roster_import_status", args=[cast.organization.pk, job.pk])
     page = owner_client.get(detail_url(cast, job)).content.decode()
-    assert '<meta http-equiv="refresh" content="2">' in page
-    # The refresh is a meta tag, not a script (the layout's own script file is no poller).
-    assert "<progress" in page and not re.search(r"<script(?![^>]*\bsrc=)", page)
-    assert re.findall(r'<script src="([^"]+)"', page) == ["/static/js/layout.js"]
+    assert "http-equiv" not in page and not re.search(r"<script(?![^>]*\bsrc=)", page)
+    assert f'data-import-status-url="{status_url}"' in page and "/static/js/import-progress.js" in page
+    assert f'href="{detail_url(cast, job)}">Check again</a>' in page
+    assert owner_client.get(status_url).json() == {
+        "status": "validating", "working": True, "processed_rows": 5000, "total_rows": 0
+    }  # fmt: skip
+    other = Client()
+    other.force_login(cast.sub_admin)  # not the uploader
+    assert other.get(status_url).status_code == 404
     RosterImport.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED)
-    assert "http-equiv" not in owner_client.get(detail_url(cast, job)).content.decode()
+    assert owner_client.get(status_url).json()["working"] is False
+    assert "import-progress.js" not in owner_client.get(detail_url(cast, job)).content.decode()
 
 
 # --------------------------------------------------------------------------- queries and XLSX
