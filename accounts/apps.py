@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class AccountsConfig(AppConfig):
@@ -20,7 +21,7 @@ class AccountsConfig(AppConfig):
 DEVICE_FIELD_NAMES = {
     "user": _("person"),
     "name": _("name"),
-    "confirmed": _("confirmed"),
+    "confirmed": pgettext_lazy("device", "confirmed"),
     "created_at": _("created at"),
     "last_used_at": _("last used at"),
     "throttling_failure_timestamp": _("last failed attempt"),
@@ -38,11 +39,16 @@ DEVICE_FIELD_NAMES = {
 
 
 def _rename(model, singular, plural) -> None:
+    from django.contrib import admin
+
     model._meta.verbose_name = singular
     model._meta.verbose_name_plural = plural
     for field in model._meta.get_fields():
         if field.name in DEVICE_FIELD_NAMES and hasattr(field, "verbose_name"):
             field.verbose_name = DEVICE_FIELD_NAMES[field.name]
+    model_admin = admin.site._registry.get(model)
+    if model_admin is not None and model_admin.search_help_text:
+        model_admin.search_help_text = _("Search by the person's mobile number")
 
 
 class AuthenticatorAppsConfig(AppConfig):

@@ -30,7 +30,7 @@ class ActionListFilter(admin.SimpleListFilter):
     """The recorded actions by their labels (the codes stay in the query string)."""
 
     title = _("action")
-    parameter_name = "action"
+    parameter_name = "action__exact"  # as Django's own filter named it
 
     def lookups(self, request, model_admin):
         codes = AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()

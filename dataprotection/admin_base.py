@@ -85,7 +85,7 @@ def choice_filter(model, field_name: str) -> type[admin.SimpleListFilter]:
 
     class ChoiceFilter(admin.SimpleListFilter):
         title = model_field.verbose_name
-        parameter_name = field_name
+        parameter_name = f"{field_name}__exact"  # the parameter Django's own choice filter uses
 
         def lookups(self, request, model_admin):
             return [(value, capfirst(str(label))) for value, label in model_field.flatchoices]
