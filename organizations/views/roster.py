@@ -318,9 +318,10 @@ def _back_to_roster(access: OrgAccess, return_query: str) -> HttpResponse:
     return redirect(url + ("?" + urlencode(params) if params else ""))
 
 
-def _selection_form(request: HttpRequest, access: OrgAccess) -> RosterSelectionForm:
+def _selection_form(request: HttpRequest, access: OrgAccess, *, moving: bool = False) -> RosterSelectionForm:
+    """The posted selection; ``moving`` also offers the departments it may move to."""
     targets = []
-    if access.has(Right.EDIT_ROSTER):
+    if moving and access.has(Right.EDIT_ROSTER):
         departments = list(access.departments(Right.EDIT_ROSTER).only("pk", "name", "depth"))
         top_depth = min((d.depth for d in departments), default=0)
         targets = [(d.pk, "\u2003" * (d.depth - top_depth) + d.name) for d in departments]
@@ -339,7 +340,7 @@ def roster_bulk_move(request: HttpRequest, org_id: int) -> HttpResponse:
     and on the department; refused as a whole otherwise)."""
     access = org_access(request.user, org_id)
     access.require(Right.EDIT_ROSTER)
-    form = _selection_form(request, access)
+    form = _selection_form(request, access, moving=True)
     if not form.is_valid() or form.cleaned_data["target"] is None:
         error = form.errors.get("members") or form.errors.get("target") or [_("Choose the department to move them to.")]
         return _refused(request, access, ValidationError(list(error)))
@@ -349,17 +350,24 @@ def roster_bulk_move(request: HttpRequest, org_id: int) -> HttpResponse:
     except bulk.BulkActionRefused as exc:
         return _refused(request, access, exc)
     selected = len(form.cleaned_data["members"])
-    messages.success(
-        request,
-        ngettext(
-            "%(count)s member was moved to %(department)s.",
-            "%(count)s members were moved to %(department)s.",
-            selected,
+    if moved:
+        messages.success(
+            request,
+            ngettext(
+                "%(count)s member was moved to %(department)s.",
+                "%(count)s members were moved to %(department)s.",
+                moved,
+            )
+            % {"count": moved, "department": department.name},
         )
-        % {"count": selected, "department": department.name},
-    )
     if moved < selected:
-        messages.info(request, _("The others were already there."))
+        messages.info(
+            request,
+            _("The others were already there.")
+            if moved
+            else _("The selected members were already in %(department)s; nothing changed.")
+            % {"department": department.name},
+        )
     return _back_to_roster(access, request.POST.get("return_query", ""))
 
 

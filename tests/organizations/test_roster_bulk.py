@@ -309,7 +309,7 @@ def test_move_replaces_the_primary_department_keeps_the_others_and_audits_once(c
     ids = [cast.member.pk, people["lead"].pk, people["engineer"].pk]
     response = post_action(client, cast, "move", ids, target=str(cast.sales.pk))
     assert response.status_code == 302 and response["Location"].endswith(roster_url(cast, sort="-name"))
-    assert "3 members were moved to Sales." in flash(response)
+    assert "2 members were moved to Sales." in flash(response)
     assert "The others were already there." in flash(response)  # the lead was in Sales
     for member in (cast.member, people["lead"], people["engineer"]):
         assert primary_department(member) == cast.sales
@@ -323,6 +323,16 @@ def test_move_replaces_the_primary_department_keeps_the_others_and_audits_once(c
         cast.organization.pk,
         str(cast.sales.pk),
     )
+
+
+def test_moving_members_already_there_changes_nothing_and_says_so(client, cast, people):
+    client.force_login(cast.owner)
+    before = snapshot(cast)
+    response = post_action(client, cast, "move", [people["lead"].pk], target=str(cast.sales.pk))
+    assert "The selected members were already in Sales; nothing changed." in flash(response)
+    assert "moved to" not in flash(response)
+    assert snapshot(cast) == before
+    assert AuditEvent.objects.get().metadata["moved"] == 0  # the attempt is still on record
 
 
 def test_remove_asks_for_confirmation_then_marks_the_entries_left(client, cast, people):
