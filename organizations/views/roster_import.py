@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import FieldDoesNotExist
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from dataprotection.audit import client_ip, record_event
+from organizations import importing
 from organizations.collection import collected_fields
 from organizations.forms.roster_import import ImportDecisionForm, RosterImportForm
 from organizations.models import ImportStatus, Right, RosterImport
@@ -138,7 +141,7 @@ def import_detail(request: HttpRequest, org_id: int, import_id: int) -> HttpResp
             "can_decide": job.status == ImportStatus.VALIDATED,
             "can_import_all": job.status == ImportStatus.VALIDATED and job.error_rows == 0 and job.valid_rows > 0,
             "can_import_valid": job.status == ImportStatus.VALIDATED and job.valid_rows > 0,
-            "errors": job.error_preview,
+            "errors": [{**error, "column_label": _column_label(error.get("column"))} for error in job.error_preview],
             "more_errors": max(0, _error_count(job) - len(job.error_preview)),
         },
     )
@@ -159,6 +162,16 @@ def import_status(request: HttpRequest, org_id: int, import_id: int) -> JsonResp
             "total_rows": job.total_rows,
         }
     )
+
+
+def _column_label(column: str | None) -> str:
+    """A checked column's label in the reader's language (the job keeps field names)."""
+    if not column:
+        return ""
+    try:
+        return str(capfirst(importing.field_label(column)))
+    except FieldDoesNotExist:  # a header the file had that is no field (reported as such)
+        return column
 
 
 def _error_count(job: RosterImport) -> int:

@@ -29,6 +29,13 @@ def horizontal_overflow(page) -> int:
 def test_pages_fit_a_phone_and_the_menu_opens(page, cast, live_server, language):
     for index in range(3):
         MemberFactory(organization=cast.organization, department=cast.sales, name=f"Phone Person {index}")
+    use_language(page, live_server, language)
+    page.set_viewport_size(PHONE)
+    for path in ("/", "/accounts/sign-in/", "/accounts/register/", "/no-such-page/"):  # a visitor's header
+        page.goto(path)
+        assert horizontal_overflow(page) <= 0, f"{path} scrolls sideways at 375 px ({language}, signed out)"
+    page.set_viewport_size({"width": 1280, "height": 720})
+    use_language(page, live_server, "en")  # the sign-in steps read English labels
     sign_in(page, cast.owner)
     use_language(page, live_server, language)
     page.set_viewport_size(PHONE)

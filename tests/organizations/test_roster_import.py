@@ -926,3 +926,21 @@ def test_a_part_failing_every_attempt_fails_the_job(
     assert "worker lost its disk" in job.last_error
     assert len(failures) == services.MAX_ATTEMPTS  # then no more tries
     assert job.parts == {} and member_count(cast) == 1
+
+
+def test_the_report_on_the_page_names_columns_by_their_labels(owner_client, cast):
+    """ORG-7: the problems table names each column as the reader's template does, not by
+    its field name; a header that is no field stays as the file had it."""
+    job = RosterImport.objects.create(
+        organization=cast.organization, uploaded_by=cast.owner, file_name="x.csv", file_format="csv",
+        status=ImportStatus.VALIDATED, total_rows=2, valid_rows=0, error_rows=2,
+        error_preview=[
+            {"row": 2, "column": "mobile", "value": "139****", "message": "bad"},
+            {"row": 3, "column": "Shoe size", "value": "", "message": "unknown column"},
+        ],
+    )  # fmt: skip
+    content = owner_client.get(detail_url(cast, job), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "<td>Mobile number</td>" in content and "<td>Shoe size</td>" in content
+    assert "<td>mobile</td>" not in content
+    chinese = owner_client.get(detail_url(cast, job), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "<td>手机号</td>" in chinese
