@@ -8,7 +8,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import AccountDeletionRequest, IdentityVerification, OneTimeCode, SMSMessage, User
-from dataprotection.admin_base import ReadOnlyModelAdmin
+from dataprotection.admin_base import ReadOnlyModelAdmin, choice_column, choice_filter
 from dataprotection.masking import mask_email, mask_phone
 
 
@@ -48,8 +48,9 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(IdentityVerification)
 class IdentityVerificationAdmin(admin.ModelAdmin):
-    list_display = ("user", "status", "submitted_at")
-    list_filter = ("status",)
+    list_display = ("user", "status_display", "submitted_at")
+    list_filter = (choice_filter(IdentityVerification, "status"),)
+    status_display = choice_column(IdentityVerification, "status")
     list_select_related = ("user",)
     fields = ("user", "status", "submitted_at")
     readonly_fields = ("user", "submitted_at")
@@ -60,10 +61,12 @@ class IdentityVerificationAdmin(admin.ModelAdmin):
 
 @admin.register(AccountDeletionRequest)
 class AccountDeletionRequestAdmin(admin.ModelAdmin):
-    list_display = ("id", "user", "status", "requested_at", "verified_at")
-    list_filter = ("status",)
+    list_display = ("id", "user", "status_display", "requested_at", "verified_at")
+    list_filter = (choice_filter(AccountDeletionRequest, "status"),)
     list_select_related = ("user",)
-    readonly_fields = ("user", "status", "reason", "requested_at", "verified_at")
+    fields = ("user", "status_display", "reason", "requested_at", "verified_at")
+    readonly_fields = fields
+    status_display = choice_column(AccountDeletionRequest, "status")
 
     def has_add_permission(self, request):
         return False
@@ -74,10 +77,11 @@ class AccountDeletionRequestAdmin(admin.ModelAdmin):
 
 @admin.register(OneTimeCode)
 class OneTimeCodeAdmin(admin.ModelAdmin):
-    list_display = ("masked_phone_display", "purpose", "created_at", "expires_at", "used_at", "failed_attempts")
-    list_filter = ("purpose",)
-    fields = ("masked_phone_display", "purpose", "created_at", "expires_at", "used_at", "failed_attempts")
+    list_display = ("masked_phone_display", "purpose_display", "created_at", "expires_at", "used_at", "failed_attempts")
+    list_filter = (choice_filter(OneTimeCode, "purpose"),)
+    fields = ("masked_phone_display", "purpose_display", "created_at", "expires_at", "used_at", "failed_attempts")
     readonly_fields = fields
+    purpose_display = choice_column(OneTimeCode, "purpose")
 
     @admin.display(description=_("mobile number"))
     def masked_phone_display(self, obj: OneTimeCode) -> str:
@@ -92,10 +96,11 @@ class OneTimeCodeAdmin(admin.ModelAdmin):
 
 @admin.register(SMSMessage)
 class SMSMessageAdmin(admin.ModelAdmin):
-    list_display = ("masked_phone_display", "status", "attempts", "created_at", "sent_at", "last_error")
-    list_filter = ("status",)
-    fields = ("masked_phone_display", "status", "attempts", "created_at", "sent_at", "last_error")
+    list_display = ("masked_phone_display", "status_display", "attempts", "created_at", "sent_at", "last_error")
+    list_filter = (choice_filter(SMSMessage, "status"),)
+    fields = ("masked_phone_display", "status_display", "attempts", "created_at", "sent_at", "last_error")
     readonly_fields = fields
+    status_display = choice_column(SMSMessage, "status")
 
     @admin.display(description=_("mobile number"))
     def masked_phone_display(self, obj: SMSMessage) -> str:

@@ -16,9 +16,8 @@ from django.forms.utils import ErrorDict
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
-from django.utils.translation import check_for_language, ngettext
+from django.utils.translation import check_for_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 from django.views import i18n as i18n_views
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -49,6 +48,7 @@ from accounts.reverification import send_reverification_code
 from accounts.session_security import local_url, same_site_path, url_with_next
 from accounts.sms import read_file_outbox
 from dataprotection.audit import client_ip, organization_names
+from dataprotection.audit_labels import action_label
 from dataprotection.masking import mask_id_number
 from dataprotection.models import AnonymizationJob, AuditEvent, JobStatus
 
@@ -483,32 +483,33 @@ def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
 
 ACCESS_LOG_PAGE_SIZE = 25
 
-# Human-readable labels of the common actions on a person's data; others show their code.
+# The common actions on a person's data, told to that person; the others read as their
+# audit label (``dataprotection.audit_labels``), never as a code.
 ACCESS_ACTION_LABELS = {
-    "member.revealed": _lazy("Revealed a hidden field of your organization record"),
-    "member.viewed": _lazy("Viewed your organization record"),
-    "member.updated": _lazy("Changed your organization record"),
-    "member.face_templates_erased": _lazy("Erased your face recognition templates"),
-    "roster.upserted": _lazy("Added or updated you in a roster"),
-    "request.filed": _lazy("Filed a request about your data"),
-    "request.escalated": _lazy("Escalated a request about your data"),
-    "request.details_viewed": _lazy("Viewed the details of your request"),
-    "request.evidence_viewed": _lazy("Viewed the evidence attached to your request"),
-    "request.correction_applied": _lazy("Corrected your data as you requested"),
-    "request.deletion_started": _lazy("Started deleting your data as you requested"),
-    "request.export_started": _lazy("Started preparing a copy of your data"),
-    "request.export_ready": _lazy("Prepared a copy of your data"),
-    "request.export_expired": _lazy("Deleted an expired copy of your data"),
-    "invitation.sent": _lazy("Invited you to an organization"),
-    "invitation.revoked": _lazy("Withdrew an invitation to you"),
-    "administrator.appointed": _lazy("Appointed you as an administrator"),
-    "administrator.removed": _lazy("Removed you as an administrator"),
-    "administrator.rights_changed": _lazy("Changed your administrator rights"),
-    "organization.ownership_transferred": _lazy("Transferred an organization's ownership"),
-    "identity.removed": _lazy("Removed your real-person authentication"),
-    "certification.file_viewed": _lazy("Viewed a certification document"),
-    "automated_decision.made": _lazy("Made an automated decision about you"),
-    "account.deleted": _lazy("Deleted your account"),
+    "member.revealed": gettext_lazy("Revealed a hidden field of your organization record"),
+    "member.viewed": gettext_lazy("Viewed your organization record"),
+    "member.updated": gettext_lazy("Changed your organization record"),
+    "member.face_templates_erased": gettext_lazy("Erased your face recognition templates"),
+    "roster.upserted": gettext_lazy("Added or updated you in a roster"),
+    "request.filed": gettext_lazy("Filed a request about your data"),
+    "request.escalated": gettext_lazy("Escalated a request about your data"),
+    "request.details_viewed": gettext_lazy("Viewed the details of your request"),
+    "request.evidence_viewed": gettext_lazy("Viewed the evidence attached to your request"),
+    "request.correction_applied": gettext_lazy("Corrected your data as you requested"),
+    "request.deletion_started": gettext_lazy("Started deleting your data as you requested"),
+    "request.export_started": gettext_lazy("Started preparing a copy of your data"),
+    "request.export_ready": gettext_lazy("Prepared a copy of your data"),
+    "request.export_expired": gettext_lazy("Deleted an expired copy of your data"),
+    "invitation.sent": gettext_lazy("Invited you to an organization"),
+    "invitation.revoked": gettext_lazy("Withdrew an invitation to you"),
+    "administrator.appointed": gettext_lazy("Appointed you as an administrator"),
+    "administrator.removed": gettext_lazy("Removed you as an administrator"),
+    "administrator.rights_changed": gettext_lazy("Changed your administrator rights"),
+    "organization.ownership_transferred": gettext_lazy("Transferred an organization's ownership"),
+    "identity.removed": gettext_lazy("Removed your real-person authentication"),
+    "certification.file_viewed": gettext_lazy("Viewed a certification document"),
+    "automated_decision.made": gettext_lazy("Made an automated decision about you"),
+    "account.deleted": gettext_lazy("Deleted your account"),
 }
 # Actions a person takes on someone else's behalf (an agent), not as an administrator.
 AGENT_ACTIONS = {"request.filed", "request.escalated"}
@@ -560,7 +561,7 @@ def access_log(request: HttpRequest) -> HttpResponse:
                 else (event.actor.display_name if event.actor else _("a deleted account"))
             ),
             "role": _access_role(event, names),
-            "what": ACCESS_ACTION_LABELS.get(event.action) or _("Other action (%(code)s)") % {"code": event.action},
+            "what": str(ACCESS_ACTION_LABELS.get(event.action) or action_label(event.action)),
         }
         for event in events
     ]

@@ -79,8 +79,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
+    "accounts.apps.AuthenticatorAppsConfig",  # django_otp.plugins.otp_totp, translated names
+    "accounts.apps.RecoveryCodesConfig",  # django_otp.plugins.otp_static, translated names
     "dataprotection",
     "accounts",
     "organizations",
@@ -121,6 +121,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "organizations.context_processors.service_notices",
                 "consent.context_processors.cookie_banner",
+                "config.navigation.navigation",
             ],
         },
     },

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.shortcuts import redirect
 from django.templatetags.static import static as static_url
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
 from accounts import views as account_views
@@ -14,8 +15,9 @@ from consent.views import deletion_receiver
 from organizations.views import incidents as incident_views
 from organizations.views import retention as retention_views
 
-admin.site.site_header = "Custodia operations"
-admin.site.site_title = "Custodia operations"
+admin.site.site_header = _("Custodia operations")
+admin.site.site_title = _("Custodia operations")
+admin.site.index_title = _("Operations console")
 
 
 def favicon(request):

@@ -1,6 +1,8 @@
 import json
 
+from django.apps import apps
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import BigIntegerField, OuterRef, Subquery, Sum
@@ -9,39 +11,103 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import path
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from dataprotection import anonymization, audit_chain, tasks
-from dataprotection.admin_base import ReadOnlyModelAdmin
+from dataprotection.admin_base import OrganizationNamesAdmin, ReadOnlyModelAdmin, choice_column, choice_filter
 from dataprotection.audit import client_ip, record_event
+from dataprotection.audit_labels import action_label
+from dataprotection.job_details import render_job_details
 from dataprotection.models import AnonymizationJob, AnonymizationStage, AuditEvent, JobStatus
 from dataprotection.staff_roles import VERIFY_AUDIT_CHAIN
 
 
+class ActionListFilter(admin.SimpleListFilter):
+    """The recorded actions by their labels (the codes stay in the query string)."""
+
+    title = _("action")
+    parameter_name = "action__exact"  # as Django's own filter named it
+
+    def lookups(self, request, model_admin):
+        codes = AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()
+        return sorted(((code, action_label(code)) for code in codes), key=lambda pair: pair[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyModelAdmin):
+class AuditEventAdmin(OrganizationNamesAdmin, ReadOnlyModelAdmin):
     """Read-only view of the audit trail for operations staff (SEC-2). The auditor role
     (SEC-1) reads it and starts a verification of the hash chain; nothing here decrypts
     a value: events hold field names, never values."""
 
     list_display = (
         "occurred_at",
-        "action",
-        "actor_kind",
+        "action_display",
+        "actor_kind_display",
         "actor",
         "subject_user",
-        "organization_id",
-        "target_type",
-        "target_id",
+        "organization_display",
+        "target_display",
     )
-    list_filter = ("action", "actor_kind")
+    list_filter = (ActionListFilter, choice_filter(AuditEvent, "actor_kind"))
+    actor_kind_display = choice_column(AuditEvent, "actor_kind")
     list_select_related = ("actor", "subject_user")
     date_hierarchy = "occurred_at"
     search_fields = ("action", "target_id", "=organization_id")
-    exclude = ("digest_salt", "field_digests")
+    fields = (
+        "occurred_at",
+        "action_display",
+        "actor_kind_display",
+        "actor",
+        "subject_user",
+        "organization_display",
+        "target_display",
+        "ip_address",
+        "changes_display",
+        "details_display",
+        "content_digest",
+        "chain_seq",
+        "chain_hash",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_display(self, obj: AuditEvent):
+        return format_html(
+            '{}<br><code class="action-code" translate="no">{}</code>', action_label(obj.action), obj.action
+        )
+
+    @admin.display(description=_("target"))
+    def target_display(self, obj: AuditEvent):
+        if not obj.target_type:
+            return "—"
+        try:
+            name = capfirst(apps.get_model(obj.target_type)._meta.verbose_name)
+        except (LookupError, ValueError):
+            name = obj.target_type
+        return format_html('{} <span translate="no">#{}</span>', name, obj.target_id)
+
+    @admin.display(description=_("changed fields"))
+    def changes_display(self, obj: AuditEvent):
+        if not obj.changes:
+            return "—"
+        return format_html_join(", ", '<code translate="no">{}</code>', ((name,) for name in obj.changes))
+
+    @admin.display(description=_("details"))
+    def details_display(self, obj: AuditEvent):
+        if not obj.metadata:
+            return "—"
+        return format_html(
+            '<pre class="json" translate="no">{}</pre>',
+            json.dumps(obj.metadata, indent=2, ensure_ascii=False, sort_keys=True),
+        )
+
     change_list_template = "admin/dataprotection/auditevent/change_list.html"
 
     def has_verify_permission(self, request) -> bool:
@@ -149,7 +215,7 @@ class AnonymizationStageInline(admin.TabularInline):
 
 
 @admin.register(AnonymizationJob)
-class AnonymizationJobAdmin(admin.ModelAdmin):
+class AnonymizationJobAdmin(OrganizationNamesAdmin):
     """Read-only view of the cascades (ORG-11, ANON-2, ANON-7) for operations staff: what
     runs, how far it got, and the deletion report. Nobody adds, edits or deletes a job
     here; the list's progress comes from two annotated sums, not a query per row."""
@@ -158,7 +224,7 @@ class AnonymizationJobAdmin(admin.ModelAdmin):
         "id",
         "kind",
         "status",
-        "organization_id",
+        "organization_display",
         "created_at",
         "not_before",
         "progress_bar",
@@ -172,8 +238,8 @@ class AnonymizationJobAdmin(admin.ModelAdmin):
     fields = (
         "kind",
         "status",
-        "organization_id",
-        "subject_id",
+        "organization_display",
+        "subject_display",
         "requested_by",
         "label",
         "created_at",
@@ -215,13 +281,20 @@ class AnonymizationJobAdmin(admin.ModelAdmin):
             return None
         return bool(obj.report["verified"])
 
+    @admin.display(description=_("person"))
+    def subject_display(self, obj: AnonymizationJob):
+        if obj.subject_id is None:
+            return "—"
+        person = get_user_model().objects.filter(pk=obj.subject_id).first()
+        return person.display_name if person else _("account no longer exists (#%(id)s)") % {"id": obj.subject_id}
+
     @admin.display(description=_("preview"))
     def preview_pretty(self, obj: AnonymizationJob):
-        return _pretty(obj.preview)
+        return render_job_details(obj.preview)
 
     @admin.display(description=_("deletion report"))
     def report_pretty(self, obj: AnonymizationJob):
-        return _pretty(obj.report)
+        return render_job_details(obj.report)
 
     def has_add_permission(self, request):
         return False
@@ -257,9 +330,3 @@ class AnonymizationJobAdmin(admin.ModelAdmin):
                 % {"count": skipped},
                 messages.WARNING,
             )
-
-
-def _pretty(value) -> str:
-    if not value:
-        return "—"
-    return format_html('<pre class="json">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))

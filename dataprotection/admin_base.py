@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -16,9 +17,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from dataprotection.audit import client_ip, record_event
+from dataprotection.audit import client_ip, organization_names, record_event
 
 MASK = "••••••"
 
@@ -35,6 +38,90 @@ class ReadOnlyModelAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class OrganizationNamesAdmin(admin.ModelAdmin):
+    """Lists whose rows hold an ``organization_id`` (a plain integer: the trail outlives
+    the organization) show the organization's name: looked up once for the whole page
+    through the registered namers, never per row."""
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        rows = list(changelist.result_list)  # evaluated once; the template reuses these rows
+        names = organization_names({row.organization_id for row in rows})
+        for row in rows:
+            row.organization_name = names.get(row.organization_id)
+        return changelist
+
+    @admin.display(description=_("organization"), ordering="organization_id")
+    def organization_display(self, obj) -> str:
+        if obj.organization_id is None:
+            return "—"
+        if hasattr(obj, "organization_name"):  # looked up with the rest of the page
+            name = obj.organization_name
+        else:  # a detail page: one object, one lookup
+            name = organization_names({obj.organization_id}).get(obj.organization_id)
+        return name or gettext("organization no longer exists (#%(id)s)") % {"id": obj.organization_id}
+
+
+def choice_column(model, field_name: str):
+    """A console column (and read-only field) showing a choice's label in sentence case:
+    the models keep lowercase labels that read well inside sentences ("status: in
+    progress"), the console shows them on their own ("In progress")."""
+    model_field = model._meta.get_field(field_name)
+
+    @admin.display(description=model_field.verbose_name, ordering=field_name)
+    def column(self, obj):
+        value = getattr(obj, field_name)
+        label = dict(model_field.flatchoices).get(value, value)
+        return capfirst(str(label)) if label else "—"
+
+    return column
+
+
+def choice_filter(model, field_name: str) -> type[admin.SimpleListFilter]:
+    """A list filter of a choice field, its labels in sentence case (see ``choice_column``)."""
+    model_field = model._meta.get_field(field_name)
+
+    class ChoiceFilter(admin.SimpleListFilter):
+        title = model_field.verbose_name
+        parameter_name = f"{field_name}__exact"  # the parameter Django's own choice filter uses
+
+        def lookups(self, request, model_admin):
+            return [(value, capfirst(str(label))) for value, label in model_field.flatchoices]
+
+        def queryset(self, request, queryset):
+            return queryset.filter(**{field_name: self.value()}) if self.value() else queryset
+
+    return ChoiceFilter
+
+
+class LabelledDateTimeAdmin(admin.ModelAdmin):
+    """Django's split date-and-time inputs have no label of their own (one label names
+    both): each part gets an accessible name, "<field>: date" and "<field>: time"."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        widget = getattr(formfield, "widget", None)
+        widget = getattr(widget, "widget", widget)  # inside a related-field wrapper
+        if isinstance(widget, forms.SplitDateTimeWidget):
+            label = capfirst(db_field.verbose_name)
+            date_part, time_part = widget.widgets
+            date_part.attrs = {**date_part.attrs, "aria-label": gettext("%(field)s: date") % {"field": label}}
+            time_part.attrs = {**time_part.attrs, "aria-label": gettext("%(field)s: time") % {"field": label}}
+        return formfield
+
+
+class LabelledTabularInline(admin.TabularInline):
+    """A tabular inline names its columns in the table head, not its inputs: each input
+    gets the field's name as its accessible name."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if formfield is not None:
+            widget = getattr(formfield.widget, "widget", formfield.widget)  # inside a related-field wrapper
+            widget.attrs = {**widget.attrs, "aria-label": str(capfirst(db_field.verbose_name))}
+        return formfield
 
 
 def mask_all(value: str) -> str:

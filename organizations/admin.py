@@ -13,7 +13,12 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from dataprotection.admin_base import SensitiveValue, SensitiveValuesAdmin
+from dataprotection.admin_base import (
+    LabelledDateTimeAdmin,
+    LabelledTabularInline,
+    SensitiveValue,
+    SensitiveValuesAdmin,
+)
 from dataprotection.audit import client_ip, record_event
 from dataprotection.masking import mask_id_number, mask_middle
 from dataprotection.staff_roles import REVEAL_CERTIFICATION, SEND_INCIDENT_NOTICES
@@ -345,7 +350,7 @@ class ServiceShutdownAnnounceForm(forms.ModelForm):
 
 
 @admin.register(ServiceShutdown)
-class ServiceShutdownAdmin(admin.ModelAdmin):
+class ServiceShutdownAdmin(LabelledDateTimeAdmin):
     """Operations announce a service shutdown (ANON-6) through ``announce_shutdown`` and
     call one off through ``cancel_shutdown``; rows are never edited or deleted here."""
 
@@ -471,12 +476,13 @@ class IncidentDeadlineFilter(admin.SimpleListFilter):
         return queryset
 
 
-class IncidentAffectedPersonInline(admin.TabularInline):
+class IncidentAffectedPersonInline(LabelledTabularInline):
     model = IncidentAffectedPerson
     raw_id_fields = ("user",)
     fields = ("user",)
     extra = 1
     verbose_name = _("affected person (beyond the affected organizations)")
+    verbose_name_plural = _("affected people (beyond the affected organizations)")
 
 
 DEADLINE_FLAGS = {
@@ -489,7 +495,7 @@ DEADLINE_FLAGS = {
 
 
 @admin.register(SecurityIncident)
-class SecurityIncidentAdmin(admin.ModelAdmin):
+class SecurityIncidentAdmin(LabelledDateTimeAdmin):
     """Operations register incidents, send the notices (``send_incident_notices``,
     permission ``send_incident_notices``) and export the regulator report (SEC-4).
     Incidents are never deleted: their handling stays on record."""

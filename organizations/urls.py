@@ -38,11 +38,19 @@ urlpatterns = [
     path("<int:org_id>/disband/cancel/", disband.disband_cancel, name="disband_cancel"),
     # roster (ORG-4, ORG-7, ORG-10)
     path("<int:org_id>/roster/", roster.roster_list, name="roster"),
+    path("<int:org_id>/roster/selection/move/", roster.roster_bulk_move, name="roster_bulk_move"),
+    path("<int:org_id>/roster/selection/remove/", roster.roster_bulk_remove, name="roster_bulk_remove"),
+    path("<int:org_id>/roster/selection/export/", roster.roster_bulk_export, name="roster_bulk_export"),
     path("<int:org_id>/roster/<int:member_id>/", roster.member_detail, name="member"),
     path("<int:org_id>/roster/<int:member_id>/edit/", roster.member_edit, name="member_edit"),
     path("<int:org_id>/roster/<int:member_id>/reveal/<str:field>/", roster.member_reveal, name="member_reveal"),
     path("<int:org_id>/roster/import/", roster_import.import_upload, name="roster_import"),
     path("<int:org_id>/roster/import/<int:import_id>/", roster_import.import_detail, name="roster_import_detail"),
+    path(
+        "<int:org_id>/roster/import/<int:import_id>/status.json",
+        roster_import.import_status,
+        name="roster_import_status",
+    ),
     path(
         "<int:org_id>/roster/import/<int:import_id>/report.csv",
         roster_import.import_report,

@@ -7,10 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import DataRegion, User
+from consent.models import Purpose
 from organizations.collection import collected_fields
 from organizations.models import Member, MemberStatus, OrganizationStatus
 from requests.models import (
@@ -112,6 +115,36 @@ def profile_field_label(name: str) -> str:
 
 def member_field_label(name: str) -> str:
     return str(Member._meta.get_field(name).verbose_name)
+
+
+def request_field_label(request_obj) -> str:
+    """What a request's ``field`` names, in the reader's words: a consent's purpose, a
+    roster field of the organization, or a profile field."""
+    if not request_obj.field:
+        return ""
+    if request_obj.kind == RequestKind.CONSENT_WITHDRAWAL:
+        return str(Purpose(request_obj.field).label) if request_obj.field in Purpose.values else request_obj.field
+    try:
+        if request_obj.member_id:
+            return _("Organization data in %(organization)s: %(field)s") % {
+                "organization": request_obj.member.organization.name,
+                "field": member_field_label(request_obj.field),
+            }
+        return _("My profile: %(field)s") % {"field": profile_field_label(request_obj.field)}
+    except FieldDoesNotExist:  # a field renamed since: show the stored name
+        return request_obj.field
+
+
+# How the identity behind a request was verified (``DataSubjectRequest.verification_method``).
+VERIFICATION_LABELS = {
+    "sms_code": gettext_lazy("SMS code to the person's own number"),
+    "agent_confirmed": gettext_lazy("Confirmed by the person (filed by an authorized agent)"),
+    "escalation": gettext_lazy("Escalated from an organization (verified there)"),
+}
+
+
+def verification_label(method: str) -> str:
+    return str(VERIFICATION_LABELS.get(method, method)) if method else "—"
 
 
 def correction_targets(user, *, include_roster: bool = True) -> list[Target]:

@@ -303,8 +303,84 @@ def browser():
 
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        open_context = instance.new_context
+
+        def new_context(*args, _custodia_unwatched: bool = False, **kwargs):
+            """Every context a browser test opens is watched by the test's page audit."""
+            context = open_context(*args, **kwargs)
+            if not _custodia_unwatched and _PAGE_AUDITS:
+                _PAGE_AUDITS[-1].watch(context)
+            return context
+
+        instance.new_context = new_context
         yield instance
         instance.close()
+
+
+# --------------------------------------------------------------------------- page audit
+
+_PAGE_AUDITS: list = []  # the running browser test's audit (tests/browser/audit.py)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core as pinned by tests/browser/axe/package-lock.json, installed from the npm
+    registry on first use (``npm ci``); read once per session."""
+    from tests.browser import audit
+
+    if not audit.AXE_FILE.exists() and shutil.which("npm"):
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(audit.AXE_DIR)],
+            check=True, capture_output=True, timeout=300,
+        )  # fmt: skip
+    if not audit.AXE_FILE.exists():
+        require("axe-core is not installed: npm ci --prefix tests/browser/axe (npm is missing)")
+    return audit.AXE_FILE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def _chinese_patterns_seen() -> set:
+    return set()
+
+
+@pytest.fixture(autouse=True)
+def page_audit(request):
+    """Issue 18: every page a browser test shows is checked with axe-core (no serious or
+    critical violation) and for interface text left untranslated or raw choice values,
+    in English as the test sees it and again in Chinese (tests/browser/audit.py). The
+    test fails at teardown with the list of problems."""
+    if "browser" not in request.fixturenames:
+        yield None
+        return
+    from tests.browser import audit as checks
+
+    live_server = request.getfixturevalue("live_server")
+    audit = checks.PageAudit(live_server.url, request.getfixturevalue("axe_source"), checks.raw_choice_values())
+    _PAGE_AUDITS.append(audit)
+    try:
+        yield audit
+    finally:
+        _PAGE_AUDITS.remove(audit)
+    report = getattr(request.node, "report_call", None)
+    if report is None or not report.passed:
+        return  # the test's own failure says what matters
+    audit.finish_open_pages()
+    audit.revisit_in_chinese(
+        request.getfixturevalue("browser"), checks.data_words(), request.getfixturevalue("_chinese_patterns_seen")
+    )
+    if audit.problems:
+        pytest.fail(
+            f"{len(audit.problems)} accessibility or language problem(s) on the pages this test showed "
+            f"({audit.checked} documents checked):\n" + "\n".join(audit.problems),
+            pytrace=False,
+        )
 
 
 @pytest.fixture

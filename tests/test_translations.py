@@ -256,3 +256,22 @@ def test_catalog_covers_every_string_in_the_source(tmp_path):
     missing = [entry.label for entry in fresh if entry.msgid and (
         "fuzzy" in entry.flags or not all(entry.msgstr.values()) or not entry.msgstr)]  # fmt: skip
     assert missing == [], "untranslated after makemessages:\n" + "\n".join(missing[:40])
+
+
+def test_translation_functions_keep_names_makemessages_extracts():
+    """``makemessages`` finds strings by function name (``gettext``, ``gettext_lazy``,
+    ``_``...): a string marked through another alias (``gettext_lazy as _lazy``) is never
+    extracted, so it stays English for Chinese readers. Only ``_`` may rename one."""
+    import ast
+
+    renamed = []
+    for name in SOURCE_DIRS:
+        for path in (ROOT / name).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.module == "django.utils.translation":
+                    renamed += [
+                        f"{path.relative_to(ROOT)}: {alias.name} as {alias.asname}"
+                        for alias in node.names
+                        if alias.asname not in (None, "_")
+                    ]
+    assert renamed == []

@@ -6,18 +6,31 @@ shown at all."""
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from consent.models import ConsentRecord, PrivacySettings
-from dataprotection.admin_base import ReadOnlyModelAdmin
+from consent.models import ConsentRecord, DevicePermission, PrivacySettings
+from dataprotection.admin_base import ReadOnlyModelAdmin, choice_column, choice_filter
 
 
 @admin.register(ConsentRecord)
 class ConsentRecordAdmin(ReadOnlyModelAdmin):
-    list_display = ("recorded_at", "subject", "purpose", "decision", "channel", "actor", "policy_version")
-    list_filter = ("purpose", "decision", "channel", "actor")
+    list_display = (
+        "recorded_at", "subject", "purpose", "decision_display", "channel_display", "actor_display", "policy_version"
+    )  # fmt: skip
+    list_filter = (
+        "purpose",
+        choice_filter(ConsentRecord, "decision"),
+        choice_filter(ConsentRecord, "channel"),
+        choice_filter(ConsentRecord, "actor"),
+    )
     list_select_related = ("user", "policy_version")
     date_hierarchy = "recorded_at"
-    fields = ("subject", "purpose", "decision", "channel", "actor", "actor_user", "policy_version", "recorded_at")
+    fields = (
+        "subject", "purpose", "decision_display", "channel_display", "actor_display", "actor_user", "policy_version",
+        "recorded_at",
+    )  # fmt: skip
     readonly_fields = fields
+    decision_display = choice_column(ConsentRecord, "decision")
+    channel_display = choice_column(ConsentRecord, "channel")
+    actor_display = choice_column(ConsentRecord, "actor")
     show_full_result_count = False  # the ledger grows without bound: no COUNT(*) per page
 
     @admin.display(description=_("person or visitor"))
@@ -31,8 +44,13 @@ class ConsentRecordAdmin(ReadOnlyModelAdmin):
 
 @admin.register(PrivacySettings)
 class PrivacySettingsAdmin(ReadOnlyModelAdmin):
-    list_display = ("user", "findable_by_phone", "device_permissions", "updated_at")
+    list_display = ("user", "findable_by_phone", "permissions_display", "updated_at")
     list_filter = ("findable_by_phone",)
     list_select_related = ("user",)
-    fields = ("user", "findable_by_phone", "device_permissions", "updated_at")
+    fields = ("user", "findable_by_phone", "permissions_display", "updated_at")
     readonly_fields = fields
+
+    @admin.display(description=_("device permissions"))
+    def permissions_display(self, obj: PrivacySettings) -> str:
+        labels = dict(DevicePermission.choices)
+        return ", ".join(str(labels.get(code, code)) for code in obj.device_permissions or ()) or "—"

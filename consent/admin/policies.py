@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from consent.forms_policies import PolicyVersionAdminForm
 from consent.models import PolicyAcknowledgement, PolicyText, PolicyVersion
 from consent.services import policies as services
-from dataprotection.admin_base import ReadOnlyModelAdmin
+from dataprotection.admin_base import LabelledDateTimeAdmin, ReadOnlyModelAdmin
 from dataprotection.audit import client_ip
 
 
@@ -52,7 +52,7 @@ class PublishedListFilter(admin.SimpleListFilter):
 
 
 @admin.register(PolicyVersion)
-class PolicyVersionAdmin(admin.ModelAdmin):
+class PolicyVersionAdmin(LabelledDateTimeAdmin):
     form = PolicyVersionAdminForm
     inlines = (PolicyTextInline,)
     list_display = (

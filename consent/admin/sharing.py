@@ -22,7 +22,7 @@ from consent.models.sharing import (
 )
 from consent.services import notices as notice_services
 from consent.services import sharing as sharing_services
-from dataprotection.admin_base import ReadOnlyModelAdmin
+from dataprotection.admin_base import ReadOnlyModelAdmin, choice_column, choice_filter
 from dataprotection.audit import client_ip
 
 
@@ -152,8 +152,11 @@ class ServiceAdmin(admin.ModelAdmin):
 
 @admin.register(SharingGrant)
 class SharingGrantAdmin(ReadOnlyModelAdmin):
-    list_display = ("service", "organization", "status", "scopes_revision", "opened_at", "closed_at", "close_reason")
-    list_filter = ("status", "service__kind", "close_reason")
+    list_display = (
+        "service", "organization", "status_display", "scopes_revision", "opened_at", "closed_at", "close_reason"
+    )  # fmt: skip
+    list_filter = (choice_filter(SharingGrant, "status"), "service__kind", "close_reason")
+    status_display = choice_column(SharingGrant, "status")
     list_select_related = ("service", "organization")
     search_fields = ("service__code", "organization__name")
 
@@ -201,17 +204,24 @@ class DeletionNoticeAdmin(ReadOnlyModelAdmin):
         "uuid",
         "service",
         "organization",
-        "reason",
-        "status",
+        "reason_display",
+        "status_display",
         "attempts",
         "last_status_code",
         "next_attempt_at",
         "acknowledged_at",
         "waiting_on",
     )
-    list_filter = (WaitingOnFilter, "status", "reason", "service")
+    list_filter = (
+        WaitingOnFilter,
+        choice_filter(DeletionNotice, "status"),
+        choice_filter(DeletionNotice, "reason"),
+        "service",
+    )
     list_select_related = ("service", "organization")
     search_fields = ("=uuid",)
+    status_display = choice_column(DeletionNotice, "status")
+    reason_display = choice_column(DeletionNotice, "reason")
     actions = ("retry_now",)
 
     @admin.display(description=_("waiting on"))

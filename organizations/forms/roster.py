@@ -12,10 +12,11 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from accounts.phones import normalize_mobile
+from dataprotection.audit_labels import action_label
 from dataprotection.identifiers import is_valid_bank_card
 from dataprotection.validators import clean_id_number
 from organizations import collection
-from organizations.models import Member
+from organizations.models import Member, MemberStatus
 from organizations.services.roster import (
     AGE_FIELDS,
     ATTESTATION_TEXT,
@@ -29,14 +30,80 @@ from organizations.services.roster import (
 
 PAGE_SIZE = 50
 
+# The roster's sortable columns (``?sort=key`` ascending, ``?sort=-key`` descending): a
+# whitelist, so a query string never names a database column.
+SORT_KEYS = ("name", "employee_number", "position", "department", "status")
+DEFAULT_SORT = "name"
+# Which entries the list shows: the current roster (invited and active) unless asked.
+STATUS_FILTERS = {
+    "current": (MemberStatus.INVITED, MemberStatus.ACTIVE),
+    MemberStatus.INVITED: (MemberStatus.INVITED,),
+    MemberStatus.ACTIVE: (MemberStatus.ACTIVE,),
+    MemberStatus.LEFT: (MemberStatus.LEFT,),
+    "all": None,
+}
+DEFAULT_STATUS = "current"
+
 
 class RosterFilterForm(forms.Form):
     """The roster toolbar (GET). The department arrives as a key; the view resolves it
-    against the departments in the administrator's scope (404 outside it)."""
+    against the departments in the administrator's scope (404 outside it). An unknown
+    sort key or status falls back to the default, as a bad page number does."""
 
     q = forms.CharField(label=_("Search"), max_length=100, required=False, strip=True)
     department = forms.IntegerField(label=_("Department"), required=False, min_value=1)
+    status = forms.ChoiceField(
+        label=_("Show"),
+        required=False,
+        choices=[
+            ("current", _("Current members")),
+            (MemberStatus.INVITED, _("Invited only")),
+            (MemberStatus.ACTIVE, _("Joined only")),
+            (MemberStatus.LEFT, _("Former members (left)")),
+            ("all", _("Everyone")),
+        ],
+    )
+    sort = forms.ChoiceField(required=False, choices=[(key, key) for name in SORT_KEYS for key in (name, f"-{name}")])
     page = forms.IntegerField(required=False, min_value=1)
+
+    def value(self, name: str, default=None):
+        """The cleaned value, or ``default`` when it was missing or invalid."""
+        if name in self.errors:
+            return default
+        return self.cleaned_data.get(name) or default
+
+
+class MemberIdsField(forms.Field):
+    """The ids of the selected roster entries (checkboxes named ``members``)."""
+
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {"invalid": _("The selection is not valid; reload the roster and select again.")}
+
+    def to_python(self, value):
+        if not value:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        try:
+            ids = sorted({int(item) for item in value})
+        except (TypeError, ValueError):
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if any(pk < 1 for pk in ids):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return ids
+
+
+class RosterSelectionForm(forms.Form):
+    """A bulk action's POST: the selection and, to move it, the target department (a key
+    among the departments where the administrator may edit the roster)."""
+
+    members = MemberIdsField(required=False)
+    target = forms.TypedChoiceField(label=_("Move to"), coerce=int, required=False, empty_value=None)
+    confirm = forms.BooleanField(required=False)
+
+    def __init__(self, *args, targets: list[tuple[int, str]] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target"].choices = [("", _("Choose a department")), *targets]
 
 
 class AuditFilterForm(forms.Form):
@@ -51,7 +118,10 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args, actions: list[str], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", _("All actions")), *((action, action) for action in actions)]
+        self.fields["action"].choices = [
+            ("", _("All actions")),
+            *((action, action_label(action)) for action in actions),
+        ]
 
     def clean(self):
         cleaned = super().clean()

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from dataprotection.audit_labels import action_label, field_label
 from dataprotection.models import AuditEvent
 from organizations.forms.roster import AuditFilterForm
 from organizations.models import Member
@@ -58,6 +59,9 @@ def audit_log(request: HttpRequest, org_id: int) -> HttpResponse:
         event.target_label = (
             member_names.get(int(event.target_id)) if event.target_type == "organizations.member" else None
         )
+        event.action_label = action_label(event.action)
+        names = event.changes or ([event.metadata["field"]] if isinstance(event.metadata.get("field"), str) else [])
+        event.field_labels = [field_label(event.target_type, name) for name in names]
     query = request.GET.copy()
     query.pop("page", None)
     return render_org(

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
 from django.shortcuts import render
 
+from dataprotection.audit_labels import action_label, field_label
 from dataprotection.models import LIVE_JOB_STATUSES, AnonymizationJob, AuditEvent, JobKind
 from organizations.models import Department, Member, OrganizationStatus
 
@@ -31,6 +32,8 @@ def my_organization_data(request):
     )
     by_organization: dict[int, list[AuditEvent]] = {}
     for event in events:
+        event.action_label = action_label(event.action)
+        event.field_labels = [field_label(event.target_type or "organizations.member", name) for name in event.changes]
         by_organization.setdefault(event.organization_id, []).append(event)
     disbanding = _disband_dates(
         [e.organization_id for e in entries if e.organization.status == OrganizationStatus.FROZEN]

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.core.exceptions import FieldDoesNotExist
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
@@ -27,6 +29,7 @@ from organizations.services import roster_import as services
 from organizations.views.common import render_org
 
 RECENT_IMPORTS = 10
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 WORKING = (ImportStatus.VALIDATING, ImportStatus.IMPORTING)
 
 
@@ -58,10 +61,17 @@ def _get_import(access: OrgAccess, import_id: int) -> RosterImport:
 @login_required
 @require_http_methods(["GET", "POST"])
 def import_upload(request: HttpRequest, org_id: int) -> HttpResponse:
-    """ORG-7: upload a roster file with the consent attestation (ORG-6); ``?template=1``
-    downloads a header-only CSV of the fields the organization collects."""
+    """ORG-7: upload a roster file with the consent attestation (ORG-6); ``?template=xlsx``
+    downloads the Excel template (header row, drop-down lists, a guide sheet with the
+    allowed values and an example row), ``?template=csv`` a header-only CSV of the
+    fields the organization collects."""
     access = org_access(request.user, org_id)
     access.require(Right.EDIT_ROSTER)
+    if request.method == "GET" and request.GET.get("template") == "xlsx":
+        response = HttpResponse(services.template_xlsx(access), content_type=XLSX_TYPE)
+        response["Content-Disposition"] = 'attachment; filename="roster-template.xlsx"'
+        response["Cache-Control"] = "no-store"
+        return response
     if request.method == "GET" and request.GET.get("template"):
         return _csv_response(services.template_csv(access), "roster-template.csv")
     collected = collected_fields(access.organization)
@@ -81,7 +91,6 @@ def import_upload(request: HttpRequest, org_id: int) -> HttpResponse:
             return redirect("organizations:roster_import_detail", org_id=access.organization.pk, import_id=job.pk)
     else:
         form = RosterImportForm(collected=collected)
-    columns = importing.template_columns(collected)
     return render_org(
         request,
         "organizations/roster_import/upload.html",
@@ -89,7 +98,7 @@ def import_upload(request: HttpRequest, org_id: int) -> HttpResponse:
         {
             "section": "roster",
             "form": form,
-            "columns": [(name, importing.field_label(name)) for name in columns],
+            "guide": services.template_guide(access),
             "recent": list(_imports_visible_to(access).select_related("uploaded_by")[:RECENT_IMPORTS]),
         },
     )
@@ -132,10 +141,37 @@ def import_detail(request: HttpRequest, org_id: int, import_id: int) -> HttpResp
             "can_decide": job.status == ImportStatus.VALIDATED,
             "can_import_all": job.status == ImportStatus.VALIDATED and job.error_rows == 0 and job.valid_rows > 0,
             "can_import_valid": job.status == ImportStatus.VALIDATED and job.valid_rows > 0,
-            "errors": job.error_preview,
+            "errors": [{**error, "column_label": _column_label(error.get("column"))} for error in job.error_preview],
             "more_errors": max(0, _error_count(job) - len(job.error_preview)),
         },
     )
+
+
+@never_cache
+@login_required
+@require_GET
+def import_status(request: HttpRequest, org_id: int, import_id: int) -> JsonResponse:
+    """ORG-7: where a job is, for the detail page's progress bar (same rights as the page)."""
+    access = org_access(request.user, org_id)
+    job = _get_import(access, import_id)
+    return JsonResponse(
+        {
+            "status": job.status,
+            "working": job.status in WORKING,
+            "processed_rows": job.processed_rows,
+            "total_rows": job.total_rows,
+        }
+    )
+
+
+def _column_label(column: str | None) -> str:
+    """A checked column's label in the reader's language (the job keeps field names)."""
+    if not column:
+        return ""
+    try:
+        return str(capfirst(importing.field_label(column)))
+    except FieldDoesNotExist:  # a header the file had that is no field (reported as such)
+        return column
 
 
 def _error_count(job: RosterImport) -> int:

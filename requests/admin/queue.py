@@ -25,12 +25,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from dataprotection.admin_base import SensitiveValue, SensitiveValuesAdmin
+from dataprotection.admin_base import SensitiveValue, SensitiveValuesAdmin, choice_column, choice_filter
 from dataprotection.audit import client_ip
 from dataprotection.staff_roles import REVEAL_REQUEST_DETAILS
+from requests import selectors
 from requests.deadlines import add_months
 from requests.models import (
     OPEN_STATUSES,
@@ -280,7 +282,7 @@ class DataSubjectRequestAdmin(SensitiveValuesAdmin):
         "reference",
         "kind",
         "jurisdiction",
-        "status",
+        "status_display",
         "due_on",
         "due_badge",
         "assignee",
@@ -288,7 +290,15 @@ class DataSubjectRequestAdmin(SensitiveValuesAdmin):
     )
     list_display_links = ("reference",)
     list_select_related = ("organization", "assignee")
-    list_filter = ("status", DueFilter, RoutedFilter, AssigneeFilter, "kind", "jurisdiction")
+    list_filter = (
+        choice_filter(DataSubjectRequest, "status"),
+        DueFilter,
+        RoutedFilter,
+        AssigneeFilter,
+        "kind",
+        "jurisdiction",
+    )
+    status_display = choice_column(DataSubjectRequest, "status")
     search_fields = ("=reference",)
     ordering = ("due_on", "pk")
     show_full_result_count = False
@@ -303,7 +313,7 @@ class DataSubjectRequestAdmin(SensitiveValuesAdmin):
                     "reference",
                     "kind",
                     "jurisdiction",
-                    "status",
+                    "status_display",
                     "routed_to",
                     "subject",
                     "agent",
@@ -319,7 +329,7 @@ class DataSubjectRequestAdmin(SensitiveValuesAdmin):
                 "fields": (
                     "received_at",
                     "verified_at",
-                    "verification_method",
+                    "verification_display",
                     "original_due_on",
                     "due_on",
                     "due_badge",
@@ -337,7 +347,7 @@ class DataSubjectRequestAdmin(SensitiveValuesAdmin):
                 "fields": (
                     "details_display",
                     "deletion_grounds",
-                    "field",
+                    "field_display",
                     "proposed_value_display",
                     "evidence_display",
                     "automated_decision",
@@ -370,14 +380,22 @@ class DataSubjectRequestAdmin(SensitiveValuesAdmin):
 
     # ---- columns
 
+    @admin.display(description=_("verified by"))
+    def verification_display(self, obj: DataSubjectRequest) -> str:
+        return selectors.verification_label(obj.verification_method)
+
+    @admin.display(description=_("field"))
+    def field_display(self, obj: DataSubjectRequest) -> str:
+        return selectors.request_field_label(obj) or "—"
+
     @admin.display(description=_("days left"))
     def due_badge(self, obj: DataSubjectRequest) -> str:
         text, kind = days_left_text(obj, timezone.localdate())
         if kind == "overdue":
-            return format_html('<strong class="errornote">⚠ {}</strong>', text)
+            return format_html('<strong class="errornote">⚠ {}</strong>', capfirst(text))
         if kind == "soon":
-            return format_html("<strong>{}</strong>", text)
-        return text
+            return format_html("<strong>{}</strong>", capfirst(text))
+        return capfirst(text)
 
     @admin.display(description=_("routed to"))
     def routed_to(self, obj: DataSubjectRequest) -> str:

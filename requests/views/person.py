@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template import TemplateDoesNotExist
@@ -22,7 +22,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.reverification import send_reverification_code
 from accounts.services import CodeRejected
-from consent.models import Purpose
 from dataprotection.audit import client_ip
 from requests import selectors
 from requests.forms_person import (
@@ -213,19 +212,7 @@ def _detail_context(request: HttpRequest, request_obj: DataSubjectRequest, escal
 
 
 def _field_label(request_obj: DataSubjectRequest) -> str:
-    if not request_obj.field:
-        return ""
-    if request_obj.kind == RequestKind.CONSENT_WITHDRAWAL:
-        return str(Purpose(request_obj.field).label) if request_obj.field in Purpose.values else request_obj.field
-    try:
-        if request_obj.member_id:
-            return _("Organization data in %(organization)s: %(field)s") % {
-                "organization": request_obj.member.organization.name,
-                "field": selectors.member_field_label(request_obj.field),
-            }
-        return _("My profile: %(field)s") % {"field": selectors.profile_field_label(request_obj.field)}
-    except FieldDoesNotExist:  # a field renamed since: show the stored name
-        return request_obj.field
+    return selectors.request_field_label(request_obj)
 
 
 @never_cache

@@ -89,18 +89,39 @@ def test_the_member_sees_who_when_and_what(client, cast, accesses, organization_
 
 def test_unresolvable_organizations_and_deleted_actors(client, cast, monkeypatch):
     """SEC-2: without a registered namer (accounts alone) the role still says
-    administrator; an actor whose account is gone shows as a deleted account; unknown
-    actions show their code."""
+    administrator; an actor whose account is gone shows as a deleted account; an action
+    without a label of its own reads as its audit label, or its domain's, never as a
+    code."""
     monkeypatch.setattr(audit, "_organization_namers", [])
     record_event("member.updated", actor=cast.owner, subject=cast.member_user, organization=cast.organization)
+    record_event("request.completed", actor=cast.staff, subject=cast.member_user)
+    record_event("request.frobbed", actor=cast.staff, subject=cast.member_user)
     record_event("widget.frobbed", actor=cast.sub_admin, subject=cast.member_user)
     cast.sub_admin.delete()
     client.force_login(cast.member_user)
-    rows = client.get(URL).context["rows"]
+    response = client.get(URL)
+    rows = response.context["rows"]
     assert [(row["who"], row["role"], row["what"]) for row in rows] == [
-        ("a deleted account", "another person", "Other action (widget.frobbed)"),
+        ("a deleted account", "another person", "Other recorded action"),
+        ("Operations", "operations staff", "Action on a request"),
+        ("Operations", "operations staff", "Request completed"),
         ("Owner", "administrator of an organization", "Changed your organization record"),
     ]
+    page = response.content.decode()
+    assert "frobbed" not in page and "request.completed" not in page
+
+
+def test_rows_are_in_the_readers_language(client, cast, accesses, organization_namer):
+    """SEC-2: a Chinese reader reads every row in Chinese: the roles, the actions, the
+    system's name."""
+    record_event("request.completed", actor=cast.staff, subject=cast.member_user)
+    client.force_login(cast.member_user)
+    response = client.get(URL, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    rows = response.context["rows"]
+    whats = [row["what"] for row in rows]
+    assert whats == ["请求已完成", "已准备好您的数据副本", "查看了您的请求详情", "查看了您在组织中的记录里隐藏的字段"]
+    assert [row["role"] for row in rows][:2] == ["运营人员", "系统"]
+    assert rows[1]["who"] == "Custodia"
 
 
 def test_the_page_is_paginated_with_a_fixed_number_of_queries(

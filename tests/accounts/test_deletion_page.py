@@ -63,7 +63,7 @@ def test_owner_is_refused_with_a_form_wide_error(client, cast, issue_code):
     (error,) = form.non_field_errors()
     assert "Transfer the ownership" in error
     content = response.content.decode()
-    assert '<ul class="errors form-errors" role="alert"><li>' in content and "Transfer the ownership" in content
+    assert '<div role="alert"><ul class="errors form-errors"><li>' in content and "Transfer the ownership" in content
     assert not AccountDeletionRequest.objects.exists()
     assert not AnonymizationJob.objects.exists()
     assert not AuditEvent.objects.filter(action="account.deletion_requested").exists()

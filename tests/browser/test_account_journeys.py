@@ -105,7 +105,8 @@ def test_edit_profile_and_avatar_errors(page, settings, tmp_path):
     page.get_by_label("Avatar").set_input_files(str(avatar))
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Your profile was saved.")).to_be_visible()
-    expect(page.get_by_text("Fangfang")).to_be_visible()
+    # The profile shows the new nickname (the header shows the person's name too).
+    expect(page.get_by_role("main").get_by_text("Fangfang")).to_be_visible()
     expect(page.get_by_text("1990-03-07")).to_be_visible()
     user.refresh_from_db()
     assert user.avatar.name.startswith("avatars/")

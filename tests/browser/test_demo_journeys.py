@@ -96,7 +96,7 @@ def test_owner_opens_and_closes_the_third_party_service_and_sees_the_notice_ackn
     expect(page.get_by_text("a deletion notice was sent to the provider")).to_be_visible()
     notice = page.get_by_test_id("deletion-notice")
     expect(notice).to_have_attribute("data-status", "acknowledged")
-    expect(notice.get_by_test_id("notice-status")).to_contain_text("acknowledged")
+    expect(notice.get_by_test_id("notice-status")).to_contain_text("Acknowledged")
 
     # The stand-in provider received it, signed, once.
     page.goto("/dev/deletion-notices/")

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from dataprotection.models import AuditEvent
 from requests.deadlines import initial_due_on
 from requests.models import DataSubjectRequest, Jurisdiction, RefusalGround, RequestKind, RequestStatus
+from requests.services.filing import VERIFIED_BY_CODE
 from tests.browser.pages import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.realservices]
@@ -27,7 +28,7 @@ def test_staff_refuse_and_the_person_reads_why(page, browser, live_server, cast)
         status=RequestStatus.IN_PROGRESS,
         received_at=now,
         verified_at=now,
-        verification_method="sms",
+        verification_method=VERIFIED_BY_CODE,
         original_due_on=due,
         due_on=due,
     )

@@ -51,7 +51,7 @@ def test_owner_applies_a_correction_of_control_data(page, cast):
     apply_form.get_by_role("button", name="Apply the correction").click()
 
     expect(page.get_by_text("The correction was applied and the request completed.")).to_be_visible()
-    expect(page.get_by_test_id("request-status")).to_have_text("completed")
+    expect(page.get_by_test_id("request-status")).to_have_text("Completed")
     expect(page.get_by_test_id("outcome")).to_contain_text("“Position” was corrected as you asked.")
     data_request.refresh_from_db()
     assert data_request.status == RequestStatus.COMPLETED

@@ -26,7 +26,7 @@ def test_owner_opens_and_closes_a_third_party_app(page, cast):
         page.get_by_role("complementary", name="Organization").get_by_role("link", name="Services").click()
         expect(page.get_by_role("heading", name="Services", level=1)).to_be_visible()
         row = page.locator(f'tr[data-service="{service.code}"]')
-        expect(row.get_by_test_id("service-state")).to_contain_text("not open")
+        expect(row.get_by_test_id("service-state")).to_contain_text("Not open")
         row.get_by_role("link", name="Open").click()
 
         # What will be shared: the basic information and each declared scope.
@@ -51,11 +51,11 @@ def test_owner_opens_and_closes_a_third_party_app(page, cast):
         expect(page.get_by_text("a deletion notice was sent to the provider")).to_be_visible()
         status = page.get_by_test_id("deletion-notice").get_by_test_id("notice-status")
         for _ in range(20):  # delivery runs right after the close commits; poll by reloading
-            if "acknowledged" in status.inner_text():
+            if "Acknowledged" in status.inner_text():
                 break
             page.wait_for_timeout(250)
             page.reload()
-        expect(status).to_contain_text("acknowledged")
+        expect(status).to_contain_text("Acknowledged")
         expect(page.get_by_test_id("notice-attempts")).to_have_text("1")
 
     assert SharingGrant.objects.get().status == GrantStatus.REVOKED

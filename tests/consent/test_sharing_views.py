@@ -253,7 +253,7 @@ def test_close_page_explains_and_closing_shows_the_notice(client, cast):
     notice = DeletionNotice.objects.get()
     assert notice.status == NoticeStatus.PENDING
     assert 'data-testid="deletion-notice" data-status="pending"' in page
-    assert "waiting to be sent" in page
+    assert "Waiting to be sent" in page  # the notice's status, as its badge says it
     listing = client.get(list_url(cast)).content.decode()
     assert 'id="organization-notices"' in listing and 'data-status="pending"' in listing
 

@@ -201,7 +201,8 @@ def test_default_grace_freezes_shows_the_banner_and_cancel_reactivates(client, c
     assert 'data-testid="job-status">Scheduled (grace window)<' in status_page
     assert f'data-testid="runs-after">{when}<' in status_page
     assert 'action="{}"'.format(org_url("disband_cancel", cast)) in status_page
-    assert '<meta http-equiv="refresh" content="60">' in status_page  # slow while nothing moves
+    assert 'data-auto-refresh="60"' in status_page  # slow while nothing moves; the person may stop it
+    assert "http-equiv" not in status_page and "/static/js/auto-refresh.js" in status_page
     assert f"This organization is being disbanded on {when}; it is read-only until then." in status_page
 
     dashboard = client.get(org_url("dashboard", cast)).content.decode()
@@ -307,7 +308,7 @@ def test_no_grace_runs_the_cascade_and_the_former_owner_reads_the_report(
     assert scan["values"] > 0 and scan["matches"] == []
     assert f"{scan['values']} distinct values, in {scan['columns']} kept columns" in page
     assert 'data-testid="report-values-found">none<' in page
-    assert 'http-equiv="refresh"' not in page
+    assert "data-auto-refresh" not in page and "auto-refresh.js" not in page
     assert "disband_cancel" not in page and 'id="disband-cancel"' not in page
     punches = data.counts["organizations.AttendancePunch"]
     assert f'<td class="num">{punches}</td>' in page
@@ -344,7 +345,7 @@ def test_status_page_shows_progress_while_running(client, cast, settings):
     total = sum(AnonymizationStage.objects.filter(job=job).values_list("total", flat=True))
     page = client_as(client, cast, "owner").get(org_url("disband_status", cast)).content.decode()
     assert 'data-testid="job-status">Running<' in page
-    assert '<meta http-equiv="refresh" content="2">' in page
+    assert 'data-auto-refresh="2"' in page
     assert f'max="{total}" value="{first.total}"' in page
     assert f"{first.total} of {total} records processed" in page
     assert "Now working on:" in page
@@ -392,8 +393,8 @@ def test_operations_console_lists_jobs_with_a_constant_query_count(client, cast,
 
 
 def test_operations_console_job_detail_is_read_only(client, cast):
-    """ORG-11, ANON-7: the job's detail shows its stages and the pretty-printed report;
-    no one adds, changes or deletes a job there."""
+    """ORG-11, ANON-7: the job's detail shows its stages and the report, formatted; no
+    one adds, changes or deletes a job there."""
     make_jobs(1)
     job = AnonymizationJob.objects.get()
     AnonymizationJob.objects.filter(pk=job.pk).update(
@@ -403,7 +404,7 @@ def test_operations_console_job_detail_is_read_only(client, cast):
     change = reverse("admin:dataprotection_anonymizationjob_change", args=[job.pk])
     page = client.get(change).content.decode()
     assert "organizations.WorkLog" in page
-    assert '<pre class="json">{\n  &quot;rows_left&quot;: 0,' in page
+    assert "<dt>Personal values left</dt><dd>0</dd>" in page and "<dt>Verified</dt><dd>Yes</dd>" in page
     assert 'name="_save"' not in page
     assert client.get(reverse("admin:dataprotection_anonymizationjob_add")).status_code == 403
     assert client.post(reverse("admin:dataprotection_anonymizationjob_delete", args=[job.pk])).status_code == 403

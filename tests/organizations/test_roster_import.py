@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 
 from dataprotection.identifiers import id_number_check_digit, luhn_check_digit
@@ -146,7 +148,7 @@ def test_permission_matrix_of_every_import_view(client, cast, role, django_captu
         client.force_login(getattr(cast, role))
     responses = (
         client.get(upload_url(cast)),
-        client.get(upload_url(cast) + "?template=1"),
+        client.get(upload_url(cast) + "?template=csv"),
         client.get(detail_url(cast, job)),
         client.get(report_url(cast, job)),
         client.post(detail_url(cast, job), {"action": "discard"}),
@@ -193,7 +195,7 @@ def test_sub_admin_sees_its_own_import_and_writes_only_in_its_scope(client, cast
 
 def test_template_csv_has_the_collected_fields(owner_client, cast):
     collect(cast.organization, "id_number")
-    response = owner_client.get(upload_url(cast) + "?template=1", HTTP_ACCEPT_LANGUAGE="en")
+    response = owner_client.get(upload_url(cast) + "?template=csv", HTTP_ACCEPT_LANGUAGE="en")
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     text = response.content.decode("utf-8-sig")
@@ -204,9 +206,46 @@ def test_template_csv_has_the_collected_fields(owner_client, cast):
     assert "bank_card" not in fields  # not collected
 
 
+def test_excel_template_reads_back_as_a_header_only_import_with_a_guide(owner_client, cast):
+    """ORG-7: the first sheet -- the only one the import reads -- is the header row; the
+    guide sheet gives every column's allowed values and an example row, with the
+    organization's own department paths; the department column offers them in a list."""
+    from openpyxl import load_workbook
+
+    collect(cast.organization, "id_number", "degree")
+    response = owner_client.get(upload_url(cast) + "?template=xlsx", HTTP_ACCEPT_LANGUAGE="en")
+    assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    workbook = load_workbook(io.BytesIO(response.content))
+    assert workbook.sheetnames == ["Roster", "Guide", "Departments"]
+    header = [cell.value for cell in workbook["Roster"][1]]
+    assert workbook["Roster"].max_row == 1  # no example row where the import would read it
+    fields = [importing.header_aliases()[importing._normalize_header(cell)] for cell in header]
+    assert fields[:3] == ["name", "mobile", "department"] and {"id_number", "degree"} <= set(fields)
+    rows = list(workbook["Guide"].iter_rows(values_only=True))
+    by_column = {row[0]: row for row in rows[3 : 3 + len(header)]}
+    assert by_column["Mobile number"][1] == "Yes" and by_column["Department"][1] == "No"
+    assert "Sales/Sales East" in by_column["Department"][2] and "Engineering" in by_column["Department"][2]
+    assert "Bachelor's degree" in by_column["Degree"][2]
+    assert by_column["Department"][3] == "Sales/Sales East"
+    example_header, example = rows[-2], rows[-1]
+    assert list(example_header) == header and example[1] == "13900001111"
+    departments = [row[0] for row in workbook["Departments"].iter_rows(min_row=2, values_only=True)]
+    assert departments == ["Sales", "Sales/Sales East", "Engineering"]  # tree order
+    validations = {str(v.sqref).split(":")[0]: v.formula1 for v in workbook["Roster"].data_validations.dataValidation}
+    assert validations["C2"] == "'Departments'!$A$2:$A$4"
+    # The template, uploaded as it is, is a file with a header and no rows: nothing to import.
+    assert list(importing.read_rows(response.content, "xlsx")) == [header]
+
+
+def test_upload_page_lists_the_columns_with_allowed_values(owner_client, cast):
+    content = owner_client.get(upload_url(cast), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'id="import-columns"' in content
+    assert "Sales/Sales East" in content and "13900001111" in content
+
+
 def test_upload_page_links_template_and_roster_list_links_import_and_export(owner_client, cast):
     content = owner_client.get(upload_url(cast)).content.decode()
-    assert "?template=1" in content
+    assert "?template=csv" in content and "?template=xlsx" in content
     roster = owner_client.get(reverse("organizations:roster", args=[cast.organization.pk])).content.decode()
     assert upload_url(cast) in roster
     assert reverse("organizations:roster_export", args=[cast.organization.pk]) in roster
@@ -538,16 +577,28 @@ def test_discard_deletes_the_stored_file(owner_client, cast, django_capture_on_c
     assert member_count(cast) == 1
 
 
-def test_the_page_refreshes_itself_while_working(owner_client, cast):
+def test_the_page_follows_the_job_while_working(owner_client, cast):
+    """ORG-7: while working, the page polls the job's status with a script file (no
+    timed refresh of the whole page, WCAG 2.2.1, and no inline script under the CSP) and
+    offers a link to check again; the status is for the uploader and the owner only."""
     job = RosterImport.objects.create(
         organization=cast.organization, uploaded_by=cast.owner, file_name="x.csv", file_format="csv",
         status=ImportStatus.VALIDATING, total_rows=0, processed_rows=5000,
     )  # fmt: skip
+    status_url = reverse("organizations:roster_import_status", args=[cast.organization.pk, job.pk])
     page = owner_client.get(detail_url(cast, job)).content.decode()
-    assert '<meta http-equiv="refresh" content="2">' in page
-    assert "<progress" in page and "<script" not in page
+    assert "http-equiv" not in page and not re.search(r"<script(?![^>]*\bsrc=)", page)
+    assert f'data-import-status-url="{status_url}"' in page and "/static/js/import-progress.js" in page
+    assert f'href="{detail_url(cast, job)}">Check again</a>' in page
+    assert owner_client.get(status_url).json() == {
+        "status": "validating", "working": True, "processed_rows": 5000, "total_rows": 0
+    }  # fmt: skip
+    other = Client()
+    other.force_login(cast.sub_admin)  # not the uploader
+    assert other.get(status_url).status_code == 404
     RosterImport.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED)
-    assert "http-equiv" not in owner_client.get(detail_url(cast, job)).content.decode()
+    assert owner_client.get(status_url).json()["working"] is False
+    assert "import-progress.js" not in owner_client.get(detail_url(cast, job)).content.decode()
 
 
 # --------------------------------------------------------------------------- queries and XLSX
@@ -875,3 +926,21 @@ def test_a_part_failing_every_attempt_fails_the_job(
     assert "worker lost its disk" in job.last_error
     assert len(failures) == services.MAX_ATTEMPTS  # then no more tries
     assert job.parts == {} and member_count(cast) == 1
+
+
+def test_the_report_on_the_page_names_columns_by_their_labels(owner_client, cast):
+    """ORG-7: the problems table names each column as the reader's template does, not by
+    its field name; a header that is no field stays as the file had it."""
+    job = RosterImport.objects.create(
+        organization=cast.organization, uploaded_by=cast.owner, file_name="x.csv", file_format="csv",
+        status=ImportStatus.VALIDATED, total_rows=2, valid_rows=0, error_rows=2,
+        error_preview=[
+            {"row": 2, "column": "mobile", "value": "139****", "message": "bad"},
+            {"row": 3, "column": "Shoe size", "value": "", "message": "unknown column"},
+        ],
+    )  # fmt: skip
+    content = owner_client.get(detail_url(cast, job), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "<td>Mobile number</td>" in content and "<td>Shoe size</td>" in content
+    assert "<td>mobile</td>" not in content
+    chinese = owner_client.get(detail_url(cast, job), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "<td>手机号</td>" in chinese

@@ -308,13 +308,16 @@ def populate(cast, members: int, departments: int, grants: int) -> None:
         grant_rights(cast.sub_admin, [rights[index % len(rights)]], teams[index % len(teams)])
 
 
-# Queries for one roster page, whatever the page size, department count or grant count:
+# Queries for one roster page, whatever the page size, department count, grant count
+# or sort column:
 #  1. the session            2. the signed-in user
 #  3. the administrator row with its organization (the gate)
 #  [4. the administrator's grants, unioned -- sub-administrators only]
 #  4/5. the departments in scope (for the select)
-#  5/6. the page of members with the primary department name as a subquery
-ROSTER_QUERIES = {"owner": 5, "sub_admin": 6}
+#  5/6. the total count of the filtered roster (ORG-7: "N members", page numbers)
+#  6/7. the page of members with the primary department name as a subquery
+ROSTER_QUERIES = {"owner": 6, "sub_admin": 7}
+SORTS = ("name", "-employee_number", "position", "-department", "status")
 
 
 @pytest.mark.parametrize("role", ["owner", "sub_admin"])
@@ -329,6 +332,10 @@ def test_roster_query_count_is_constant(client, cast, django_assert_num_queries,
     with django_assert_num_queries(ROSTER_QUERIES[role]):
         filtered = client.get(roster_url(cast, department=cast.sales.pk, q="T-00"))
     assert filtered.status_code == 200
+    for sort in SORTS:
+        with django_assert_num_queries(ROSTER_QUERIES[role]):
+            sorted_page = client.get(roster_url(cast, sort=sort, page=2))
+        assert sorted_page.status_code == 200, sort
 
 
 # Detail page: session, user, administrator, [grants], the member with its departments

@@ -120,7 +120,7 @@ def test_an_owner_walks_the_journey_and_no_process_logs_an_error(stack):
         {"scopes": hidden(opening, "scopes"), "scopes_revision": hidden(opening, "scopes_revision"), "confirm": "on"},
     )
     assert opened.location.endswith(f"/orgs/{organization}/services/{service}/")
-    assert re.search(r'data-testid="service-state">\s*<span class="badge">open<', browser.get(opened.location).text)
+    assert re.search(r'data-testid="service-state">\s*<span class="badge">Open<', browser.get(opened.location).text)
     browser.get(f"/orgs/{organization}/services/{service}/close/")
     browser.post(f"/orgs/{organization}/services/{service}/close/", {"confirm": "on"})
     closed = browser.get(opened.location).text

@@ -64,7 +64,7 @@ def test_queue_shows_deadline_badge_and_routing(client, cast, settings):
     client.force_login(cast.staff)
     page = client.get(reverse(CHANGELIST)).content.decode()
     assert overdue.reference in page and org_request.reference in page
-    assert "overdue by 2 days" in page
+    assert "Overdue by 2 days" in page
     assert "10 days left" in page
     assert "Operations staff" in page and cast.organization.name in page
 
