@@ -278,9 +278,12 @@ CELERY_BROKER_VISIBILITY_TIMEOUT = env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", 3
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_folder = VAR_DIR / "broker"
     (_broker_folder / "queue").mkdir(parents=True, exist_ok=True)
+    (_broker_folder / "control").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_folder / "queue"),
         "data_folder_out": str(_broker_folder / "queue"),
+        # Where kombu keeps its exchange tables: under var/ too, never the working directory.
+        "control_folder": str(_broker_folder / "control"),
         "store_processed": False,
     }
 else:

@@ -198,3 +198,19 @@ def test_local_http_flag_relaxes_only_tls_and_only_on_loopback(tmp_path):
     seen = _probe({**env, "ALLOWED_HOSTS": "127.0.0.1,localhost"})
     assert (seen["redirect"], seen["session_secure"], seen["csrf_secure"], seen["hsts"]) == (False, False, False, 0)
     assert seen["healthz"] == 200
+
+
+def test_the_embedded_broker_keeps_all_its_files_under_var(tmp_path):
+    """The broker that needs no server (filesystem transport) writes its queue and its
+    exchange tables under CUSTODIA_VAR_DIR, never into the directory it was started from
+    (kombu's default ``control/``), so nothing of it lands in a checkout."""
+    started_in = tmp_path / "elsewhere"
+    started_in.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CELERY_", "CUSTODIA_"))}
+    env.update(CUSTODIA_VAR_DIR=str(tmp_path / "var"), PYTHONPATH=str(ROOT), DJANGO_SETTINGS_MODULE="config.settings")
+    script = "import django; django.setup(); from config.celery import app; app.send_task('custodia.probe')"
+    result = subprocess.run([sys.executable, "-c", script], cwd=started_in, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert not (started_in / "control").exists()
+    assert (tmp_path / "var" / "broker" / "control" / "celery.exchange").exists()
+    assert list((tmp_path / "var" / "broker" / "queue").iterdir())  # the message itself
