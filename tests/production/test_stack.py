@@ -124,7 +124,7 @@ def test_an_owner_walks_the_journey_and_no_process_logs_an_error(stack):
     browser.get(f"/orgs/{organization}/services/{service}/close/")
     browser.post(f"/orgs/{organization}/services/{service}/close/", {"confirm": "on"})
     closed = browser.get(opened.location).text
-    assert re.search(r'data-testid="service-state">\s*<span class="badge bad">closed<', closed)
+    assert re.search(r'data-testid="service-state">\s*<span class="badge bad">Closed<', closed)
 
     # The disband (ORG-11) with no grace window, through to the verified report (ANON-7).
     name = stack.seeded["organization_name"]
