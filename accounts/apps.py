@@ -10,3 +10,18 @@ class AccountsConfig(AppConfig):
         from accounts import deletion, session_security  # noqa: F401  SEC-1: stamps the sign-in time (user_logged_in)
 
         deletion.register()  # ANON-3: the account's own tables in an account-deletion cascade
+
+        from accounts import services
+        from accounts.models import SMSMessage
+        from dataprotection import liveness
+
+        # ACC-1: messages whose delivery task was lost or whose worker died are sent.
+        liveness.register(
+            liveness.RecoverableKind(
+                key="sms",
+                label=_("SMS messages"),
+                model=SMSMessage,
+                needs_worker=services.sms_needing_a_worker,
+                enqueue=services.resend_sms,
+            )
+        )

@@ -8,6 +8,7 @@ from django.views.generic import TemplateView
 from django.views.i18n import set_language
 
 from accounts import views as account_views
+from dataprotection.admin import stalled_jobs_view
 from organizations.views import incidents as incident_views
 from organizations.views import retention as retention_views
 
@@ -24,6 +25,7 @@ urlpatterns = [
     path("service-notices/", retention_views.service_notices, name="service_notices"),  # ANON-6, public
     path("security-notices/", incident_views.security_notices, name="security_notices"),  # SEC-4, public
     path("i18n/setlang/", set_language, name="set_language"),
+    path("ops/stalled-jobs/", admin.site.admin_view(stalled_jobs_view), name="ops_stalled_jobs"),
     path("ops/", admin.site.urls),
     path("dev/sms/", account_views.dev_sms_outbox, name="dev_sms_outbox"),
 ]

@@ -20,3 +20,18 @@ class ConsentConfig(AppConfig):
         lifecycle.register()
         # CON-5: explicit consents to sensitive processing given on lower apps' pages.
         sensitive.connect()
+
+        from consent.models import DeletionNotice
+        from consent.services import notices
+        from dataprotection import liveness
+
+        # SVC-3: notices due again, and deliveries whose worker died, are sent again.
+        liveness.register(
+            liveness.RecoverableKind(
+                key="deletion_notice",
+                label=_("Deletion notices"),
+                model=DeletionNotice,
+                needs_worker=notices.needs_worker,
+                enqueue=notices.resume,
+            )
+        )

@@ -31,3 +31,18 @@ class RequestsConfig(AppConfig):
         anonymization.register_kind(JobKind.DISBAND, finisher=workflow.hand_over_on_disband)
         # REQ-8: deletion requests run on the anonymization engine and complete with it.
         fulfilment.register()
+
+        from dataprotection import liveness
+        from requests import tasks_exports
+        from requests.models import ExportArchive
+
+        # REQ-7: archives whose builder died or whose message was lost are built again.
+        liveness.register(
+            liveness.RecoverableKind(
+                key="export_archive",
+                label=_("Export archives"),
+                model=ExportArchive,
+                needs_worker=tasks_exports.needs_worker,
+                enqueue=tasks_exports.resume,
+            )
+        )

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.reverification import send_reverification_code
 from accounts.services import CodeRejected
-from dataprotection import anonymization
+from dataprotection import anonymization, liveness
 from dataprotection.audit import client_ip
 from dataprotection.models import AnonymizationJob, JobKind, JobStatus
 from organizations.forms.disband import DisbandForm
@@ -154,8 +154,10 @@ def _status_context(job: AnonymizationJob) -> dict:
     if report.get("stages"):
         # The report was written by a worker in its own language: name the tables again.
         report = {**report, "stages": [{**stage, "name": _table_name(stage)} for stage in report["stages"]]}
+    since = anonymization.waiting_since(job, now)
     return {
         "progress": progress,
+        "waiting_since": liveness.since_label(since, now) if since else "",
         "refresh": refresh,
         "can_cancel": job.status == JobStatus.SCHEDULED,
         "grace_open": job.status == JobStatus.SCHEDULED and not due,

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from dataprotection import liveness
 from dataprotection.audit import client_ip, record_event
 from organizations import importing
 from organizations.collection import collected_fields
@@ -121,6 +122,7 @@ def import_detail(request: HttpRequest, org_id: int, import_id: int) -> HttpResp
             messages.error(request, _("This file cannot be imported any more; its status changed."))
         return redirect("organizations:roster_import_detail", org_id=access.organization.pk, import_id=job.pk)
     working = job.status in WORKING
+    since = liveness.waiting_since(job.heartbeat_at) if working else None
     return render_org(
         request,
         "organizations/roster_import/detail.html",
@@ -129,6 +131,7 @@ def import_detail(request: HttpRequest, org_id: int, import_id: int) -> HttpResp
             "section": "roster",
             "job": job,
             "working": working,
+            "waiting_since": liveness.since_label(since) if since else "",
             "can_decide": job.status == ImportStatus.VALIDATED,
             "can_import_all": job.status == ImportStatus.VALIDATED and job.error_rows == 0 and job.valid_rows > 0,
             "can_import_valid": job.status == ImportStatus.VALIDATED and job.valid_rows > 0,

@@ -216,17 +216,20 @@ def test_build_is_idempotent(django_capture_on_commit_callbacks, settings, tmp_p
 
 
 def test_claim_is_compare_and_set():
+    """REQ-7: one builder at a time; a builder whose heartbeat went stale is taken over,
+    and the claim token fences the late one out (no progress, no archive)."""
     archive = ExportArchive.objects.create(request=make_request(subject=UserFactory()), sections_total=3)
-    assert tasks_exports.claim_archive(archive.pk) == 1
-    assert tasks_exports.claim_archive(archive.pk) is None  # its lease holds
-    ExportArchive.objects.filter(pk=archive.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
-    assert tasks_exports.claim_archive(archive.pk) == 2  # the first worker died
-    assert tasks_exports._mine(archive.pk, 1).update(sections_done=1) == 0  # the first lost its claim
+    assert tasks_exports.claim_archive(archive.pk, "first:1:a") == 1
+    assert tasks_exports.claim_archive(archive.pk, "second:2:b") is None  # its worker is alive
+    ExportArchive.objects.filter(pk=archive.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert tasks_exports.claim_archive(archive.pk, "second:2:b") == 2  # the first worker died
+    assert tasks_exports._mine(archive.pk, "first:1:a").update(sections_done=1) == 0  # the first lost its claim
+    assert tasks_exports._mine(archive.pk, "second:2:b").update(sections_done=1) == 1
 
 
 def test_failed_attempts_are_capped(monkeypatch):
     """Each failed attempt is counted in the row; after five the archive fails for good
-    and the resume sweep leaves it."""
+    and the recovery sweep leaves it."""
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
@@ -236,29 +239,31 @@ def test_failed_attempts_are_capped(monkeypatch):
     for attempt in range(1, 6):
         assert tasks_exports.build(archive.pk) == "failed"
         archive.refresh_from_db()
-        assert archive.attempts == attempt and "disk full" in archive.last_error
+        assert archive.attempts == attempt and "disk full" in archive.last_error and archive.worker == ""
     assert archive.status == ExportStatus.FAILED
     assert tasks_exports.build(archive.pk) == "not claimed"
-    assert tasks_exports.resume_exports() == "0 resumed"
+    assert not tasks_exports.needs_worker(timezone.now() + timedelta(hours=1)).exists()
 
 
-def test_resume_rebuilds_queued_and_stale_archives(monkeypatch):
+def test_the_sweep_rebuilds_queued_and_stale_archives(monkeypatch):
+    """REQ-7: the recovery sweep sends archives queued (their message lost) and those
+    whose builder stopped beating; a live build and a fresh queue entry are left alone,
+    and a second sweep right after sends nothing twice."""
+    from dataprotection.tasks import recover_jobs
+
     calls = []
     monkeypatch.setattr(tasks_exports.build_export, "delay", calls.append)
     person = UserFactory()
-    queued = ExportArchive.objects.create(request=make_request(subject=person))
+    long_ago = timezone.now() - timedelta(minutes=1)
+    queued = ExportArchive.objects.create(request=make_request(subject=person), heartbeat_at=long_ago)
+    ExportArchive.objects.create(request=make_request(subject=person))  # just queued: its message is on its way
     stale = ExportArchive.objects.create(
-        request=make_request(subject=person),
-        status=ExportStatus.BUILDING,
-        claimed_until=timezone.now() - timedelta(minutes=1),
+        request=make_request(subject=person), status=ExportStatus.BUILDING, worker="dead:1:x", heartbeat_at=long_ago
     )
-    ExportArchive.objects.create(
-        request=make_request(subject=person),
-        status=ExportStatus.BUILDING,
-        claimed_until=timezone.now() + timedelta(minutes=5),
-    )
-    assert tasks_exports.resume_exports() == "2 resumed"
+    ExportArchive.objects.create(request=make_request(subject=person), status=ExportStatus.BUILDING, worker="alive:2:y")
+    assert recover_jobs() == "enqueued 2 jobs, 2 export_archive"
     assert sorted(calls) == sorted([queued.pk, stale.pk])
+    assert recover_jobs() == "enqueued 0 jobs"
 
 
 def test_progress_is_recorded_per_section(monkeypatch, django_capture_on_commit_callbacks):
