@@ -415,10 +415,12 @@ def held_sms(message: SMSMessage):
     return SMSMessage.objects.filter(pk=message.pk, status=SMSStatus.SENDING, worker=message.worker)
 
 
-def give_back_sms(message: SMSMessage) -> None:
+def give_back_sms(message_id: int, token: str) -> None:
     """After a database outage before the gateway was called: back to pending with
     the attempt (the outage was nobody's failure)."""
-    held_sms(message).update(status=SMSStatus.PENDING, worker="", attempts=F("attempts") - 1)
+    SMSMessage.objects.filter(pk=message_id, status=SMSStatus.SENDING, worker=token).update(
+        status=SMSStatus.PENDING, worker="", attempts=F("attempts") - 1
+    )
 
 
 def mark_sms_sent(message: SMSMessage) -> None:

@@ -29,7 +29,11 @@ def deliver_sms(self, message_id: int) -> str:
 
     what = f"SMS {message_id}"
     token = liveness.worker_token()
-    message = liveness.outage_tolerant(lambda: services.claim_sms(message_id, token), what=what)
+    message = liveness.outage_tolerant(
+        lambda: services.claim_sms(message_id, token),
+        recover=lambda: services.give_back_sms(message_id, token),
+        what=what,
+    )
     if message is None:
         return "nothing to do"
     try:

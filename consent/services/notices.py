@@ -164,6 +164,13 @@ def claim_notice(notice_id: int, token: str | None = None) -> DeletionNotice | N
     return DeletionNotice.objects.select_related("service").get(pk=notice_id)
 
 
+def give_back(notice_id: int, token: str) -> None:
+    """After a database outage before the POST: the claim goes back with its attempt."""
+    DeletionNotice.objects.filter(pk=notice_id, status=NoticeStatus.SENDING, worker=token).update(
+        status=NoticeStatus.PENDING, worker="", attempts=F("attempts") - 1
+    )
+
+
 def signed_request(notice: DeletionNotice, *, timestamp: int | None = None) -> urllib.request.Request:
     """The POST the provider receives: the JSON payload, its notice ID as the
     idempotency key, a timestamp, and the HMAC of both under the notice secret."""
@@ -289,7 +296,9 @@ def deliver_notice(notice_id: int) -> str:
     once the database is back, never lost to a resend."""
     what = f"deletion notice {notice_id}"
     token = liveness.worker_token()
-    notice = liveness.outage_tolerant(lambda: claim_notice(notice_id, token), what=what)
+    notice = liveness.outage_tolerant(
+        lambda: claim_notice(notice_id, token), recover=lambda: give_back(notice_id, token), what=what
+    )
     if notice is None:
         return "nothing to do"
     with liveness.heartbeat(liveness.beat_rows(_held(notice))):

@@ -96,6 +96,10 @@ class ImportConflict(Exception):
     """The roster or the uploader's rights changed since the check: nothing is written."""
 
 
+class ClaimLost(Exception):
+    """Another worker took the job over (this one stopped beating): nothing is written."""
+
+
 # --------------------------------------------------------------------------- the snapshot
 
 
@@ -740,10 +744,11 @@ def _write(job: RosterImport, token: str) -> str:
                 finished_at=timezone.now(),
             )
             if not done:  # taken over (or discarded): the rows written here go too
-                transaction.set_rollback(True)
-                return "nothing to do"
+                raise ClaimLost
             ref = job.file_ref
             transaction.on_commit(lambda: _delete(ref))
+    except ClaimLost:
+        return "nothing to do"
     except ImportConflict as exc:
         _fail(job, status, str(exc), token)
         return "failed"

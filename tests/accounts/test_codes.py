@@ -563,3 +563,27 @@ def test_no_claim_beyond_the_attempt_cap(settings):
     pending = SMSMessage.objects.create(phone=PHONE, body="x", attempts=1)
     assert services.claim_sms(pending.pk).attempts == 2
     assert services.claim_sms(pending.pk) is None  # now SENDING and fresh
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_outage_before_the_send_costs_no_attempt(flaky, monkeypatch):
+    """ACC-1: the database goes away while the message is claimed: the task waits for
+    it and claims again; the message is sent once, with one attempt counted."""
+    from tests.dataprotection.test_anonymization_recovery import connection_lost
+
+    message = SMSMessage.objects.create(phone=PHONE, body="[Custodia] 123456")
+    real = services.claim_sms
+    lost = []
+
+    def flaky_claim(message_id, token=None):
+        claimed = real(message_id, token)
+        if not lost:
+            lost.append(True)
+            raise connection_lost()  # after the claim was written: it is given back
+        return claimed
+
+    monkeypatch.setattr(services, "claim_sms", flaky_claim)
+    assert tasks.deliver_sms.apply(args=[message.pk]).get() == "sent"
+    message.refresh_from_db()
+    assert lost and flaky.calls == [PHONE]
+    assert (message.status, message.attempts, message.worker) == (SMSStatus.SENT, 1, "")

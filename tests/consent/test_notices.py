@@ -280,3 +280,32 @@ def test_retry_now_makes_pending_notices_due(cast):
     assert notices.retry_notices_now(cast.staff, [notice.pk]) == 1
     assert list(notices.needs_worker().values_list("pk", flat=True)) == [notice.pk]
     assert AuditEvent.objects.get(action="service.deletion_notices_retried").metadata == {"notices": [notice.pk]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_received_during_a_database_outage_is_recorded_not_resent(cast):
+    """SVC-3: the provider acknowledged, then the database went away before the
+    acknowledgement was written: the task waits for the database and records it. The
+    notice is acknowledged after one POST, never sent again."""
+    from tests.dataprotection.test_anonymization_recovery import connection_lost
+
+    real = notices.mark_notice_acknowledged
+    lost = []
+
+    def flaky(notice, status_code):
+        if not lost:
+            lost.append(True)
+            raise connection_lost()
+        return real(notice, status_code)
+
+    with NoticeReceiver() as receiver:
+        service = third_party(notice_url=receiver.url)
+        notice = DeletionNotice.objects.create(service=service, reason=NoticeReason.SERVICE_CLOSED, payload={})
+        notices.mark_notice_acknowledged = flaky
+        try:
+            assert notices.deliver_notice(notice.pk) == "acknowledged"
+        finally:
+            notices.mark_notice_acknowledged = real
+    notice.refresh_from_db()
+    assert lost and (notice.status, notice.attempts, notice.worker) == (NoticeStatus.ACKNOWLEDGED, 1, "")
+    assert len(receiver.requests) == 1

@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import IdentityVerification
 from consent.models import ConsentRecord, Disclosure, PersonalAuthorization, Service, ServiceKind
@@ -357,3 +357,59 @@ def test_download_panel(cast, django_capture_on_commit_callbacks):
     ready = render(cast.member_user)
     assert 'data-testid="export-download"' in ready and "Available until" in ready
     assert 'data-testid="export-download"' not in render(agent)
+
+
+# --------------------------------------------------------------------------- recovery
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_outage_during_the_build_costs_no_attempt(monkeypatch, settings, tmp_path):
+    """REQ-7: the connection goes while the archive is built: the task waits for the
+    database, gives the archive back to the queue with its attempt, and builds it again:
+    ready, one attempt counted, one stored file."""
+    from tests.dataprotection.test_anonymization_recovery import connection_lost
+
+    settings.PRIVATE_MEDIA_ROOT = str(tmp_path)
+    archive = ExportArchive.objects.create(request=make_request(subject=UserFactory()), sections_total=3)
+    real = exporting.build_archive
+    lost = []
+
+    def flaky(user, *, reference, progress):
+        if not lost:
+            lost.append(True)
+            progress(1)
+            raise connection_lost()
+        return real(user, reference=reference, progress=progress)
+
+    monkeypatch.setattr(exporting, "build_archive", flaky)
+    assert tasks_exports.build_export(archive.pk) == "ready"
+    archive.refresh_from_db()
+    assert lost and (archive.status, archive.attempts, archive.worker) == (ExportStatus.READY, 1, "")
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_the_status_says_since_when_an_archive_waits_for_a_worker(client, db):
+    """REQ-7: queued or building with no live worker: the poller's JSON (and the page it
+    updates) say "waiting for a worker since ..." in the person's language; the API
+    gives the moment."""
+    person = UserFactory()
+    long_ago = timezone.now() - timedelta(minutes=3)
+    archive = ExportArchive.objects.create(request=make_request(subject=person), sections_total=3)
+    client.force_login(person)
+    url = reverse("data_requests:export_status", args=[archive.pk])
+    state = client.get(url, headers={"accept-language": "en"}).json()
+    assert (state["waiting_since"], state["waiting_text"]) == ("", "")  # just queued
+    ExportArchive.objects.filter(pk=archive.pk).update(heartbeat_at=long_ago)
+    since = timezone.localtime(long_ago).strftime("%H:%M")
+    state = client.get(url, headers={"accept-language": "en"}).json()
+    assert state["waiting_since"] == since and state["waiting_text"].startswith(f"Waiting for a worker since {since}.")
+    state = client.get(url, headers={"accept-language": "zh-hans"}).json()
+    assert state["waiting_text"].startswith(f"自 {since} 起正在等待后台进程处理")
+    with translation.override("en"):
+        panel = render_to_string("requests/exports/download_panel.html", {"request": archive.request, "user": person})
+    assert f"Waiting for a worker since {since}." in panel
+    archive.refresh_from_db()
+    assert fulfilment.export_progress(archive)["waiting_since"] == archive.heartbeat_at
+    ExportArchive.objects.filter(pk=archive.pk).update(status=ExportStatus.READY, expires_at=timezone.now())
+    archive.refresh_from_db()
+    assert fulfilment.export_progress(archive)["waiting_since"] is None
