@@ -43,7 +43,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -59,9 +59,48 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------- time
 
 
+# Long before any heartbeat: while nothing may count as stale.
+_NOTHING_IS_STALE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def stale_before(now: datetime | None = None) -> datetime:
-    """A heartbeat older than this belongs to a worker that is gone."""
-    return (now or timezone.now()) - timedelta(seconds=settings.JOB_STALE_SECONDS)
+    """A heartbeat older than this belongs to a worker that is gone.
+
+    Except just after the database server restarted under this process: while it was
+    down nobody could beat, so for ``JOB_STALE_SECONDS`` after the restart no heartbeat
+    counts as stale. The workers that were waiting for the database
+    (``outage_tolerant``) take their jobs up again and beat; only those that do not are
+    taken over, and a restart does not cost a job an attempt."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.JOB_STALE_SECONDS)
+    restarted = database_restarted_at()
+    if restarted is not None and restarted > cutoff:
+        return _NOTHING_IS_STALE
+    return cutoff
+
+
+# The start times of the database server this process has seen (PostgreSQL), in order.
+_server_starts: list[datetime] = []
+
+
+def database_restarted_at() -> datetime | None:
+    """When the database server restarted while this process was using it, if it did:
+    the server's start time, read once per connection (a restarted server means a new
+    connection), differs from the one seen before. ``None`` on SQLite, and for a process
+    that has seen one server only."""
+    if connection.vendor != "postgresql":
+        return None
+    connection.ensure_connection()
+    raw = connection.connection
+    cached = getattr(connection, "_custodia_server_start", None)
+    if cached is None or cached[0] is not raw:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_postmaster_start_time()")
+            (started,) = cursor.fetchone()
+        connection._custodia_server_start = (raw, started)
+        if started not in _server_starts:
+            _server_starts.append(started)
+    return _server_starts[-1] if len(_server_starts) > 1 else None
 
 
 def no_live_worker(now: datetime | None = None) -> Q:

@@ -131,6 +131,7 @@ def test_no_heartbeat_thread_inside_a_transaction():
     assert beat._thread is None and beat.beats == 0
 
 
+@pytest.mark.django_db  # on PostgreSQL: has the server restarted? (``stale_before``)
 def test_waiting_since_is_the_last_sign_of_life_once_stale(settings):
     now = timezone.now()
     fresh = now - timedelta(seconds=settings.JOB_STALE_SECONDS - 1)
@@ -213,3 +214,37 @@ def test_a_starting_worker_sweeps_at_once(monkeypatch):
     monkeypatch.setattr(tasks.recover_jobs, "delay", lambda: sent.append("sweep"))
     worker_ready.send(sender=None)
     assert sent == ["sweep"]
+
+
+def test_nothing_is_stale_just_after_the_database_restarted(monkeypatch, settings):
+    """While the database was down nobody could beat: for ``JOB_STALE_SECONDS`` after
+    it restarted no heartbeat counts as stale, so the workers waiting for it take their
+    jobs up again (no attempt counted) before anyone takes a job over."""
+    now = timezone.now()
+    monkeypatch.setattr(liveness, "database_restarted_at", lambda: now - timedelta(seconds=1))
+    stale = now - timedelta(hours=1)
+    assert liveness.waiting_since(stale, now=now) is None
+    assert liveness.stale_before(now) < stale
+    restarted = now - timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
+    monkeypatch.setattr(liveness, "database_restarted_at", lambda: restarted)
+    assert liveness.stale_before(now) == now - timedelta(seconds=settings.JOB_STALE_SECONDS)
+    assert liveness.waiting_since(stale, now=now) == stale
+
+
+@pytest.mark.django_db
+def test_a_restart_is_a_new_server_start_seen_on_a_new_connection(monkeypatch, django_assert_num_queries):
+    """On PostgreSQL the server's start time is read once per connection; a start time
+    other than the one seen before is a restart. SQLite has no server to restart."""
+    from django.db import connection
+
+    monkeypatch.setattr(liveness, "_server_starts", [])
+    assert liveness.database_restarted_at() is None  # the first server this process sees
+    with django_assert_num_queries(0):
+        assert liveness.database_restarted_at() is None
+    if connection.vendor != "postgresql":
+        return
+    earlier = timezone.now() - timedelta(days=1)
+    monkeypatch.setattr(liveness, "_server_starts", [earlier])
+    monkeypatch.setattr(connection, "_custodia_server_start", None)  # as after reconnecting
+    restarted = liveness.database_restarted_at()
+    assert restarted is not None and earlier < restarted <= timezone.now()
