@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -223,3 +224,120 @@ class Clock:
     @property
     def total(self) -> float:
         return self.finished_at - self.started
+
+
+# --------------------------------------------------------------------------- the database from this process
+
+
+def reconnect() -> None:
+    """After the database restarted, this process's connection is a dead socket."""
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        try:
+            conn.close()
+        except Exception:  # broken already: forget it
+            conn.connection = None
+
+
+def read(query: Callable):
+    """A read that survives the database being away (polling across an outage)."""
+    from django.db import InterfaceError, OperationalError
+
+    try:
+        return query()
+    except (OperationalError, InterfaceError):
+        reconnect()
+        return None
+
+
+# --------------------------------------------------------------------------- faults
+
+
+@dataclass
+class Fault:
+    """What happens once a worker is held at ``checkpoint`` (the ``nth`` time one
+    process reaches it); ``inject`` does the damage, calls ``mark()`` once nothing can
+    move any more (how far the job is then), and returns when the fault has cleared."""
+
+    name: str
+    checkpoint: str
+    nth: int
+    inject: Callable
+    # What the fault leaves on the job's row: the attempts a takeover counted, none for
+    # an outage (``expect(row)`` asserts it).
+    expect: Callable = lambda row: None
+
+
+def kill_workers(cluster: Cluster, clock: Clock, mark: Callable, **_) -> None:
+    """SIGKILL both workers (the one holding the step and the other), with the messages
+    they had taken; then start two new ones. Cleared: the new workers are ready."""
+    clock.fault()
+    cluster.kill_workers()
+    mark()
+    cluster.release()  # the new workers pass the checkpoint
+    cluster.start_workers(2)
+    clock.cleared()
+
+
+def restart_postgres(cluster: Cluster, clock: Clock, mark: Callable, postgres, outage: float = 2.0, **_) -> None:
+    """Stop PostgreSQL with ``-m immediate`` under the held worker (its transaction is
+    lost), let the workers run into the outage for ``outage`` seconds, start it again.
+    Cleared: it accepts connections (crash recovery done)."""
+    mark()
+    clock.fault()
+    postgres.crash()
+    cluster.release()
+    time.sleep(outage)
+    postgres.start_again()
+    clock.cleared()
+    reconnect()
+
+
+def restart_redis(cluster: Cluster, clock: Clock, mark: Callable, redis, outage: float = 2.0, **_) -> None:
+    """Restart redis-server (no persistence), down for ``outage`` seconds: every queued
+    and unacknowledged message is lost, and the workers cancel the task they were
+    running (late acks: it was never acknowledged). Cleared: Redis accepts connections
+    again."""
+    mark()
+    clock.fault()
+    redis.restart(down_seconds=outage)
+    clock.cleared()
+    cluster.release()
+
+
+def run_with(
+    cluster: Cluster,
+    fault: Fault | None,
+    start: Callable,
+    marker: Callable,
+    done: Callable,
+    *,
+    progress_timeout: float = 60.0,
+    done_timeout: float = 180.0,
+    held_timeout: float = 90.0,
+    **servers,
+) -> Clock:
+    """Start the job (``start``), inject ``fault`` when a worker is held, and wait until
+    ``done``; ``marker`` reads how far the job is (its first change after the fault has
+    cleared is the recovery). ``servers``: ``postgres``, ``redis`` and ``outage`` for the
+    fault. Returns the clock."""
+    clock = Clock()
+    if fault is not None:
+        cluster.arm(fault.checkpoint, fault.nth)
+    start()
+    if fault is not None:
+        if not cluster.wait_held(timeout=held_timeout):
+            raise AssertionError(f"no worker reached {fault.checkpoint}\n{cluster.logs()}")
+        before: list = []
+        fault.inject(cluster, clock, lambda: before.append(read(marker)), **servers)
+        progressed = wait_until(
+            lambda: (value := read(marker)) is not None and value != before[0], timeout=progress_timeout
+        )
+        if not progressed:
+            raise AssertionError(f"no progress after {fault.name}\n{cluster.logs()}")
+        clock.progressed_at = time.monotonic()
+    if not wait_until(lambda: read(done), timeout=done_timeout, interval=0.1):
+        raise AssertionError(f"not done after {done_timeout} s\n{cluster.logs()}")
+    clock.finished_at = time.monotonic()
+    return clock

@@ -29,15 +29,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import InterfaceError, OperationalError, connections, transaction
+from django.db import transaction
 from django.utils import timezone, translation
 
 from accounts.models import User
@@ -52,7 +50,16 @@ from requests.services import fulfilment
 from tests.anonymization_data import job_content, populate, residue, snapshot, stage_counters
 from tests.conftest import celery_on_broker, database_url_for_subprocess, require
 from tests.factories import OrganizationFactory, UserFactory
-from tests.integration.faults import Clock, Cluster, wait_until
+from tests.integration.faults import (
+    Clock,
+    Cluster,
+    Fault,
+    kill_workers,
+    reconnect,
+    restart_postgres,
+    restart_redis,
+    run_with,
+)
 from tests.organizations.test_roster_import import HEADER, csv_bytes, good_rows
 
 pytestmark = [pytest.mark.realservices, pytest.mark.faultinjection]
@@ -154,100 +161,6 @@ def purge(broker_url: str) -> None:
         app.control.purge()
 
 
-def reconnect() -> None:
-    """After the database restarted, this process's connection is a dead socket."""
-    for conn in connections.all(initialized_only=True):
-        try:
-            conn.close()
-        except Exception:  # broken already: forget it
-            conn.connection = None
-
-
-def read(query: Callable):
-    """A read that survives the database being away (polling across an outage)."""
-    try:
-        return query()
-    except (OperationalError, InterfaceError):
-        reconnect()
-        return None
-
-
-# --------------------------------------------------------------------------- faults
-
-
-@dataclass
-class Fault:
-    """What happens once a worker is held at ``checkpoint`` (the ``nth`` time one
-    process reaches it); ``inject`` does the damage, calls ``mark()`` once nothing can
-    move any more (how far the job is then), and returns when the fault has cleared."""
-
-    name: str
-    checkpoint: str
-    nth: int
-    inject: Callable
-    # What the fault leaves on the job's row: the attempts a takeover counted, none for
-    # an outage (``expect(row)`` asserts it).
-    expect: Callable = lambda row: None
-
-
-def kill_workers(cluster: Cluster, clock: Clock, mark: Callable, **servers) -> None:
-    """SIGKILL both workers (the one holding the step and the other), with the messages
-    they had taken; then start two new ones. Cleared: the new workers are ready."""
-    clock.fault()
-    cluster.kill_workers()
-    mark()
-    cluster.release()  # the new workers pass the checkpoint
-    cluster.start_workers(2)
-    clock.cleared()
-
-
-def restart_postgres(cluster: Cluster, clock: Clock, mark: Callable, postgres, **servers) -> None:
-    """Stop PostgreSQL with ``-m immediate`` under the held worker (its transaction is
-    lost), let the workers run into the outage, start it again. Cleared: it accepts
-    connections (crash recovery done)."""
-    mark()
-    clock.fault()
-    postgres.crash()
-    cluster.release()
-    time.sleep(OUTAGE_SECONDS)
-    postgres.start_again()
-    clock.cleared()
-    reconnect()
-
-
-def restart_redis(cluster: Cluster, clock: Clock, mark: Callable, redis, **servers) -> None:
-    """Restart redis-server (no persistence): every queued and unacknowledged message is
-    lost, and the workers cancel the task they were running (late acks: it was never
-    acknowledged). Cleared: Redis accepts connections again."""
-    mark()
-    clock.fault()
-    redis.restart(down_seconds=OUTAGE_SECONDS)
-    clock.cleared()
-    cluster.release()
-
-
-def run_with(cluster: Cluster, fault: Fault | None, start: Callable, marker: Callable, done: Callable, **servers):
-    """Start the job (``start``), inject ``fault`` when a worker is held, and wait until
-    ``done``; ``marker`` reads how far the job is (the first change after the fault has
-    cleared is its recovery). Returns the clock."""
-    clock = Clock()
-    if fault is not None:
-        cluster.arm(fault.checkpoint, fault.nth)
-    start()
-    if fault is not None:
-        assert cluster.wait_held(timeout=90), f"no worker reached {fault.checkpoint}\n{cluster.logs()}"
-        before: list = []
-        fault.inject(cluster, clock, lambda: before.append(read(marker)), **servers)
-        progressed = wait_until(
-            lambda: (value := read(marker)) is not None and value != before[0], timeout=RECOVERY_LIMIT + 30
-        )
-        assert progressed, f"no progress after {fault.name}\n{cluster.logs()}"
-        clock.progressed_at = time.monotonic()
-    assert wait_until(lambda: read(done), timeout=180, interval=0.1), cluster.logs()
-    clock.finished_at = time.monotonic()
-    return clock
-
-
 def report(case: str, clock: Clock, clean_seconds: float) -> None:
     """One line per case, read by the benchmark notes (bench/README.md)."""
     if clock.fault_at is None:
@@ -307,7 +220,7 @@ def run_disband(cluster: Cluster, fault: Fault | None, **servers) -> tuple[dict,
     def done():
         return AnonymizationJob.objects.filter(pk=job.pk, status__in=[JobStatus.COMPLETED, JobStatus.FAILED]).exists()
 
-    clock = run_with(cluster, fault, start, marker, done, **servers)
+    clock = run_with(cluster, fault, start, marker, done, progress_timeout=RECOVERY_LIMIT + 30, **servers)
     job.refresh_from_db()
     if fault is not None:
         fault.expect(job)
@@ -364,7 +277,7 @@ DISBAND_FAULTS = [
 def test_a_disband_survives(fault, cluster, postgres, redis_server):
     """ANON-2, ANON-7: the cascade completes, verified, exactly as a clean run of the
     same seed, and moves again within seconds of the fault clearing."""
-    servers = {"postgres": postgres, "redis": redis_server}
+    servers = {"postgres": postgres, "redis": redis_server, "outage": OUTAGE_SECONDS}
     if "disband" not in CLEAN:
         signature, clock = run_disband(cluster, None, **servers)
         report("disband", clock, clock.total)
@@ -419,11 +332,11 @@ def run_import(cluster: Cluster, cast, check_fault: Fault | None, write_fault: F
         return lambda: RosterImport.objects.filter(pk=holder["job"].pk, status__in=statuses).exists()
 
     checked = run_with(cluster, check_fault, upload, marker, status_is(ImportStatus.VALIDATED, ImportStatus.FAILED),
-                       **servers)  # fmt: skip
+                       progress_timeout=RECOVERY_LIMIT + 30, **servers)  # fmt: skip
     job = RosterImport.objects.get(pk=holder["job"].pk)
     assert job.status == ImportStatus.VALIDATED, (job.last_error, cluster.logs())
     written = run_with(cluster, write_fault, decide, marker, status_is(ImportStatus.COMPLETED, ImportStatus.FAILED),
-                       **servers)  # fmt: skip
+                       progress_timeout=RECOVERY_LIMIT + 30, **servers)  # fmt: skip
     job.refresh_from_db()
     assert job.status == ImportStatus.COMPLETED, (job.last_error, cluster.logs())
     if write_fault is not None:
@@ -456,7 +369,7 @@ def test_a_roster_import_survives(fault, cluster, cast, postgres, redis_server):
     """ORG-7: the file is checked and imported exactly as in a clean run (every row
     once, nothing half-written), and the job moves again within seconds of the fault
     clearing, whether it struck the check or the write."""
-    servers = {"postgres": postgres, "redis": redis_server}
+    servers = {"postgres": postgres, "redis": redis_server, "outage": OUTAGE_SECONDS}
     if "import" not in CLEAN:
         signature, checked, written = run_import(cluster, cast, None, None, **servers)
         report("import/check", checked, checked.total)
@@ -513,7 +426,7 @@ def run_export(cluster: Cluster, fault: Fault | None, **servers) -> tuple[dict, 
             pk=holder["archive"].pk, status__in=[ExportStatus.READY, ExportStatus.FAILED]
         ).exists()
 
-    clock = run_with(cluster, fault, start, marker, done, **servers)
+    clock = run_with(cluster, fault, start, marker, done, progress_timeout=RECOVERY_LIMIT + 30, **servers)
     archive = ExportArchive.objects.get(pk=holder["archive"].pk)
     assert archive.status == ExportStatus.READY, (archive.last_error, cluster.logs())
     if fault is not None:
@@ -533,7 +446,7 @@ EXPORT_FAULTS = [
 def test_an_access_archive_survives(fault, cluster, postgres, redis_server):
     """REQ-7: the archive is built once and holds what a clean build holds, and the
     build moves again within seconds of the fault clearing."""
-    servers = {"postgres": postgres, "redis": redis_server}
+    servers = {"postgres": postgres, "redis": redis_server, "outage": OUTAGE_SECONDS}
     if "export" not in CLEAN:
         signature, clock = run_export(cluster, None, **servers)
         report("export", clock, clock.total)
