@@ -185,6 +185,8 @@ class AnonymizationJobAdmin(admin.ModelAdmin):
         "finished_at",
         "cancelled_at",
         "heartbeat_at",
+        "worker",
+        "queued_at",
         "attempts",
         "last_error",
         "progress_bar",
