@@ -206,6 +206,9 @@ class Clock:
     cleared_at: float | None = None
     progressed_at: float | None = None
     finished_at: float | None = None
+    # The longest time after the fault cleared during which the job showed no sign of
+    # life at all: no progress and no heartbeat (its first move included).
+    stalled: float = 0.0
 
     def fault(self) -> None:
         self.fault_at = time.monotonic()
@@ -316,12 +319,14 @@ def run_with(
     progress_timeout: float = 60.0,
     done_timeout: float = 180.0,
     held_timeout: float = 90.0,
+    alive: Callable | None = None,
     **servers,
 ) -> Clock:
     """Start the job (``start``), inject ``fault`` when a worker is held, and wait until
     ``done``; ``marker`` reads how far the job is (its first change after the fault has
-    cleared is the recovery). ``servers``: ``postgres``, ``redis`` and ``outage`` for the
-    fault. Returns the clock."""
+    cleared is the recovery), ``alive`` its heartbeat (with the marker: the signs of life
+    whose longest absence after the fault is ``clock.stalled``). ``servers``:
+    ``postgres``, ``redis`` and ``outage`` for the fault. Returns the clock."""
     clock = Clock()
     if fault is not None:
         cluster.arm(fault.checkpoint, fault.nth)
@@ -337,7 +342,24 @@ def run_with(
         if not progressed:
             raise AssertionError(f"no progress after {fault.name}\n{cluster.logs()}")
         clock.progressed_at = time.monotonic()
+        clock.stalled = clock.recovery
+        if alive is not None:
+            _watch_signs_of_life(clock, lambda: (read(marker), read(alive)), done, done_timeout)
     if not wait_until(lambda: read(done), timeout=done_timeout, interval=0.1):
         raise AssertionError(f"not done after {done_timeout} s\n{cluster.logs()}")
     clock.finished_at = time.monotonic()
     return clock
+
+
+def _watch_signs_of_life(clock: Clock, sign: Callable, done: Callable, timeout: float) -> None:
+    """Until the job is done, note the longest time its progress and heartbeat stood
+    still (a live worker beats every ``JOB_HEARTBEAT_SECONDS``)."""
+    deadline = time.monotonic() + timeout
+    last, changed_at = sign(), time.monotonic()
+    while time.monotonic() < deadline and not read(done):
+        time.sleep(0.1)
+        now, current = time.monotonic(), sign()
+        if current != last:
+            clock.stalled = max(clock.stalled, now - changed_at)
+            last, changed_at = current, now
+    clock.stalled = max(clock.stalled, time.monotonic() - changed_at)

@@ -169,7 +169,7 @@ def purge_queue(broker_url: str) -> int:
 @pytest.fixture
 def workers(redis_server, transactional_db, tmp_path, settings):
     """Worker processes for one test; this process and the workers share the settings
-    that matter (chunk size, lease, budget, the private file store)."""
+    that matter (chunk size, liveness limits, budget, the private file store)."""
     settings.ANONYMIZATION_CHUNK_ROWS = CHUNK_ROWS
     settings.JOB_HEARTBEAT_SECONDS = HEARTBEAT_SECONDS
     settings.JOB_STALE_SECONDS = STALE_SECONDS

@@ -168,12 +168,15 @@ def report(case: str, clock: Clock, clean_seconds: float) -> None:
         return
     print(
         f"recovery case={case} outage_s={clock.outage:.1f} recovery_s={clock.recovery:.1f} "
-        f"total_s={clock.total:.1f} clean_s={clean_seconds:.1f}"
+        f"stalled_s={clock.stalled:.1f} total_s={clock.total:.1f} clean_s={clean_seconds:.1f}"
     )
 
 
 def assert_recovered_in_time(case: str, clock: Clock) -> None:
+    """The job moved within ``RECOVERY_LIMIT`` of the fault clearing, and never stood
+    still (no progress, no heartbeat) for longer than that afterwards."""
     assert clock.recovery <= RECOVERY_LIMIT, f"{case}: recovered {clock.recovery:.1f} s after the fault cleared"
+    assert clock.stalled <= RECOVERY_LIMIT, f"{case}: stood still for {clock.stalled:.1f} s after the fault"
 
 
 # --------------------------------------------------------------------------- the cascade
@@ -220,7 +223,10 @@ def run_disband(cluster: Cluster, fault: Fault | None, **servers) -> tuple[dict,
     def done():
         return AnonymizationJob.objects.filter(pk=job.pk, status__in=[JobStatus.COMPLETED, JobStatus.FAILED]).exists()
 
-    clock = run_with(cluster, fault, start, marker, done, progress_timeout=RECOVERY_LIMIT + 30, **servers)
+    def alive():
+        return AnonymizationJob.objects.filter(pk=job.pk).values_list("heartbeat_at", flat=True).get()
+
+    clock = run_with(cluster, fault, start, marker, done, progress_timeout=RECOVERY_LIMIT + 30, alive=alive, **servers)
     job.refresh_from_db()
     if fault is not None:
         fault.expect(job)
@@ -326,17 +332,20 @@ def run_import(cluster: Cluster, cast, check_fault: Fault | None, write_fault: F
             assert import_services.decide(access, job, "all")
 
     def marker():
-        return RosterImport.objects.filter(pk=holder["job"].pk).values_list("status", "processed_rows").get()
+        return RosterImport.objects.filter(pk=holder["job"].pk).values_list("status", "processed_rows", "worker").get()
 
     def status_is(*statuses):
         return lambda: RosterImport.objects.filter(pk=holder["job"].pk, status__in=statuses).exists()
 
+    def alive():
+        return RosterImport.objects.filter(pk=holder["job"].pk).values_list("heartbeat_at", flat=True).get()
+
     checked = run_with(cluster, check_fault, upload, marker, status_is(ImportStatus.VALIDATED, ImportStatus.FAILED),
-                       progress_timeout=RECOVERY_LIMIT + 30, **servers)  # fmt: skip
+                       progress_timeout=RECOVERY_LIMIT + 30, alive=alive, **servers)  # fmt: skip
     job = RosterImport.objects.get(pk=holder["job"].pk)
     assert job.status == ImportStatus.VALIDATED, (job.last_error, cluster.logs())
     written = run_with(cluster, write_fault, decide, marker, status_is(ImportStatus.COMPLETED, ImportStatus.FAILED),
-                       progress_timeout=RECOVERY_LIMIT + 30, **servers)  # fmt: skip
+                       progress_timeout=RECOVERY_LIMIT + 30, alive=alive, **servers)  # fmt: skip
     job.refresh_from_db()
     assert job.status == ImportStatus.COMPLETED, (job.last_error, cluster.logs())
     if write_fault is not None:
@@ -419,14 +428,18 @@ def run_export(cluster: Cluster, fault: Fault | None, **servers) -> tuple[dict, 
             holder["archive"] = fulfilment.start_export(request)
 
     def marker():
-        return ExportArchive.objects.filter(pk=holder["archive"].pk).values_list("status", "sections_done").get()
+        row = ExportArchive.objects.filter(pk=holder["archive"].pk)
+        return row.values_list("status", "sections_done", "worker").get()
 
     def done():
         return ExportArchive.objects.filter(
             pk=holder["archive"].pk, status__in=[ExportStatus.READY, ExportStatus.FAILED]
         ).exists()
 
-    clock = run_with(cluster, fault, start, marker, done, progress_timeout=RECOVERY_LIMIT + 30, **servers)
+    def alive():
+        return ExportArchive.objects.filter(pk=holder["archive"].pk).values_list("heartbeat_at", flat=True).get()
+
+    clock = run_with(cluster, fault, start, marker, done, progress_timeout=RECOVERY_LIMIT + 30, alive=alive, **servers)
     archive = ExportArchive.objects.get(pk=holder["archive"].pk)
     assert archive.status == ExportStatus.READY, (archive.last_error, cluster.logs())
     if fault is not None:
