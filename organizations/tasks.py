@@ -18,31 +18,32 @@ logger = logging.getLogger(__name__)
 
 
 def _run(task, import_id: int, status: str, body, language: str | None, attempts_of=None, give_back=None) -> str:
-    """Run ``body(import_id, token)`` under a fresh claim token. ``attempts_of()``: the
-    attempts counted so far (by default the job's; a part of a check counts its own);
-    ``give_back(token)``: returns the claim and its attempt after a database outage
-    (by default the job's claim), which is waited out here (``liveness.outage_tolerant``)
-    and never counts as a failed attempt."""
+    """Run ``body(import_id, token)``, each attempt under a fresh claim token.
+    ``attempts_of()``: the attempts counted so far (by default the job's; a part of a
+    check counts its own); ``give_back(token)``: returns the claim and its attempt after a
+    database outage (by default the job's claim), which is waited out here
+    (``liveness.outage_tolerant``) and never counts as a failed attempt."""
     from django.utils import translation
 
     from dataprotection import liveness
     from organizations.models import RosterImport
     from organizations.services import roster_import as services
 
+    held: dict[str, str] = {}
+
+    def work():
+        held["token"] = liveness.worker_token()
+        # Messages stored on the job (errors, report) in the uploader's language.
+        with translation.override(language or translation.get_language()):
+            return body(import_id, held["token"])
+
+    def recover():
+        if give_back is not None:
+            give_back(held["token"])
+        else:
+            services.give_back(import_id, held["token"])
+
     while True:
-        token = liveness.worker_token()
-
-        def work(token=token):
-            # Messages stored on the job (errors, report) in the uploader's language.
-            with translation.override(language or translation.get_language()):
-                return body(import_id, token)
-
-        def recover(token=token):
-            if give_back is not None:
-                give_back(token)
-            else:
-                services.give_back(import_id, token)
-
         try:
             return liveness.outage_tolerant(work, recover=recover, what=f"roster import {import_id}")
         except Exception as exc:
@@ -56,7 +57,8 @@ def _run(task, import_id: int, status: str, body, language: str | None, attempts
             else:
                 attempts = RosterImport.objects.filter(pk=import_id).values_list("attempts", flat=True).first() or 0
             final = attempts >= services.MAX_ATTEMPTS
-            services.record_failure(import_id, status, f"{type(exc).__name__}: {exc}", final=final, token=token)
+            error = f"{type(exc).__name__}: {exc}"
+            services.record_failure(import_id, status, error, final=final, token=held.get("token"))
             if final:
                 logger.exception("roster import %s failed for good after %s attempts", import_id, attempts)
                 return "failed"

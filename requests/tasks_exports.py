@@ -174,11 +174,14 @@ def build_export(archive_id: int) -> str:
     """REQ-7: build one archive (idempotent: a second run finds nothing to claim). A
     lost database is waited out (the attempt is given back) and the archive built
     again."""
-    token = liveness.worker_token()
+    held: dict[str, str] = {}
+
+    def attempt() -> str:
+        held["token"] = liveness.worker_token()  # each claim its own token
+        return build(archive_id, held["token"])
+
     return liveness.outage_tolerant(
-        lambda: build(archive_id, token),
-        recover=lambda: give_back(archive_id, token),
-        what=f"export archive {archive_id}",
+        attempt, recover=lambda: give_back(archive_id, held["token"]), what=f"export archive {archive_id}"
     )
 
 
