@@ -2,7 +2,10 @@
 #   make run   -- virtualenv, install, migrate, demo data, web + Celery worker + beat
 #   make test  -- lint, migration, translation and API schema checks, the whole test
 #                 suite on SQLite and again on a throwaway PostgreSQL (both with real
-#                 Redis), then the API fuzzing run (make fuzz-api)
+#                 Redis), then the API fuzzing run (make fuzz-api); the SQLite run also
+#                 runs the production stack end to end and every benchmark at a tiny size
+#   make serve -- the production profile on this machine (gunicorn, two Celery workers,
+#                 beat) against the PostgreSQL and Redis given by the environment
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
@@ -12,11 +15,12 @@ PORT ?= 8000
 DEMO_MEMBERS ?= 300
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint checks pytest pytest-postgres fuzz-api messages clean-var help
+.PHONY: run serve test install lint checks pytest pytest-postgres fuzz-api messages clean-var help
 
 help:
 	@echo "make run    start the portal on http://$(HOST):$(PORT)/ with demo data, a worker and beat"
 	@echo "make test   run every check and the whole test suite (what CI runs)"
+	@echo "make serve  run the production profile locally (README: Production)"
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Custodia needs Python 3.11, found " + sys.version.split()[0]'
@@ -29,16 +33,22 @@ install: $(BIN)/.installed
 
 run: install
 	$(BIN)/python manage.py migrate --noinput -v 0
-	$(BIN)/python manage.py seed_demo --members $(DEMO_MEMBERS)
+	$(BIN)/python manage.py seed_demo --members $(DEMO_MEMBERS) --portal-url http://$(HOST):$(PORT)
 	@echo ""
 	@echo "  Custodia is starting on http://$(HOST):$(PORT)/  (operations console: http://$(HOST):$(PORT)/ops/)"
 	@echo "  SMS codes are written to var/sms-outbox.jsonl and shown at http://$(HOST):$(PORT)/dev/sms/"
 	@echo "  Press Ctrl-C to stop the web server, the worker and beat together."
 	@echo ""
-	@trap 'kill 0' INT TERM EXIT; \
-	  $(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 & \
-	  $(BIN)/celery -A config beat --loglevel=INFO & \
-	  $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@# Ctrl-C or SIGTERM (an IDE, a supervisor) stops all three within seconds: bin/run-portal.
+	@exec $(BIN)/python bin/run-portal --host $(HOST) --port $(PORT)
+
+# Issue 17: what production runs (config/serve.py): migrate, collectstatic, gunicorn
+# (config/gunicorn.py), WORKERS Celery workers and beat, in the foreground. The
+# environment gives CUSTODIA_PROFILE=production's settings (README: Production).
+WORKERS ?= 2
+WORKER_CONCURRENCY ?= 2
+serve: install
+	CUSTODIA_PROFILE=production $(BIN)/python -m config.serve --workers $(WORKERS) --worker-concurrency $(WORKER_CONCURRENCY)
 
 lint: install
 	$(BIN)/ruff check .
@@ -60,8 +70,10 @@ checks: install messages
 pytest: install
 	$(BIN)/pytest -m "not faultinjection" $(PYTEST_ARGS)
 
+# The production-stack test and the benchmarks' tiny runs start their own PostgreSQL:
+# they run once, in the SQLite run above.
 pytest-postgres: install
-	$(BIN)/pytest --postgres -m "not browser" $(PYTEST_ARGS)
+	$(BIN)/pytest --postgres -m "not browser and not stack and not bench" $(PYTEST_ARGS)
 
 # Issue 7: schemathesis against a throwaway portal, in its own virtualenv (.venv-fuzz).
 fuzz-api: install

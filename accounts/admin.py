@@ -4,8 +4,11 @@ that a value exists, never the value itself (ORG-10, SEC-1)."""
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import AccountDeletionRequest, IdentityVerification, OneTimeCode, SMSMessage, User
+from dataprotection.admin_base import ReadOnlyModelAdmin
 from dataprotection.masking import mask_email, mask_phone
 
 
@@ -103,3 +106,27 @@ class SMSMessageAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# SEC-1: django-otp's own console pages show each person's authenticator key (as text
+# and as a QR code) and let staff add or edit devices: whoever reads them can produce
+# that person's codes. Staff see only whether someone has a second factor.
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+class TwoFactorDeviceAdmin(ReadOnlyModelAdmin):
+    list_display = ("masked_phone_display", "name", "confirmed", "created_at")
+    list_filter = ("confirmed",)
+    fields = ("masked_phone_display", "name", "confirmed", "created_at", "last_used_at")
+    readonly_fields = fields
+    list_select_related = ("user",)
+
+    @admin.display(description=_("mobile number"))
+    def masked_phone_display(self, obj) -> str:
+        return mask_phone(obj.user.phone)
+
+
+admin.site.register(TOTPDevice, TwoFactorDeviceAdmin)
+admin.site.register(StaticDevice, TwoFactorDeviceAdmin)

@@ -7,7 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Personal accounts")
 
     def ready(self):
-        from accounts import deletion, session_security  # noqa: F401  SEC-1: stamps the sign-in time (user_logged_in)
+        from accounts import assurance, deletion  # noqa: F401  SEC-1: stamps the sign-in (user_logged_in)
 
         deletion.register()  # ANON-3: the account's own tables in an account-deletion cascade
 

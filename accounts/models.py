@@ -372,6 +372,10 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(_("expires at"))
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    # SEC-1: the assurance of the session that minted it (``accounts.assurance``). A token
+    # from before the policy has neither and is refused wherever they are needed.
+    minted_with_second_factor = models.BooleanField(_("made after the second factor"), default=False)
+    minted_with_fresh_proof = models.BooleanField(_("made with a recent proof of identity"), default=False)
 
     class Meta:
         verbose_name = _("API token")
@@ -399,6 +403,8 @@ class ApiToken(models.Model):
             "expires_at",
             "last_used_at",
             "revoked_at",
+            "minted_with_second_factor",
+            "minted_with_fresh_proof",
         },
     )
 

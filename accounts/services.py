@@ -281,6 +281,15 @@ def update_profile(user: User, changes: dict, *, actor: User | None = None, ip: 
     return changed
 
 
+def remember_language(user: User, language: str, *, ip: str | None = None) -> bool:
+    """The person switched the interface language while signed in: it becomes their
+    preferred language, in which the portal writes to them from now on (SMS, answers
+    written on the workers). Returns whether it changed; an unknown code is ignored."""
+    if language not in dict(settings.LANGUAGES) or user.preferred_language == language:
+        return False
+    return bool(update_profile(user, {"preferred_language": language}, ip=ip))
+
+
 @transaction.atomic
 def submit_identity_verification(
     user: User, *, legal_name: str, id_number: str, explicit_consent: bool, ip: str | None = None

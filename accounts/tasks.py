@@ -60,3 +60,12 @@ def purge_spent_codes() -> str:
 
     codes, messages = services.purge_spent_codes()
     return f"purged {codes} codes and {messages} messages"
+
+
+@shared_task
+def purge_idempotency_records() -> str:
+    """Stored API answers are personal data kept only as long as a client may replay a
+    request (``accounts.api.idempotency.KEEP``, one day): older ones are deleted."""
+    from accounts.api.idempotency import purge_idempotency_records as purge
+
+    return f"purged {purge()} stored answers"

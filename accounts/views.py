@@ -4,21 +4,25 @@ write through ``accounts.services``."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms.utils import ErrorDict
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse
+from django.utils.translation import check_for_language, ngettext
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
-from django.utils.translation import ngettext
+from django.views import i18n as i18n_views
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import lockout, services, services_two_factor, two_factor
+from accounts import assurance, lockout, services, services_two_factor, two_factor
 from accounts.api.forms import ApiTokenForm
 from accounts.api.tokens import create_api_token, revoke_api_token
 from accounts.forms import (
@@ -42,7 +46,7 @@ from accounts.models import (
 )
 from accounts.profile_policy import locked_profile_fields
 from accounts.reverification import send_reverification_code
-from accounts.session_security import local_url, require_recent_auth, url_with_next
+from accounts.session_security import local_url, same_site_path, url_with_next
 from accounts.sms import read_file_outbox
 from dataprotection.audit import client_ip, organization_names
 from dataprotection.masking import mask_id_number
@@ -81,7 +85,9 @@ def _next_from(request: HttpRequest) -> str:
 
 
 def _safe_target(request: HttpRequest, target: str) -> str:
-    return local_url(request, target) or settings.LOGIN_REDIRECT_URL  # never an open redirect to another site
+    # Never an open redirect to another site; the default as a path, not a URL name:
+    # the target travels on as ``?next=`` (to enrollment), where only paths are taken.
+    return local_url(request, target) or resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
 def _sign_in(request: HttpRequest, user: User, *, method: str = "password") -> HttpResponse:
@@ -111,7 +117,7 @@ def _complete_sign_in(request: HttpRequest, user: User, *, target: str, device=N
     ip = client_ip(request)
     lockout.record_success(user.phone, ip)
     if device is not None:
-        two_factor.mark_verified(request, device)
+        assurance.second_factor_passed(request, device)
         lockout.record_success(f"user:{user.pk}", ip)
     response = redirect(target)
     if user.preferred_language:
@@ -243,6 +249,21 @@ def sign_in_second_step(request: HttpRequest) -> HttpResponse:
                 )
             return response
     return render(request, "accounts/sign_in_second_step.html", {"form": form})
+
+
+@require_http_methods(["GET", "HEAD"])
+def console_sign_in(request: HttpRequest) -> HttpResponse:
+    """SEC-1: the console (``/ops/``) has no sign-in of its own. Its login address hands
+    over to the portal's sign-in -- password or SMS code, then the second factor, with
+    the same lockout -- which comes back to the console page asked for."""
+    target = same_site_path(request, request.GET.get("next", ""))
+    if not target.startswith(reverse("admin:index")):
+        target = reverse("admin:index")
+    if request.user.is_authenticated:
+        if not request.user.is_staff:
+            raise PermissionDenied(_("The operations console is for operations staff."))
+        return redirect(target)  # the assurance policy asks for the second factor if missing
+    return redirect(url_with_next("accounts:login", target))
 
 
 class SignOutView(auth_views.LogoutView):
@@ -398,35 +419,45 @@ def cancel_deletion(request: HttpRequest) -> HttpResponse:
     return redirect("accounts:delete")
 
 
+@require_POST
+def switch_language(request: HttpRequest) -> HttpResponse:
+    """Django's ``set_language`` (cookie, redirect back), and for a signed-in person
+    their preferred language too: what the portal writes to them later, on a worker or
+    by SMS, is in the language they chose."""
+    response = i18n_views.set_language(request)
+    language = request.POST.get(i18n_views.LANGUAGE_QUERY_PARAMETER, "")
+    if request.user.is_authenticated and response.status_code in (302, 204) and check_for_language(language):
+        services.remember_language(request.user, language, ip=client_ip(request))
+    return response
+
+
 def dev_sms_outbox(request: HttpRequest) -> HttpResponse:
     """Development only: the newest messages written by the file SMS backend, so a demo
     can sign up without a phone. 404 unless DEBUG is on and the file backend is in use."""
     if not settings.DEBUG or settings.SMS_BACKEND != "accounts.sms.FileBackend":
         raise Http404
+    messages_sent = read_file_outbox(limit=20)
+    for message in messages_sent:
+        # Written in UTC: the template shows it in the viewer's time zone, "… ago" in their language.
+        message["sent_at"] = datetime.fromisoformat(message["at"])
     # It reads a file and needs no database: no service-notice banner (ANON-6) either.
-    return render(
-        request, "accounts/dev_sms.html", {"messages_sent": read_file_outbox(limit=20), "shutdown_notices": ()}
-    )
+    return render(request, "accounts/dev_sms.html", {"messages_sent": messages_sent, "shutdown_notices": ()})
 
 
 @login_required
-@require_recent_auth  # SEC-1: a token is a lasting credential; confirm it is you first
 @require_http_methods(["GET", "POST"])
 def api_tokens(request: HttpRequest) -> HttpResponse:
-    """Issue 7: the person's personal access tokens: create (the secret is shown on this
-    answer only, never stored or put in a message), list, revoke."""
-    if (
-        request.method == "POST"
-        and not two_factor.is_verified(request.session, request.user)
-        and two_factor.second_factor_required(request.user)
-    ):
-        # SEC-1: a token acts without a second factor, so only a verified session makes one.
-        raise two_factor.TwoFactorRequired
+    """The person's personal access tokens: create (the secret is shown on this answer
+    only, never stored or put in a message), list, revoke. SEC-1: creating a token is a
+    sensitive action of the assurance policy (``accounts.assurance``): this page needs
+    the second factor where required and a fresh proof of identity."""
     form = ApiTokenForm(request.POST or None)
     secret = None
     if request.method == "POST" and form.is_valid():
         try:
-            secret, _token = create_api_token(request.user, ip=client_ip(request), **form.cleaned_data)
+            secret, _token = create_api_token(
+                request.user, minted_by=request.user.assurance, ip=client_ip(request), **form.cleaned_data
+            )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)

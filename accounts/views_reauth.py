@@ -1,6 +1,6 @@
 """Re-authentication before dangerous actions (SEC-1): the signed-in person re-enters
 their password; a wrong one counts toward the sign-in lockout. Pages guarded by
-``accounts.session_security.require_recent_auth`` send people here."""
+the sign-in assurance policy (``accounts.assurance``, sensitive actions) send people here."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts import services
-from accounts.session_security import mark_authenticated, same_site_path
+from accounts.assurance import mark_authenticated
+from accounts.session_security import same_site_path
 from dataprotection.audit import client_ip
 
 

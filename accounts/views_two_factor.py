@@ -15,8 +15,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts import assurance, session_security, two_factor
 from accounts import services_two_factor as services
-from accounts import session_security, two_factor
 from accounts.forms import EnrollTwoFactorForm, SecondFactorForm
 from dataprotection.audit import client_ip
 
@@ -70,7 +70,8 @@ def enroll(request: HttpRequest) -> HttpResponse:
         else:
             request.session.pop(two_factor.ENROLL_SECRET_SESSION_KEY, None)
             update_session_auth_hash(request, request.user)  # this session stays, the others end
-            two_factor.mark_verified(request, device)
+            assurance.second_factor_passed(request, device)
+            assurance.refresh_second_factor_requirement(request)  # enrolled: every session needs it now
             request.session[two_factor.NEW_CODES_SESSION_KEY] = codes
             messages.success(request, _("Two-factor authentication is on."))
             return _to_codes(request)
@@ -167,7 +168,7 @@ def disable(request: HttpRequest) -> HttpResponse:
             form.add_error("code", exc)
         else:
             update_session_auth_hash(request, request.user)
-            two_factor.clear_verified(request)
+            assurance.second_factor_turned_off(request)
             messages.success(request, _("Two-factor authentication is off."))
             return redirect("accounts:two_factor")
     return render(request, "accounts/two_factor/disable.html", {"form": form, "status": status})
@@ -188,7 +189,6 @@ def verify(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error("code", exc)
         else:
-            two_factor.mark_verified(request, device)
-            session_security.mark_authenticated(request)  # a second factor is a fresh proof too
+            assurance.second_factor_passed(request, device)
             return redirect(target or "accounts:two_factor")
     return render(request, "accounts/two_factor/verify.html", {"form": form, "next": target})

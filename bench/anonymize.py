@@ -472,7 +472,19 @@ def run_engine(target_id: int, drivers: int) -> dict:
     from organizations.models import Organization, OrganizationStatus
 
     before = other_rows_fingerprint(target_id)
-    timings = {"plan": 0.0, "verify": 0.0, "erase": 0.0}
+    # The steps that must grow no faster than the data (issue 17's scale run): planning
+    # (its chunk bounds, then the value scan's kept values and copies), the chunks, and
+    # verification (the residue counts, then the value scan again), then the report.
+    timings = {
+        "plan": 0.0,
+        "verify": 0.0,
+        "erase": 0.0,
+        "bounds": 0.0,
+        "kept_values": 0.0,
+        "find_copies": 0.0,
+        "scan_values": 0.0,
+        "complete": 0.0,
+    }
     chunk_times: list[float] = []
     chunk_statements: list[int] = []
     counter = Statements()
@@ -509,6 +521,11 @@ def run_engine(target_id: int, drivers: int) -> dict:
         patched(anonymization, "verify", timed("verify")),
         patched(anonymization, "_erase_files", timed("erase")),
         patched(anonymization, "_run_chunk", per_chunk),
+        patched(anonymization, "chunk_bounds", timed("bounds")),
+        patched(anonymization, "kept_values", timed("kept_values")),
+        patched(anonymization, "find_copies", timed("find_copies")),
+        patched(anonymization, "scan_values", timed("scan_values")),
+        patched(anonymization, "_verify_and_complete", timed("complete")),
     ):
         Organization.objects.filter(pk=target_id).update(status=OrganizationStatus.FROZEN)
         job = anonymization.create_job(JobKind.DISBAND, organization_id=target_id, label="bench")
@@ -549,6 +566,13 @@ def run_engine(target_id: int, drivers: int) -> dict:
         "chunks_s": total - timings["plan"] - timings["verify"],
         "chunk_tx_s": sum(chunk_times),
         "erase_files_s": timings["erase"],
+        "plan_bounds_s": timings["bounds"],
+        "plan_kept_values_s": timings["kept_values"],
+        "plan_find_copies_s": timings["find_copies"],
+        "verify_value_scan_s": timings["scan_values"],
+        "verify_residue_s": timings["verify"] - timings["scan_values"],
+        "report_s": timings["complete"] - timings["verify"],
+        "drivers": drivers,
         "chunks": chunks,
         "chunk_max_ms": chunk_times[-1] * 1000 if chunks else 0,
         "chunk_p99_ms": chunk_times[min(chunks - 1, int(chunks * 0.99))] * 1000 if chunks else 0,
@@ -660,7 +684,10 @@ def _nothing():
 # --------------------------------------------------------------------------- driver
 
 
-def measure(databases: Databases, source: str, target_id: int, sample: int, with_per_row: bool, drivers: int) -> dict:
+def measure(
+    databases: Databases, source: str, target_id: int, sample: int, with_per_row: bool, drivers: list[int]
+) -> dict:
+    """P (first round only), B, then E once per driver count, each on a fresh copy."""
     per_row = None
     if with_per_row:
         databases.copy(source, "anon_per_row")
@@ -669,10 +696,12 @@ def measure(databases: Databases, source: str, target_id: int, sample: int, with
     databases.copy(source, "anon_floor")
     floor = run_floor(target_id)
     databases.drop("anon_floor")
-    databases.copy(source, "anon_engine")
-    engine = run_engine(target_id, drivers)
-    databases.drop("anon_engine")
-    return {"engine": engine, "floor": floor, "per_row": per_row}
+    engines = {}
+    for count in drivers:
+        databases.copy(source, "anon_engine")
+        engines[count] = run_engine(target_id, count)
+        databases.drop("anon_engine")
+    return {"engine": engines[drivers[0]], "engines": engines, "floor": floor, "per_row": per_row}
 
 
 def build(databases: Databases, name: str, members: int, records: int, others: int) -> dict:
@@ -708,7 +737,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="B/E rounds on fresh copies (medians reported)")
     parser.add_argument("--linearity", action="store_true", help="also run at 1/10 size and print the ratio")
     parser.add_argument(
-        "--drivers", type=int, default=None, help="drivers at once (default: ANONYMIZATION_PARALLEL_TASKS)"
+        "--drivers",
+        default=None,
+        help="drivers at once (default: ANONYMIZATION_PARALLEL_TASKS); a list such as 2,1,4 times the engine "
+        "once per count, each on a fresh copy (the first is the one in the ratio)",
     )
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
@@ -750,7 +782,7 @@ def run(args, databases: Databases) -> None:
 
     if args.chunk:
         settings.ANONYMIZATION_CHUNK_ROWS = args.chunk
-    drivers = args.drivers or settings.ANONYMIZATION_PARALLEL_TASKS
+    drivers = [int(n) for n in args.drivers.split(",")] if args.drivers else [settings.ANONYMIZATION_PARALLEL_TASKS]
     sizes = [("anon_source", args.members, args.records)]
     if args.linearity:
         sizes.append(("anon_small", max(1, args.members // 10), max(1, args.records // 10)))
@@ -778,7 +810,7 @@ def run(args, databases: Databases) -> None:
     print()
     print(f"db={args.db} members={args.members:,} records={args.records:,} others={args.others}x "
           f"chunk={settings.ANONYMIZATION_CHUNK_ROWS} rounds={args.repeat} "
-          f"drivers={args.drivers or settings.ANONYMIZATION_PARALLEL_TASKS}")  # fmt: skip
+          f"drivers={','.join(map(str, drivers))}")  # fmt: skip
     print(f"{'measure':34} {'seconds':>10} {'rows/s':>10}  note")
     rows = engine["rows"]
 
@@ -795,7 +827,13 @@ def run(args, databases: Databases) -> None:
         f"{engine['chunks']} chunks, tx sum {engine['chunk_tx_s']:.2f}s",
     )
     line("    of which file-reference scan", engine["erase_files_s"], "SELECT + Python loop over ERASE_FILE columns")
+    line("    of which chunk bounds", engine["plan_bounds_s"])
+    line("    of which kept values (scan)", engine["plan_kept_values_s"])
+    line("    of which copies found (scan)", engine["plan_find_copies_s"])
     line("  verification", engine["verify_s"])
+    line("    of which residue counts", engine["verify_residue_s"])
+    line("    of which value scan", engine["verify_value_scan_s"])
+    line("  report and completion", engine["report_s"])
     line("B floor, 1 statement/table (median)", main_summary["floor_s"], f"range {fr[0]:.2f}-{fr[1]:.2f}")
     line(
         "P per-row save(), autocommit",
@@ -814,21 +852,41 @@ def run(args, databases: Databases) -> None:
             f"WAL engine {engine['wal_bytes'] / 2**20:.0f} MB, floor {rounds[0]['floor']['wal_bytes'] / 2**20:.0f} MB"
         )
     print("ratios per round: " + ", ".join(f"{r:.2f}" for r in main_summary["ratios"]))
+    by_drivers = {}
+    if len(drivers) > 1:
+        for count in drivers:
+            seconds = statistics.median(r["engines"][count]["seconds"] for r in rounds)
+            by_drivers[count] = seconds
+            ratio_to_floor = seconds / main_summary["floor_s"]
+            print(f"engine with {count} driver(s): {seconds:.2f}s (ratio to the floor {ratio_to_floor:.2f})")
     # For reading vs_per_row: the single hand-written statement's own speed-up over the
     # same per-row loop, measured in the same run.
     print(f"floor vs per-row (single statement / per-row loop): {per_row_s / main_summary['floor_s']:.1f}")
     if args.linearity:
         small_name = sizes[1][0]
-        small = results[small_name][1]
+        small_rounds, small = results[small_name]
         print(
             f"linearity (10x data): engine {main_summary['engine_s'] / small['engine_s']:.2f}x, "
             f"floor {main_summary['floor_s'] / small['floor_s']:.2f}x "
             f"(small: engine {small['engine_s']:.2f}s, floor {small['floor_s']:.2f}s)"
         )
+        small_engine = small_rounds[0]["engine"]
+        steps = ("plan_s", "plan_bounds_s", "plan_kept_values_s", "plan_find_copies_s", "chunks_s", "verify_s",
+                 "verify_residue_s", "verify_value_scan_s", "report_s")  # fmt: skip
+        print(
+            "linearity per step (10x data): "
+            + ", ".join(
+                f"{step[:-2]} {engine[step] / small_engine[step]:.1f}x"
+                if small_engine[step] > 0.005
+                else f"{step[:-2]} -"
+                for step in steps
+            )
+        )
     ratio = main_summary["engine_s"] / main_summary["floor_s"]
     print(
         f"anonymize rows={rows} engine_s={main_summary['engine_s']:.2f} floor_s={main_summary['floor_s']:.2f} "
         f"ratio={ratio:.2f} vs_per_row={per_row_s / main_summary['engine_s']:.1f}"
+        + ("".join(f" drivers{count}_s={seconds:.2f}" for count, seconds in by_drivers.items()))
     )
 
 

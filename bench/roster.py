@@ -11,7 +11,8 @@ with ``tests/servers.py``, stopped at the end), migrates it, seeds N members acr
 departments with ``bulk_create``, an owner and a sub-administrator holding view/edit
 roster on a few department subtrees (``grant_rights``), then times the roster list page
 (``/orgs/<id>/roster/``) through Django's test ``Client`` -- page 1, a deep page and a
-search, for each of the two administrators, ``--requests`` times each -- recording the
+search, for each of the two administrators, each signed in as a person is (password,
+then the code of the authenticator enrolled for them: SEC-1), ``--requests`` times each -- recording the
 server time and the query count (``CaptureQueriesContext``). As a baseline it also times
 the view's page query (``organizations.views.roster.roster_page``: same annotation,
 order and page window) without the permission filter, and prints the ratio.
@@ -136,16 +137,46 @@ def seed(members: int, departments: int, rng: random.Random):
     return organization, [root, *divisions, *teams]
 
 
+PASSWORD = "Bench-Password-1"
+
+
+def enroll_authenticator(user) -> str:
+    """A confirmed authenticator (SEC-1) for ``user``; returns its key, from which the
+    benchmark computes the codes the person's app would show."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from django_otp.util import random_hex
+
+    key = random_hex(20)
+    TOTPDevice.objects.create(user=user, name="Authenticator app", key=key, confirmed=True)
+    return key
+
+
+def sign_in(client, user, key: str) -> None:
+    """The real two-step sign-in: the password, then the authenticator's current code."""
+    from binascii import unhexlify
+
+    from django.urls import reverse
+    from django_otp.oath import TOTP
+
+    first = client.post(reverse("accounts:login"), {"method": "password", "phone": user.phone, "password": PASSWORD})
+    second_step = reverse("accounts:sign_in_second_step")
+    assert first.status_code == 302 and first["Location"] == second_step, (first.status_code, first.get("Location"))
+    generator = TOTP(unhexlify(key), step=30, t0=0, digits=6, drift=0)
+    generator.time = time.time()
+    second = client.post(second_step, {"code": f"{generator.token():06d}"})
+    assert second.status_code == 302 and second["Location"] != second_step, (second.status_code, second.get("Location"))
+
+
 def administrators(organization, departments, rng: random.Random):
     """The owner and a sub-administrator with view/edit roster on three team subtrees
-    and one division subtree."""
+    and one division subtree, each with a confirmed authenticator."""
     from accounts.models import User
     from organizations.models import Administrator, AdministratorRole, Right
     from organizations.services.grants import grant_rights
 
-    owner = User.objects.create_user("+8613800000001", "Bench-Password-1", name="Owner")
+    owner = User.objects.create_user("+8613800000001", PASSWORD, name="Owner")
     Administrator.objects.create(organization=organization, user=owner, role=AdministratorRole.OWNER)
-    sub = User.objects.create_user("+8613800000002", "Bench-Password-1", name="Sub-admin")
+    sub = User.objects.create_user("+8613800000002", PASSWORD, name="Sub-admin")
     admin = Administrator.objects.create(organization=organization, user=sub, role=AdministratorRole.SUB_ADMIN)
     divisions = [d for d in departments if d.depth == 1]
     teams = [d for d in departments if d.depth == 2]
@@ -153,6 +184,8 @@ def administrators(organization, departments, rng: random.Random):
     admin.scope.set(scope)
     for department in scope:
         grant_rights(sub, [Right.VIEW_ROSTER, Right.EDIT_ROSTER], department)
+    owner.authenticator_key = enroll_authenticator(owner)
+    sub.authenticator_key = enroll_authenticator(sub)
     return owner, sub
 
 
@@ -246,7 +279,7 @@ def run(args) -> None:
         visible = access.members(Right.VIEW_ROSTER).count()
         deep = max(1, min(args.deep_page, (visible + PAGE_SIZE - 1) // PAGE_SIZE))
         client = Client(headers={"accept-language": "en"})
-        client.force_login(user)
+        sign_in(client, user, user.authenticator_key)
         client.get(url)  # warm up: templates, translations, connection
         scenarios = {"page 1": url, f"page {deep}": f"{url}?page={deep}", "search": f"{url}?q={SEARCH}"}
         for scenario, address in scenarios.items():

@@ -97,8 +97,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "accounts.session_security.SessionSecurityMiddleware",
-    "accounts.two_factor.TwoFactorEnforcementMiddleware",
+    "accounts.assurance.AssuranceMiddleware",  # SEC-1: idle sign-out, second factor, fresh proof
     "django.contrib.messages.middleware.MessageMiddleware",
     "consent.gpc.GlobalPrivacyControlMiddleware",
     "consent.policy_notice.PolicyNoticeMiddleware",
@@ -184,6 +183,8 @@ TWO_FACTOR_RECOVERY_CODES = env_int("TWO_FACTOR_RECOVERY_CODES", 10, minimum=4)
 # SMS one-time codes (ACC-1): pluggable sender, hashed storage, expiry, attempts, rate limits.
 SMS_BACKEND = env_str("SMS_BACKEND", "accounts.sms.FileBackend")
 SMS_FILE_PATH = Path(env_str("SMS_FILE_PATH", str(VAR_DIR / "sms-outbox.jsonl")))
+# Development only: what the stand-in provider's deletion-notice endpoint received (/dev/deletion-notices/).
+DEV_DELETION_NOTICES_PATH = Path(env_str("DEV_DELETION_NOTICES_PATH", str(VAR_DIR / "deletion-notices.jsonl")))
 SMS_CODE_TTL = timedelta(seconds=env_int("SMS_CODE_TTL_SECONDS", 300, minimum=30))
 SMS_CODE_MAX_ATTEMPTS = env_int("SMS_CODE_MAX_ATTEMPTS", 5, minimum=1)
 SMS_CODE_RESEND_INTERVAL = timedelta(seconds=env_int("SMS_CODE_RESEND_SECONDS", 60, minimum=0))
@@ -246,8 +247,22 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-if PRODUCTION:
+# CUSTODIA_LOCAL_HTTP=true: the production profile served over plain HTTP on this
+# machine only (``make serve``, the production-stack test, bench/load.py): no HTTPS
+# redirect, no HSTS, cookies without the Secure flag -- everything else as in
+# production. Off unless set, and refused unless every allowed host is a loopback name,
+# so it cannot be left on in a real deployment.
+LOCAL_HTTP = env_bool("CUSTODIA_LOCAL_HTTP", False)
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+if PRODUCTION and LOCAL_HTTP and not (ALLOWED_HOSTS and set(ALLOWED_HOSTS) <= LOOPBACK_HOSTS):
+    raise ImproperlyConfigured(
+        "CUSTODIA_LOCAL_HTTP serves without TLS and is only for this machine: ALLOWED_HOSTS must be "
+        f"loopback names ({', '.join(sorted(LOOPBACK_HOSTS))}), got {', '.join(ALLOWED_HOSTS) or 'none'}"
+    )
+if PRODUCTION and not LOCAL_HTTP:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Load balancers often probe the backend over plain HTTP (config/health.py).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -381,6 +396,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.purge_spent_codes",
         "schedule": timedelta(hours=1),
     },
+    "purge-idempotency-records": {  # stored API answers are kept one day
+        "task": "accounts.tasks.purge_idempotency_records",
+        "schedule": timedelta(hours=1),
+    },
     # SEC-2: seals new audit events every minute, verifies the whole chain daily.
     "seal-and-verify-audit-chain": {
         "task": "dataprotection.tasks.verify_audit_chain",
@@ -398,10 +417,11 @@ CELERY_BEAT_SCHEDULE = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.api.authentication.ApiTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "accounts.api.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
+        "accounts.api.authentication.AssurancePermission",  # SEC-1: the sign-in assurance policy
         "accounts.api.authentication.TokenScopePermission",
         "accounts.api.authentication.PathIdsInRange",
     ],

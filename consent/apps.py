@@ -35,3 +35,8 @@ class ConsentConfig(AppConfig):
                 enqueue=notices.resume,
             )
         )
+        from consent.services import demo_data
+        from organizations.services.demo_data import register_demo_step
+
+        # seed_demo: a third-party service whose deletion endpoint works (the dev receiver).
+        register_demo_step("third_party_service", demo_data.ensure_demo_service)

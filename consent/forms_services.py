@@ -36,7 +36,25 @@ class ConfirmSharingForm(forms.Form):
 
 
 class CloseServiceForm(forms.Form):
+    """The confirmation says what closing does: for a provider's app, its access stops
+    and it is asked to delete what it received; a Custodia service has no provider to
+    ask, its records stay with the organization here."""
+
     confirm = forms.BooleanField(
-        label=_("Close the service: the provider's access stops now and it is asked to delete the data."),
+        label=_("Close the service: the provider's access stops now and it is asked to delete the data it received."),
         error_messages={"required": _("Tick the box to confirm closing the service.")},
     )
+
+    def __init__(self, *args, first_party: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if first_party:
+            self.fields["confirm"].label = _(
+                "Close the service: members can no longer use it in the organization; its records stay here."
+            )
+
+
+class ChildSharingForm(forms.Form):
+    """SEC-3: one child's entry shared with a service one at a time, or no longer."""
+
+    member = forms.IntegerField(min_value=1, max_value=2**63 - 1)
+    shared = forms.TypedChoiceField(choices=(("yes", "yes"), ("no", "no")), coerce=lambda value: value == "yes")

@@ -81,18 +81,26 @@ def _signed_in(request):
     return user if user is not None and user.is_authenticated else None
 
 
-def load_state(request) -> ConsentState:
-    user = _signed_in(request)
-    if user is not None:
-        stored = request.session.get(SESSION_KEY) or {}
-        return ConsentState(user=user, decided=stored.get("d"), gpc_applied=bool(stored.get("g")))
+def _visitor_cookie(request) -> tuple[str, dict]:
+    """(visitor key, stored state) of the signed visitor cookie; ("", {}) without one."""
     try:
         raw = request.get_signed_cookie(VISITOR_COOKIE, default=None, salt=VISITOR_COOKIE_SALT)
         stored = json.loads(raw) if raw else {}
         key = str(stored.get("k", ""))
     except (ValueError, TypeError, AttributeError):  # a tampered or outdated cookie: a new visitor
-        stored, key = {}, ""
+        return "", {}
     if not (len(key) == 32 and all(c in "0123456789abcdef" for c in key)):
+        return "", {}
+    return key, stored
+
+
+def load_state(request) -> ConsentState:
+    user = _signed_in(request)
+    if user is not None:
+        stored = request.session.get(SESSION_KEY) or {}
+        return ConsentState(user=user, decided=stored.get("d"), gpc_applied=bool(stored.get("g")))
+    key, stored = _visitor_cookie(request)
+    if not key:
         return ConsentState(user=None)
     return ConsentState(user=None, visitor_key=key, decided=bool(stored.get("d")), gpc_applied=bool(stored.get("g")))
 
@@ -133,12 +141,47 @@ def apply_gpc(request, state: ConsentState) -> None:
 
 def remember_state_at_sign_in(sender, request, user, **kwargs) -> None:
     """Whether the person answered the cookie banner, read once at sign-in (one query)
-    so that their pages read it from the session."""
+    so that their pages read it from the session. A person who has not answered it yet
+    but chose as a visitor in this browser (before registering or signing in) keeps
+    that choice: it is carried into their own ledger, so the banner does not ask again."""
     from consent.services.ledger import current_consents
 
     if request is None or not hasattr(request, "session"):
         return
-    request.session[SESSION_KEY] = {"d": banner_decided(current_consents(user)), "g": False}
+    consents = current_consents(user)
+    if not banner_decided(consents):
+        consents = {**consents, **carry_over_visitor_choices(request, user, consents)}
+    request.session[SESSION_KEY] = {"d": banner_decided(consents), "g": False}
+
+
+def carry_over_visitor_choices(request, user, consents: dict) -> dict:
+    """CON-3: the cookie-banner choices this browser's visitor made, for the purposes
+    the person has not decided, appended to the person's ledger with the visitor's
+    channel and policy version (each audited). The person's own earlier decisions
+    always stand. Returns the records written, by purpose."""
+    from consent.services.ledger import StalePolicyVersion, current_visitor_consents, record_consent
+
+    key, _stored = _visitor_cookie(request)
+    if not key:
+        return {}
+    written = {}
+    for purpose, record in current_visitor_consents(key).items():
+        if purpose not in BANNER_PURPOSES.values() or purpose in consents:
+            continue
+        try:
+            carried = record_consent(
+                user=user,
+                purpose=purpose,
+                decision=record.decision,
+                channel=record.channel,
+                policy_version=record.policy_version_id,
+                ip=client_ip(request),
+            )
+        except StalePolicyVersion:  # decided under a policy since replaced: ask again
+            continue
+        if carried is not None:
+            written[purpose] = carried
+    return written
 
 
 def consent_state(request) -> ConsentState:

@@ -17,6 +17,8 @@ from django.conf import settings
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
+from accounts.assurance import Area
+
 SESSION_KEY = "consent_pending_policy_versions"
 
 
@@ -71,7 +73,12 @@ class PolicyNoticeMiddleware:
         if user is not None and user.is_authenticated and pending_ids(request):
             any_method, read_only = self._exempt_paths()
             path = request.path_info
-            exempt = path.startswith(any_method) or (request.method in ("GET", "HEAD") and path.startswith(read_only))
+            exempt = (
+                path.startswith(any_method)
+                or (request.method in ("GET", "HEAD") and path.startswith(read_only))
+                # The steps of signing in (second factor) come first (SEC-1).
+                or getattr(request, "assurance_area", None) == Area.SIGN_IN
+            )
             if not exempt:
                 target = reverse("consent:policy_acknowledge")
                 # Only a page a person can come back to is remembered; a POST elsewhere

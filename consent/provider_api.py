@@ -5,6 +5,9 @@
   open grant) or ``user`` (the person's open ID, for a mini-program they authorized).
 - ``GET members``: the organization's roster with the basic information and only the
   scopes the administrator confirmed that the organization collects, keyset-paginated.
+  SEC-3: never a child's entry; the answer says how many were left out.
+- ``GET members/<member_id>``: one child's entry, only where the child's guardian agreed
+  that this service receives it (``consent.services.child_sharing``); audited.
 - ``GET me``: a mini-program's person, basic information only.
 
 Every answer is JSON; bad input is a 4xx with ``{"error": code, "message": text}``.
@@ -36,12 +39,14 @@ from consent.models.ledger import Purpose
 from consent.models.sharing import DataScope, GrantStatus, PersonalAuthorization, Service, ServiceKind, SharingGrant
 from consent.open_ids import member_open_id, organization_open_id, user_open_id
 from consent.services import disclosures, tokens
+from consent.services.child_sharing import shared_child
 from consent.services.ledger import has_consent
 from consent.services.sharing import (
+    children_withheld,
     cross_border_counts,
-    current_members,
     effective_scopes,
     members_consenting_abroad,
+    provider_roster,
     transfer_facts,
 )
 from dataprotection.audit import record_event
@@ -207,16 +212,57 @@ def avatar_url(request: HttpRequest, user) -> str | None:
     return request.build_absolute_uri(user.avatar.url)
 
 
+def _grant_of(request: HttpRequest):
+    """The grant of the request's provider token, or the error answer."""
+    access_token = bearer(request)
+    if access_token is None:
+        return None, None, unauthorized()
+    if access_token.grant is None:
+        return (
+            None,
+            None,
+            error(403, "wrong_token", "This token belongs to a person's authorization; use /provider/v1/me."),
+        )
+    return access_token, access_token.grant, None
+
+
+def _sent_scopes(grant: SharingGrant) -> tuple[list[str], dict[str, tuple[str, ...]]]:
+    """The scopes this grant sends and the member fields of each: only what the
+    administrator confirmed and the organization collects (ORG-5); a scope none of
+    whose fields is collected sends nothing."""
+    collected = collected_fields(grant.organization)
+    scopes = [scope for scope in effective_scopes(grant) if scope == DataScope.DEPARTMENTS or scope in MEMBER_FIELDS]
+    fields_by_scope = {
+        scope: tuple(name for name in MEMBER_FIELDS.get(scope, ()) if name in collected) for scope in scopes
+    }
+    sent = [scope for scope in scopes if scope == DataScope.DEPARTMENTS or fields_by_scope[scope]]
+    return sent, fields_by_scope
+
+
+def _member_item(request: HttpRequest, service, member, sent_scopes, fields_by_scope) -> dict:
+    item = {
+        "member_id": member_open_id(service.code, member.pk),
+        "user_id": user_open_id(service.code, member.user_id) if member.user_id else None,
+        "nickname": member.user.nickname if member.user_id else "",
+        "avatar_url": avatar_url(request, member.user if member.user_id else None),
+    }
+    for scope in sent_scopes:
+        if scope == DataScope.DEPARTMENTS:
+            item["departments"] = [department.name for department in member.departments.all()]
+        else:
+            for name in fields_by_scope[scope]:
+                item[name] = getattr(member, name)
+    return item
+
+
 @never_cache
 @require_GET
 def members(request: HttpRequest) -> JsonResponse:
-    """SVC-2, SVC-5: the organization's members as the provider may see them."""
-    access_token = bearer(request)
-    if access_token is None:
-        return unauthorized()
-    grant = access_token.grant
-    if grant is None:
-        return error(403, "wrong_token", "This token belongs to a person's authorization; use /provider/v1/me.")
+    """SVC-2, SVC-5: the organization's members as the provider may see them. SEC-3:
+    never a child's entry (each list says how many were left out)."""
+    access_token, grant, refused = _grant_of(request)
+    if refused is not None:
+        return refused
     limit = _limit(request.GET.get("limit"))
     if limit is None:
         return error(400, "invalid_limit", f"limit must be a whole number from 1 to {MAX_LIMIT}.")
@@ -227,13 +273,7 @@ def members(request: HttpRequest) -> JsonResponse:
             return error(400, "invalid_cursor", "The cursor is not one this API gave for this token.")
     service = grant.service
     organization = grant.organization
-    collected = collected_fields(organization)
-    scopes = [scope for scope in effective_scopes(grant) if scope == DataScope.DEPARTMENTS or scope in MEMBER_FIELDS]
-    fields_by_scope = {
-        scope: tuple(name for name in MEMBER_FIELDS.get(scope, ()) if name in collected) for scope in scopes
-    }
-    # A scope none of whose fields the organization collects sends nothing.
-    sent_scopes = [scope for scope in scopes if scope == DataScope.DEPARTMENTS or fields_by_scope[scope]]
+    sent_scopes, fields_by_scope = _sent_scopes(grant)
     columns = {"pk", "user", "user__nickname", "user__avatar"} | {
         name for scope in sent_scopes for name in fields_by_scope.get(scope, ())
     }
@@ -245,7 +285,8 @@ def members(request: HttpRequest) -> JsonResponse:
         withheld = counts["total"] - counts["consenting"]
         roster = members_consenting_abroad(organization)
     else:
-        roster = current_members(organization)
+        roster = provider_roster(organization)
+    children = children_withheld(organization)
     queryset = roster.filter(pk__gt=after).select_related("user").only(*columns).order_by("pk")
     if DataScope.DEPARTMENTS in sent_scopes:
         queryset = queryset.prefetch_related(
@@ -254,21 +295,7 @@ def members(request: HttpRequest) -> JsonResponse:
     page = list(queryset[: limit + 1])
     more = len(page) > limit
     page = page[:limit]
-    data = []
-    for member in page:
-        item = {
-            "member_id": member_open_id(service.code, member.pk),
-            "user_id": user_open_id(service.code, member.user_id) if member.user_id else None,
-            "nickname": member.user.nickname if member.user_id else "",
-            "avatar_url": avatar_url(request, member.user if member.user_id else None),
-        }
-        for scope in sent_scopes:
-            if scope == DataScope.DEPARTMENTS:
-                item["departments"] = [department.name for department in member.departments.all()]
-            else:
-                for name in fields_by_scope[scope]:
-                    item[name] = getattr(member, name)
-        data.append(item)
+    data = [_member_item(request, service, member, sent_scopes, fields_by_scope) for member in page]
     with transaction.atomic():
         disclosures.record_disclosures(
             service,
@@ -279,11 +306,24 @@ def members(request: HttpRequest) -> JsonResponse:
         tokens.touch_token(access_token)
         if abroad:
             _audit_cross_border_page(grant, sent=len(page), withheld=withheld, first_page=not after)
+        if children and not after:  # SEC-3: once per walk through the roster
+            record_event(
+                "children.withheld",
+                target=grant,
+                organization=organization.pk,
+                metadata={"service": service.code, "members": children},
+                actor_kind="system",
+            )
     body = {
         "organization": organization_open_id(service.code, organization.pk),
         "scopes": [BASIC_SCOPE, *sent_scopes],
         "data": data,
         "next_cursor": make_cursor(grant.pk, page[-1].pk) if more else None,
+        "children": {
+            "members_withheld": children,
+            "reason": "Children's entries are never listed. One can be read at /provider/v1/members/<member_id> "
+            "where the child's guardian agreed that this service receives it.",
+        },
     }
     if abroad:
         body["cross_border"] = {
@@ -293,6 +333,51 @@ def members(request: HttpRequest) -> JsonResponse:
             "reason": "Members who have not consented to the transfer outside the data region are left out.",
         }
     return _no_store(JsonResponse(body))
+
+
+@never_cache
+@require_GET
+def member(request: HttpRequest, member_id: str) -> JsonResponse:
+    """SEC-3, SVC-5: one child's entry, only where the child's guardian agreed that this
+    service receives it; every read is recorded (a disclosure and ``child.disclosed``)."""
+    access_token, grant, refused = _grant_of(request)
+    if refused is not None:
+        return refused
+    child = shared_child(grant, member_id[:64])
+    if child is None:
+        return error(
+            404,
+            "not_found",
+            "No entry with this ID can be read one at a time: only a child's whose guardian agreed to this "
+            "service (everyone else is in the member list).",
+        )
+    service = grant.service
+    if service.hosted_outside_region and not (child.user_id and has_consent(child.user, Purpose.CROSS_BORDER)):
+        return error(
+            403,
+            "cross_border_consent_required",
+            "The person has not consented to the transfer of their data outside the data region where it is "
+            "kept; nothing is sent until they do.",
+        )
+    sent_scopes, fields_by_scope = _sent_scopes(grant)
+    item = _member_item(request, service, child, sent_scopes, fields_by_scope)
+    with transaction.atomic():
+        disclosures.record_disclosures(
+            service,
+            [BASIC_SCOPE, *sent_scopes],
+            organization_id=grant.organization_id,
+            members=[(child.pk, child.user_id)],
+        )
+        tokens.touch_token(access_token)
+        record_event(
+            "child.disclosed",
+            subject=child.user,
+            target=child,
+            organization=grant.organization_id,
+            metadata={"service": service.code, "scopes": [BASIC_SCOPE, *sent_scopes]},
+            actor_kind="system",
+        )
+    return _no_store(JsonResponse({"scopes": [BASIC_SCOPE, *sent_scopes], "data": item}))
 
 
 def _audit_cross_border_page(grant: SharingGrant, *, sent: int, withheld: int, first_page: bool) -> None:
@@ -386,5 +471,6 @@ def _method_not_allowed_as_json(view):
 urlpatterns = [
     path("provider/v1/token", _method_not_allowed_as_json(token), name="provider_token"),
     path("provider/v1/members", _method_not_allowed_as_json(members), name="provider_members"),
+    path("provider/v1/members/<str:member_id>", _method_not_allowed_as_json(member), name="provider_member"),
     path("provider/v1/me", _method_not_allowed_as_json(me), name="provider_me"),
 ]

@@ -942,6 +942,22 @@ def verify(job: AnonymizationJob) -> dict:
 # --------------------------------------------------------------------------- reading
 
 
+def localized_report(report: dict | None) -> dict:
+    """The deletion report as the reader should see it: a worker wrote each stage's
+    table name in its own language, so the names are given again in the active one."""
+    report = dict(report or {})
+    if report.get("stages"):
+        report["stages"] = [{**stage, "name": _table_name(stage)} for stage in report["stages"]]
+    return report
+
+
+def _table_name(stage: dict) -> str:
+    try:
+        return str(model_of(stage["model"])._meta.verbose_name_plural)
+    except (KeyError, LookupError, ValueError):
+        return stage.get("name") or stage.get("model", "")
+
+
 def progress(job: AnonymizationJob) -> dict:
     """Processed of total per stage and overall, for progress bars (one query)."""
     rows = list(job.stages.order_by("position").values("model_label", "action", "phase", "total", "processed"))

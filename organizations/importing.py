@@ -34,10 +34,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from itertools import accumulate
+from xml.etree import ElementTree
 
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -57,6 +59,19 @@ from organizations.models import Degree, Department, LaborContractStatus, Member
 # checking task, which also caps the row count.
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 200_000
+# Limits checked while a file is read, before it can cost much memory or time (the
+# checks run on a worker; the web request only stores the file). A roster has about 40
+# fields; an XLSX workbook is a ZIP whose parts are checked by their unpacked sizes
+# before any is opened, and its sheet is scanned as a stream, so a "bomb" (a small file
+# that unpacks to gigabytes, or one row of millions of cells) is refused at once.
+MAX_COLUMNS = 100
+MAX_CELLS = 5_000_000
+XLSX_MAX_UNPACKED_BYTES = 256 * 1024 * 1024  # all parts together
+XLSX_MAX_SHEET_BYTES = 200 * 1024 * 1024  # the worksheet read
+XLSX_MAX_SHARED_STRINGS_BYTES = 32 * 1024 * 1024  # held in memory whole while reading
+XLSX_MAX_OTHER_PART_BYTES = 8 * 1024 * 1024  # styles, workbook, relationships, themes…
+XLSX_MAX_PARTS = 1_000
+NAMED_COLUMNS = 5  # unknown columns named in a message; the rest are counted
 PROGRESS_EVERY = 5_000  # rows between progress updates of the job row
 PREVIEW_ERRORS = 100  # errors kept on the job row for the page; the report has them all
 
@@ -231,7 +246,9 @@ def _csv_rows(data: bytes) -> Iterator[list[str]]:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     number = 0
     try:
-        for number, cells in enumerate(reader, start=1):  # noqa: B007 -- read after the loop on error
+        for number, cells in enumerate(reader, start=1):
+            if len(cells) > MAX_COLUMNS:
+                raise _too_many_columns(number)
             yield cells
     except csv.Error as exc:
         raise ImportFileError(
@@ -240,21 +257,151 @@ def _csv_rows(data: bytes) -> Iterator[list[str]]:
         ) from None
 
 
+def _unreadable_workbook(problem) -> ImportFileError:
+    return ImportFileError(
+        _("The file is not an Excel workbook (.xlsx) that can be read: %(problem)s") % {"problem": problem}
+    )
+
+
+def _too_big_to_unpack(size: int, limit: int) -> ImportFileError:
+    return ImportFileError(
+        _(
+            "The workbook unpacks to %(size)s, more than the %(limit)s a roster may take. Save it again as "
+            "CSV UTF-8, or split it."
+        )
+        % {"size": filesizeformat(size), "limit": filesizeformat(limit)}
+    )
+
+
+def _too_many_columns(row: int) -> ImportFileError:
+    return ImportFileError(
+        _("This row has more than %(limit)d columns; a roster file has at most %(limit)d.") % {"limit": MAX_COLUMNS},
+        row=row,
+    )
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _first_sheet_part(archive: zipfile.ZipFile) -> str | None:
+    """The ZIP part of the workbook's first worksheet (workbook.xml names it, its
+    relationships say where it is). Both are small parts, checked by size already."""
+    try:
+        workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        relationships = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ElementTree.ParseError) as exc:
+        raise _unreadable_workbook(exc) from None
+    first = next((element for element in workbook.iter() if _local(element.tag) == "sheet"), None)
+    if first is None:
+        return None
+    rid = next((value for key, value in first.attrib.items() if _local(key) == "id"), None)
+    for relationship in relationships:
+        if relationship.get("Id") == rid:
+            target = relationship.get("Target", "")
+            return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    raise _unreadable_workbook("no worksheet")
+
+
+def check_xlsx(data: bytes) -> None:
+    """Refuse a workbook that would cost too much to read, before reading it: every
+    part by its unpacked size (as the ZIP directory states it; a part that unpacks to
+    more than it states fails its checksum at that size), then the first worksheet as a
+    stream, element by element, for its rows, columns and cells."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        parts = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise _unreadable_workbook(exc) from None
+    with archive:
+        if len(parts) > XLSX_MAX_PARTS:
+            raise _unreadable_workbook(_("it has %(count)d parts") % {"count": len(parts)})
+        total = sum(part.file_size for part in parts)
+        if total > XLSX_MAX_UNPACKED_BYTES:
+            raise _too_big_to_unpack(total, XLSX_MAX_UNPACKED_BYTES)
+        sheet = _first_sheet_part_checked(archive, parts)
+        if sheet is not None:
+            _scan_sheet(archive, sheet)
+
+
+def _first_sheet_part_checked(archive: zipfile.ZipFile, parts: list[zipfile.ZipInfo]) -> str | None:
+    small = [part for part in parts if part.filename.startswith("xl/") and "worksheets/" not in part.filename]
+    for part in small:
+        limit = (
+            XLSX_MAX_SHARED_STRINGS_BYTES if part.filename.endswith("sharedStrings.xml") else XLSX_MAX_OTHER_PART_BYTES
+        )
+        if part.file_size > limit:
+            raise _too_big_to_unpack(part.file_size, limit)
+    sheet = _first_sheet_part(archive)
+    if sheet is None:
+        return None
+    try:
+        info = archive.getinfo(sheet)
+    except KeyError:
+        raise _unreadable_workbook("no worksheet") from None
+    if info.file_size > XLSX_MAX_SHEET_BYTES:
+        raise _too_big_to_unpack(info.file_size, XLSX_MAX_SHEET_BYTES)
+    return sheet
+
+
+def _scan_sheet(archive: zipfile.ZipFile, name: str) -> None:
+    """Count rows, cells per row and cells, dropping each element once counted: memory
+    stays flat however large the sheet, and the first limit passed ends the scan."""
+    rows = cells = in_row = 0
+    sheet_data = None
+    try:
+        with archive.open(name) as stream:
+            for event, element in ElementTree.iterparse(stream, events=("start", "end")):
+                tag = _local(element.tag)
+                if event == "start":
+                    if tag == "sheetData":
+                        sheet_data = element
+                    elif tag == "row":
+                        rows += 1
+                        in_row = 0
+                        # A row may say its own number: the reader fills the gap with
+                        # empty rows, so the number counts, not the rows present.
+                        number = element.get("r", "")
+                        if rows > MAX_ROWS + 1 or (number.isdigit() and int(number) > MAX_ROWS + 1):
+                            raise _too_many_rows(int(number) if number.isdigit() else rows)
+                    continue
+                if tag == "c":
+                    in_row += 1
+                    cells += 1
+                    if in_row > MAX_COLUMNS:
+                        raise _too_many_columns(rows)
+                    if cells > MAX_CELLS:
+                        raise ImportFileError(
+                            _("The file has more than %(limit)d cells; split it into smaller files.")
+                            % {"limit": MAX_CELLS},
+                            row=rows,
+                        )
+                elif tag == "row" and sheet_data is not None:
+                    sheet_data.clear()
+    except (ElementTree.ParseError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise _unreadable_workbook(exc) from None
+
+
 def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
     from openpyxl import load_workbook
 
+    check_xlsx(data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
-        raise ImportFileError(
-            _("The file is not an Excel workbook (.xlsx) that can be read: %(problem)s") % {"problem": exc}
-        ) from None
+        raise _unreadable_workbook(exc) from None
     try:
         sheet = workbook.worksheets[0] if workbook.worksheets else None
         if sheet is None:
             return
-        for values in sheet.iter_rows(values_only=True):
-            yield [_cell_text(value) for value in values]
+        # max_col: openpyxl pads every row to the width the sheet claims (its
+        # <dimension>, which a file may set to 16,384 columns); the scan above counted
+        # the real cells. Trailing empty cells are dropped, as a CSV row has none.
+        for values in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS):
+            cells = [_cell_text(value) for value in values]
+            while cells and cells[-1] == "":
+                cells.pop()
+            yield cells
     finally:
         workbook.close()
 
@@ -289,6 +436,8 @@ def spreadsheet_safe(value: str) -> str:
 def parse_header(cells: list[str], collected: frozenset[str]) -> list[str | None]:
     """The field of each column (``None`` for an empty trailing column), or
     ``ImportFileError`` naming every unknown, duplicate, not collected or missing one."""
+    if len(cells) > MAX_COLUMNS:
+        raise _too_many_columns(1)
     aliases = header_aliases()
     fields: list[str | None] = []
     unknown: list[str] = []
@@ -315,10 +464,10 @@ def parse_header(cells: list[str], collected: frozenset[str]) -> list[str | None
             not_collected.append(name)
         fields.append(name)
     if unknown:
-        problems.append(
-            _("Unknown columns: %(columns)s. Use the column names of the template.")
-            % {"columns": ", ".join(f"“{text}”" for text in unknown)}
-        )
+        named = ", ".join(f"“{text[:40]}”" for text in unknown[:NAMED_COLUMNS])
+        if len(unknown) > NAMED_COLUMNS:
+            named = _("%(named)s and %(count)d more") % {"named": named, "count": len(unknown) - NAMED_COLUMNS}
+        problems.append(_("Unknown columns: %(columns)s. Use the column names of the template.") % {"columns": named})
     for name in not_collected:
         problems.append(
             _("The organization does not collect “%(field)s”; turn it on in collection settings or remove the column.")

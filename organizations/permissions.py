@@ -32,7 +32,7 @@ from django.db.models import Q, QuerySet, Value
 from django.http import Http404
 from django.utils import timezone
 
-from accounts.two_factor import require_verified
+from accounts.assurance import require_second_factor
 from organizations.children import child_cutoff, children_q
 from organizations.models import (
     Administrator,
@@ -244,7 +244,7 @@ def org_access(user, organization_id: int) -> OrgAccess:
     )
     if administrator is None:
         raise Http404
-    require_verified(  # SEC-1: no query, the session says it
+    require_second_factor(  # SEC-1: no query, the caller's assurance says it
         user,
         required=administrator.role == AdministratorRole.OWNER or administrator.organization.require_admin_two_factor,
     )

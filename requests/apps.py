@@ -46,3 +46,11 @@ class RequestsConfig(AppConfig):
                 enqueue=tasks_exports.resume,
             )
         )
+
+        from organizations.services.demo_data import register_demo_step
+        from requests.services import demo_data
+
+        # seed_demo: a request waiting for the operations request handler.
+        register_demo_step(
+            "request_for_operations", demo_data.ensure_demo_request, reset=demo_data.forget_demo_requests
+        )

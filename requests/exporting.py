@@ -234,6 +234,7 @@ def data_requests(user) -> Iterator[dict]:
     )
     for request in rows.iterator(chunk_size=ROWS_PER_QUERY):
         row = _row(request, REQUEST_FIELDS)
+        row["outcome"] = request.answer  # the portal's answers in the person's language (the caller's)
         row["organization"] = request.organization.name if request.organization_id else None
         row["events"] = [
             {
@@ -241,7 +242,7 @@ def data_requests(user) -> Iterator[dict]:
                 "kind": event.kind,
                 "from": event.from_status,
                 "to": event.to_status,
-                "text": event.text,
+                "text": event.display_text,
             }
             for event in request.visible_events
         ]

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from dataprotection.deferred_text import render_stored
 from dataprotection.fields import EncryptedTextField
 from dataprotection.models import LiveJob
 from dataprotection.personal_data import (
@@ -262,6 +263,9 @@ class DataSubjectRequest(models.Model):
     )
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     outcome = models.TextField(_("answer to the person"), blank=True)
+    # An answer the portal wrote (a key and parameters, ``dataprotection.deferred_text``),
+    # rendered in the reader's language; ``outcome`` holds an answer a handler typed.
+    outcome_message = models.TextField(_("answer to the person (message key)"), blank=True, editable=False)
     refusal_ground = models.CharField(_("refusal ground"), max_length=24, choices=RefusalGround.choices, blank=True)
     last_reminded_on = models.DateField(_("assignee last reminded on"), null=True, blank=True)
 
@@ -288,6 +292,11 @@ class DataSubjectRequest(models.Model):
         return self.status in OPEN_STATUSES
 
     @property
+    def answer(self) -> str:
+        """The answer to the person, in the reader's language when the portal wrote it."""
+        return render_stored(self.outcome_message, self.outcome)
+
+    @property
     def is_overdue(self) -> bool:
         return self.is_open and self.due_on < timezone.localdate()
 
@@ -304,6 +313,7 @@ class DataSubjectRequest(models.Model):
             "proposed_value": REDACT_BLANK,
             "evidence": ERASE_FILE,
             "outcome": redact("", note="may quote the person's data"),
+            "outcome_message": redact("", note="may name the organization that held the person's data"),
             "extension_reason": redact("", note="may name the person"),
         },
         non_personal={
@@ -354,6 +364,9 @@ class RequestEvent(models.Model):
     from_status = models.CharField(_("from"), max_length=12, choices=RequestStatus.choices, blank=True)
     to_status = models.CharField(_("to"), max_length=12, choices=RequestStatus.choices, blank=True)
     text = EncryptedTextField(_("text"), purpose="requests.event.text", blank=True)
+    # What the portal wrote, as a key and parameters rendered in the reader's language
+    # (``dataprotection.deferred_text``); ``text`` holds what a person typed.
+    message = EncryptedTextField(_("message"), purpose="requests.event.message", blank=True, editable=False)
     internal = models.BooleanField(_("internal"), default=True)
 
     class Meta:
@@ -364,9 +377,14 @@ class RequestEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} @ {self.at:%Y-%m-%d %H:%M}"
 
+    @property
+    def display_text(self) -> str:
+        """The event's text in the reader's language when the portal wrote it."""
+        return render_stored(self.message, self.text)
+
     personal_data = PersonalData(
         subject="request__subject",
-        fields={"actor": SET_NULL, "text": REDACT_BLANK},
+        fields={"actor": SET_NULL, "text": REDACT_BLANK, "message": REDACT_BLANK},
         non_personal={"id", "request", "kind", "at", "from_status", "to_status", "internal"},
     )
 

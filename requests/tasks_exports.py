@@ -22,11 +22,12 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
-from django.utils import formats, timezone
-from django.utils.translation import gettext as _
+from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 
 from dataprotection import files, liveness
 from dataprotection.audit import record_event
+from dataprotection.deferred_text import deferred
 from requests.models import OPEN_STATUSES, DataSubjectRequest, ExportArchive, ExportStatus
 
 logger = logging.getLogger(__name__)
@@ -91,15 +92,17 @@ def _complete_request(request: DataSubjectRequest, archive: ExportArchive) -> No
 
     if request.organization_id is not None or request.status not in OPEN_STATUSES:
         return
-    expires = formats.date_format(timezone.localtime(archive.expires_at), "Y-m-d H:i")
+    # Written on a worker: a message rendered in the reader's language and time zone.
     workflow.complete_request(
         request,
         actor=None,
-        outcome=_(
-            "The archive of your data is ready. Download it from this request's page before %(expires)s; "
-            "after that it is deleted."
-        )
-        % {"expires": expires},
+        outcome=deferred(
+            gettext_noop(
+                "The archive of your data is ready. Download it from this request's page before %(expires)s; "
+                "after that it is deleted."
+            ),
+            expires=archive.expires_at,
+        ),
     )
 
 
@@ -131,7 +134,11 @@ def _build(archive_id: int, token: str, attempt: int) -> str:
 
     stored = ""
     try:
-        with build_archive(request.subject, reference=request.reference, progress=progress) as output:
+        # The archive is the person's to read: its texts in their language, not the worker's.
+        with (
+            translation.override(request.subject.preferred_language or settings.LANGUAGE_CODE),
+            build_archive(request.subject, reference=request.reference, progress=progress) as output,
+        ):
             data = output.read()
         digest = hashlib.sha256(data).hexdigest()
         stored = files.store_encrypted(data, EXPORT_PURPOSE)

@@ -224,8 +224,11 @@ def celery_on_broker(broker_url: str):
 
 
 @pytest.fixture
-def celery_worker(redis_server, transactional_db, tmp_path):
-    """A real ``celery worker`` process on the real Redis, sharing the test database."""
+def celery_worker(request, redis_server, transactional_db, tmp_path):
+    """A real ``celery worker`` process on the real Redis, sharing the test database.
+    Parametrized indirectly with a language code, the worker runs in that default
+    language (``LANGUAGE_CODE``); otherwise in the product's default."""
+    worker_language = getattr(request, "param", None)
     sms_path = tmp_path / "sms.jsonl"
     log_path = tmp_path / "worker.log"
     env = {
@@ -237,6 +240,7 @@ def celery_worker(redis_server, transactional_db, tmp_path):
         "SMS_FILE_PATH": str(sms_path),
         "CUSTODIA_VAR_DIR": str(tmp_path / "var"),
         "SECRET_KEY": settings.SECRET_KEY,  # the worker must read what this process encrypted
+        **({"LANGUAGE_CODE": worker_language} if worker_language else {}),
     }
     with log_path.open("w") as log:
         process = subprocess.Popen(

@@ -85,3 +85,13 @@ class AdministratorFactory(DjangoModelFactory):
     def scope(obj, create, extracted, **kwargs):
         if create and extracted:
             obj.scope.set(extracted)
+
+
+def verified_session():
+    """SEC-1: the assurance of a session that passed the second factor and proved who it
+    is just now -- what minting an API token asks for (``accounts.assurance``)."""
+    import time
+
+    from accounts.assurance import Assurance, Channel
+
+    return Assurance(Channel.SESSION, second_factor=True, proof_at=int(time.time()))

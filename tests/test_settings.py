@@ -152,3 +152,49 @@ def test_default_language_is_simplified_chinese(client, settings, db):
     settings.LANGUAGE_CODE = project_settings.LANGUAGE_CODE
     assert "注册账号" in client.get("/").content.decode()
     assert "Create an account" in client.get("/", headers={"accept-language": "en"}).content.decode()
+
+
+# --------------------------------------------------------------------------- issue 17
+
+PROBE = """
+import django, json
+django.setup()
+from django.conf import settings
+from django.test import Client
+client = Client(HTTP_HOST=settings.ALLOWED_HOSTS[0])
+print(json.dumps({
+    "redirect": settings.SECURE_SSL_REDIRECT, "session_secure": settings.SESSION_COOKIE_SECURE,
+    "csrf_secure": settings.CSRF_COOKIE_SECURE, "hsts": settings.SECURE_HSTS_SECONDS,
+    "healthz": client.get("/healthz").status_code,
+    "home": client.get("/").status_code if settings.SECURE_SSL_REDIRECT else None,  # a page: redirected
+}))
+"""
+
+
+def _probe(env: dict) -> dict:
+    import json
+
+    result = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_production_redirects_to_https_but_not_the_health_probes(tmp_path):
+    """Balancers probe the backend over plain HTTP: /healthz answers, a page redirects."""
+    env = {**_production_env(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings"}
+    seen = _probe(env)
+    assert (seen["redirect"], seen["session_secure"], seen["csrf_secure"]) == (True, True, True)
+    assert seen["hsts"] > 0
+    assert (seen["healthz"], seen["home"]) == (200, 301)
+
+
+def test_local_http_flag_relaxes_only_tls_and_only_on_loopback(tmp_path):
+    """CUSTODIA_LOCAL_HTTP (make serve, the production-stack test): plain HTTP, no secure
+    cookies, no HSTS; refused unless every allowed host is a loopback name."""
+    env = {**_production_env(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings", "CUSTODIA_LOCAL_HTTP": "true"}
+    refused = _manage("check", env=env)  # ALLOWED_HOSTS=custodia.example.org
+    assert refused.returncode != 0
+    assert "CUSTODIA_LOCAL_HTTP serves without TLS and is only for this machine" in refused.stderr
+    seen = _probe({**env, "ALLOWED_HOSTS": "127.0.0.1,localhost"})
+    assert (seen["redirect"], seen["session_secure"], seen["csrf_secure"], seen["hsts"]) == (False, False, False, 0)
+    assert seen["healthz"] == 200

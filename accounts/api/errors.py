@@ -16,6 +16,9 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from accounts.api.authentication import AssuranceRefused
+from accounts.assurance import REFUSAL_HEADER, SecondFactorRequired
+
 
 def _django_validation_detail(exc: DjangoValidationError):
     if hasattr(exc, "error_dict"):
@@ -59,6 +62,8 @@ def _as_api_exception(exc):
         return exceptions.ValidationError(_django_validation_detail(exc))
     if isinstance(exc, Http404):
         return exceptions.NotFound(_("Not found."))
+    if isinstance(exc, SecondFactorRequired):  # SEC-1, from the organization gate
+        return AssuranceRefused(exc.missing, str(exc))
     if isinstance(exc, PermissionDenied):
         # A service's own reason ("create tokens while signed in") helps; Django's bare
         # PermissionDenied() has none.
@@ -97,6 +102,9 @@ def api_exception_handler(exc, context):
         code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
     message, fields = _flatten(detail)
     response.data = _error_body(response.status_code, str(code), message, fields)
+    missing = getattr(exc, "missing", None)
+    if missing is not None:  # SEC-1: what the caller's sign-in lacks, as pages say it too
+        response[REFUSAL_HEADER] = str(missing)
     return response
 
 

@@ -9,11 +9,12 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.assurance import Assurance
 from accounts.models import ApiToken, TokenScope
 from dataprotection.audit import record_event
 
@@ -42,13 +43,22 @@ def digest_of(secret: str) -> str:
 def create_api_token(
     user,
     *,
+    minted_by: Assurance,
     name: str,
     scope: str = TokenScope.READ,
     days: int | None = None,
     organization_id: int | None = None,
     ip: str | None = None,
 ) -> tuple[str, ApiToken]:
-    """A new token for ``user``; returns the secret (shown once) and the row."""
+    """A new token for ``user``; returns the secret (shown once) and the row.
+
+    SEC-1: ``minted_by`` is the assurance of the request that asks for it: only a session
+    that passed the second factor where required and holds a fresh proof mints a token,
+    and the token carries that assurance, so its reach never exceeds that session's."""
+    if not minted_by.may_mint_tokens:
+        raise PermissionDenied(
+            _("Create tokens while signed in, with your second factor verified and a recent proof of identity.")
+        )
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": _("Give the token a name that says what uses it.")})
@@ -72,6 +82,8 @@ def create_api_token(
         scope=scope,
         organization_id=organization_id,
         expires_at=timezone.now() + timedelta(days=days),
+        minted_with_second_factor=minted_by.second_factor,
+        minted_with_fresh_proof=True,
     )
     record_event(
         "api_token.created",
@@ -80,7 +92,7 @@ def create_api_token(
         target=token,
         organization=organization_id,
         ip=ip,
-        metadata={"scope": scope, "days": days},
+        metadata={"scope": scope, "days": days, "second_factor": minted_by.second_factor},
     )
     return secret, token
 

@@ -103,13 +103,15 @@ class ApiTokenViewSet(
         responses={201: ApiTokenCreatedSerializer},
     )
     def create(self, request):
-        if isinstance(request.auth, ApiToken):
-            raise PermissionDenied(_("Create tokens while signed in, not with another token."))
+        # SEC-1: only a session with the second factor and a fresh proof gets here
+        # (``AssurancePermission``: creating a token is a sensitive action).
         serializer = ApiTokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
 
         def create():
-            secret, token = tokens.create_api_token(request.user, ip=client_ip(request), **serializer.validated_data)
+            secret, token = tokens.create_api_token(
+                request.user, minted_by=request.user.assurance, ip=client_ip(request), **serializer.validated_data
+            )
             data = ApiTokenSerializer(token).data
             return Response({**data, "secret": secret}, status=status.HTTP_201_CREATED)
 

@@ -6,6 +6,8 @@ action."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -13,6 +15,7 @@ from consent.models.sharing import (
     DataScope,
     DeletionNotice,
     Disclosure,
+    NoticeStatus,
     ProviderToken,
     Service,
     SharingGrant,
@@ -82,11 +85,14 @@ class ServiceAdminForm(forms.ModelForm):
             notice_url=cleaned.get("notice_url", ""),
             organization=cleaned.get("organization"),
             data_scopes=list(cleaned.get("data_scopes") or []),
+            # The secret typed now, else the one stored (never shown back).
+            notice_secret=cleaned.get("new_notice_secret") or (self.instance.notice_secret if self.instance.pk else ""),
         )
         try:
             sharing_services.check_catalog_entry(candidate)
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
+                field = "new_notice_secret" if field == "notice_secret" else field
                 self.add_error(field if field in self.fields else None, errors)
         return cleaned
 
@@ -170,6 +176,25 @@ class DisclosureAdmin(ReadOnlyModelAdmin):
     show_full_result_count = False
 
 
+class WaitingOnFilter(admin.SimpleListFilter):
+    """Unacknowledged notices by who must act: operations (the service has no endpoint
+    or signing secret in the catalog) or the provider (it refuses or cannot be reached)."""
+
+    title = _("waiting on")
+    parameter_name = "waiting_on"
+
+    def lookups(self, request, model_admin):
+        return (("operations", _("operations (set up the service)")), ("provider", _("the provider")))
+
+    def queryset(self, request, queryset):
+        unacknowledged = queryset.exclude(status=NoticeStatus.ACKNOWLEDGED)
+        if self.value() == "operations":
+            return unacknowledged.filter(notice_services.waiting_on_operations())
+        if self.value() == "provider":
+            return unacknowledged.exclude(notice_services.waiting_on_operations())
+        return queryset
+
+
 @admin.register(DeletionNotice)
 class DeletionNoticeAdmin(ReadOnlyModelAdmin):
     list_display = (
@@ -182,11 +207,27 @@ class DeletionNoticeAdmin(ReadOnlyModelAdmin):
         "last_status_code",
         "next_attempt_at",
         "acknowledged_at",
+        "waiting_on",
     )
-    list_filter = ("status", "reason", "service")
+    list_filter = (WaitingOnFilter, "status", "reason", "service")
     list_select_related = ("service", "organization")
     search_fields = ("=uuid",)
     actions = ("retry_now",)
+
+    @admin.display(description=_("waiting on"))
+    def waiting_on(self, obj: DeletionNotice):
+        if obj.status == NoticeStatus.ACKNOWLEDGED:
+            return "—"
+        if notice_services.waits_on_operations(obj.service):
+            # The fix: the endpoint and its signing secret in the catalog entry; saving
+            # it sends the waiting notices at once.
+            return format_html(
+                '{} · <a href="{}">{}</a>',
+                gettext("operations"),
+                reverse("admin:consent_service_change", args=[obj.service_id]),
+                gettext("Set up the service"),
+            )
+        return gettext("the provider")
 
     def has_retry_permission(self, request) -> bool:
         return request.user.has_perm("consent.change_deletionnotice")

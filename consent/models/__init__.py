@@ -1,6 +1,7 @@
 """Consent ledger, privacy settings, policy versions and service sharing (CON-1 to
 CON-7, SVC-1 to SVC-5). One module per area; everything is importable from here."""
 
+from consent.models.children import ChildSharing  # noqa: F401
 from consent.models.ledger import (  # noqa: F401
     PURPOSES,
     Actor,

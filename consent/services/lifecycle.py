@@ -14,6 +14,7 @@ from collections import defaultdict
 from django.db.models import Q
 
 from consent.models import (
+    ChildSharing,
     ConsentRecord,
     Disclosure,
     GrantStatus,
@@ -96,6 +97,10 @@ def plan_person_sharing(job) -> list[StageSpec]:
         StageSpec(label(PrivacySettings), {"user_id": user_id}, phase=TOKEN_PHASE),
         StageSpec(label(ProviderToken), {"authorization__user_id": user_id}, phase=TOKEN_PHASE),
         StageSpec(label(PersonalAuthorization), {"user_id": user_id}, phase=AUTHORIZATION_PHASE),
+        # SEC-3: a child's entry shared with a service goes before the guardian consent it
+        # extends (organizations deletes those in its phase 1).
+        StageSpec(label(ChildSharing), {"guardian_consent__member__user_id": user_id}),
+        StageSpec(label(ChildSharing), {"recorded_by_id": user_id}, only=("recorded_by",)),
     ]
 
 

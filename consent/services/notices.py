@@ -40,6 +40,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from consent.models.sharing import DeletionNotice, NoticeStatus, Service, ServiceKind
 from consent.open_ids import member_open_id, organization_open_id, user_open_id
@@ -171,13 +172,19 @@ def give_back(notice_id: int, token: str) -> None:
     )
 
 
+def notice_signature(secret: str, stamp: str, body: bytes) -> str:
+    """The ``Custodia-Signature`` header: HMAC-SHA256 of ``<timestamp>.<body>`` under the
+    service's notice secret (what a provider recomputes to verify a notice)."""
+    return "sha256=" + hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
 def signed_request(notice: DeletionNotice, *, timestamp: int | None = None) -> urllib.request.Request:
     """The POST the provider receives: the JSON payload, its notice ID as the
     idempotency key, a timestamp, and the HMAC of both under the notice secret."""
     service = notice.service
     body = json.dumps(notice.payload, sort_keys=True, separators=(",", ":")).encode()
     stamp = str(int(time.time()) if timestamp is None else timestamp)
-    signature = hmac.new(service.notice_secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    signature = notice_signature(service.notice_secret, stamp, body)
     return urllib.request.Request(
         service.notice_url,
         data=body,
@@ -187,7 +194,7 @@ def signed_request(notice: DeletionNotice, *, timestamp: int | None = None) -> u
             "User-Agent": USER_AGENT,
             "Custodia-Notice-Id": str(notice.uuid),
             "Custodia-Timestamp": stamp,
-            "Custodia-Signature": f"sha256={signature}",
+            "Custodia-Signature": signature,
         },
     )
 
@@ -323,7 +330,57 @@ def resume(notice: DeletionNotice) -> None:
     deliver_deletion_notice.delay(notice.pk)
 
 
+# --------------------------------------------------------------------------- who must act
+
+
+def waits_on_operations(service: Service) -> bool:
+    """A notice to this service cannot be delivered until operations set up its
+    endpoint or signing secret in the catalog: nothing the provider or the organization
+    can do about it."""
+    return not service.notice_url or not service.notice_secret
+
+
+def waiting_on_operations() -> Q:
+    """The notices of ``waits_on_operations`` services, as a filter (the console's).
+    An empty secret is stored as an empty string, unencrypted, so it can be compared."""
+    return Q(service__notice_url="") | Q(service__notice_secret="")
+
+
+def notice_problem(notice: DeletionNotice) -> str:
+    """Why an unacknowledged notice has not gone through, for the organization's pages,
+    in the reader's language (the worker records a technical reason in its own)."""
+    if notice.status == NoticeStatus.ACKNOWLEDGED:
+        return ""
+    if waits_on_operations(notice.service):
+        return _(
+            "Operations must act: the provider's deletion address or signing secret is not set up in the "
+            "catalog. The notice is sent as soon as it is; you need not do anything."
+        )
+    if notice.last_status_code:
+        return _("The provider answered with an error (HTTP %(code)s); the notice is sent again.") % {
+            "code": notice.last_status_code
+        }
+    if notice.last_error:
+        return _("The provider could not be reached; the notice is sent again.")
+    return ""
+
+
 # --------------------------------------------------------------------------- operations
+
+
+def resend_waiting_notices(service: Service) -> list[int]:
+    """Operations set up what the service's notices were waiting for: its pending
+    notices are due now instead of after their backoff (in the caller's transaction;
+    delivery starts on commit). Returns their ids."""
+    ids = list(DeletionNotice.objects.filter(service=service, status=NoticeStatus.PENDING).values_list("pk", flat=True))
+    if not ids:
+        return []
+    DeletionNotice.objects.filter(pk__in=ids, status=NoticeStatus.PENDING).update(next_attempt_at=timezone.now())
+    from consent.tasks import deliver_deletion_notice
+
+    for pk in ids:
+        deliver_deletion_notice.delay_on_commit(pk)
+    return ids
 
 
 @transaction.atomic

@@ -36,9 +36,10 @@ from consent.models.sharing import (
     SharingGrant,
 )
 from consent.services.ledger import latest_decision
-from consent.services.notices import queue_deletion_notice
+from consent.services.notices import notice_problem, queue_deletion_notice, resend_waiting_notices
 from consent.services.tokens import revoke_tokens
 from dataprotection.audit import record_event
+from organizations.children import child_cutoff, children_q
 from organizations.models import Member, MemberStatus, Organization, Right
 from organizations.permissions import OrgAccess
 
@@ -145,22 +146,38 @@ def current_members(organization: Organization) -> QuerySet[Member]:
     return Member.objects.filter(organization=organization).exclude(status=MemberStatus.LEFT)
 
 
+def organization_cutoff(organization: Organization):
+    """SEC-3: entries born after this date are the organization's children today."""
+    return child_cutoff(organization.children_jurisdiction, timezone.localdate())
+
+
+def provider_roster(organization: Organization) -> QuerySet[Member]:
+    """What a provider's member list may contain: the current members, never a child
+    (SEC-3: a child's entry is read one at a time, where the guardian agreed)."""
+    return current_members(organization).exclude(children_q(organization_cutoff(organization)))
+
+
+def children_withheld(organization: Organization) -> int:
+    """SEC-3: how many current members are children, left out of every provider list."""
+    return current_members(organization).filter(children_q(organization_cutoff(organization))).count()
+
+
 def _with_cross_border(members: QuerySet[Member]) -> QuerySet[Member]:
     # One subquery per row, in the same query, however many members there are.
     return members.alias(cross_border=latest_decision(Purpose.CROSS_BORDER, "user_id"))
 
 
 def members_consenting_abroad(organization: Organization) -> QuerySet[Member]:
-    """SEC-6: the current members a service hosted outside the data region may
-    receive: those whose person consents to the transfer now."""
-    return _with_cross_border(current_members(organization)).filter(_CONSENTS_ABROAD)
+    """SEC-6: the members of the provider roster a service hosted outside the data
+    region may receive: those whose person consents to the transfer now."""
+    return _with_cross_border(provider_roster(organization)).filter(_CONSENTS_ABROAD)
 
 
 def cross_border_counts(organization: Organization) -> dict[str, int]:
-    """SEC-6: how many of the organization's current members a service hosted outside
-    the data region may receive (their person consents to the transfer now) out of
-    all of them. One query."""
-    return _with_cross_border(current_members(organization)).aggregate(
+    """SEC-6: how many of the provider roster's members a service hosted outside the
+    data region may receive (their person consents to the transfer now) out of all of
+    them. One query."""
+    return _with_cross_border(provider_roster(organization)).aggregate(
         total=Count("pk"), consenting=Count("pk", filter=_CONSENTS_ABROAD)
     )
 
@@ -182,10 +199,16 @@ def transfer_facts(service: Service) -> dict:
 
 
 def organization_notices(organization: Organization, service: Service | None = None, limit: int = 50):
+    """The organization's deletion notices, newest first, each with ``problem``: why it
+    has not gone through yet, in the reader's language (who must act, never the raw
+    reason the worker recorded)."""
     notices = DeletionNotice.objects.filter(organization=organization).select_related("service")
     if service is not None:
         notices = notices.filter(service=service)
-    return notices.order_by("-created_at", "-pk")[:limit]
+    rows = list(notices.order_by("-created_at", "-pk")[:limit])
+    for notice in rows:
+        notice.problem = notice_problem(notice)
+    return rows
 
 
 # --------------------------------------------------------------------------- organization decisions
@@ -362,7 +385,8 @@ def _close(grant: SharingGrant, *, reason: str, actor, ip: str | None) -> Deleti
 
 def check_catalog_entry(service: Service) -> None:
     """SVC-1: a provider's app names its provider, privacy policy and deletion
-    endpoint; a self-built app names its organization; scopes are known ones."""
+    endpoint, and an endpoint comes with its signing secret; a self-built app names its
+    organization; scopes are known ones."""
     errors: dict[str, list] = {}
     unknown = [scope for scope in service.data_scopes or () if scope not in DataScope.values]
     if not isinstance(service.data_scopes, list) or unknown:
@@ -375,6 +399,12 @@ def check_catalog_entry(service: Service) -> None:
         ):
             if not getattr(service, name):
                 errors[name] = [message]
+    if service.notice_url and not service.notice_secret:
+        # A notice the provider cannot verify is never acknowledged: it would wait
+        # forever on something only operations can fix.
+        errors["notice_secret"] = [
+            _("A deletion notice endpoint needs a signing secret: the provider verifies every notice with it.")
+        ]
     if service.kind == ServiceKind.SELF_BUILT and service.organization_id is None:
         errors["organization"] = [_("A self-built app belongs to the organization that built it.")]
     if service.kind != ServiceKind.SELF_BUILT and service.organization_id is not None:
@@ -399,13 +429,17 @@ def save_catalog_service(
     """SVC-1: operations staff add or change a catalog entry. Adding scopes raises
     ``scopes_revision`` (every organization that opened the service is asked to confirm
     again); a new client secret is returned once, only its digest is kept; a new
-    notice secret is stored encrypted. Returns the new client secret, if any."""
+    notice secret is stored encrypted. Deletion notices that were waiting for the
+    endpoint or its secret are sent again at once. Returns the new client secret, if
+    any."""
     if not getattr(staff, "is_staff", False):
         raise PermissionDenied
     order = {scope: index for index, scope in enumerate(DataScope.values)}
     service.data_scopes = sorted(
         {str(scope) for scope in service.data_scopes or ()}, key=lambda s: order.get(s, len(order))
     )
+    if notice_secret:
+        service.notice_secret = notice_secret
     check_catalog_entry(service)
     creating = service.pk is None
     added: list[str] = []
@@ -426,15 +460,22 @@ def save_catalog_service(
         service.client_secret_digest = client_secret_digest(raw_secret)
         changed.append("client_secret")
     if notice_secret:
-        service.notice_secret = notice_secret
         changed.append("notice_secret")
     service.save()
+    retried = []
+    if not creating and {"notice_secret", "notice_url"} & set(changed):
+        retried = resend_waiting_notices(service)
     record_event(
         "service.catalog_added" if creating else "service.catalog_changed",
         actor=staff,
         target=service,
         ip=ip,
         changes=changed,
-        metadata={"code": service.code, "added_scopes": added, "scopes_revision": service.scopes_revision},
+        metadata={
+            "code": service.code,
+            "added_scopes": added,
+            "scopes_revision": service.scopes_revision,
+            **({"notices_resent": retried} if retried else {}),
+        },
     )
     return raw_secret

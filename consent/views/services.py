@@ -20,9 +20,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from consent import provider_api
-from consent.forms_services import CloseServiceForm, ConfirmSharingForm
+from consent.forms_services import ChildSharingForm, CloseServiceForm, ConfirmSharingForm
 from consent.models.sharing import DataScope, GrantStatus, NoticeStatus, Service, ServiceKind, SharingGrant
-from consent.services import sharing
+from consent.services import child_sharing, sharing
 from dataprotection.audit import client_ip
 from organizations.models import Right
 from organizations.permissions import OrgAccess, org_access
@@ -129,6 +129,7 @@ def service_detail(request: HttpRequest, org_id: int, service_id: int) -> HttpRe
             cross_border_counts=sharing.cross_border_counts(access.organization)
             if current and service.hosted_outside_region
             else None,
+            can_view_children=access.has(Right.VIEW_CHILDREN),
         ),
     )
 
@@ -219,7 +220,7 @@ def service_close(request: HttpRequest, org_id: int, service_id: int) -> HttpRes
     detail = redirect("consent:service_detail", org_id=access.organization.pk, service_id=service.pk)
     if grant is None:
         return detail
-    form = CloseServiceForm(posted_data(request))
+    form = CloseServiceForm(posted_data(request), first_party=service.kind == ServiceKind.FIRST_PARTY)
     if request.method == "POST" and form.is_valid():
         try:
             sharing.close_service(access, grant, ip=client_ip(request))
@@ -238,11 +239,53 @@ def service_close(request: HttpRequest, org_id: int, service_id: int) -> HttpRes
     return render_org(request, "consent/services/close.html", access, _context(service, form=form, grant=grant))
 
 
+@login_required
+@require_http_methods(["GET", "POST"])
+def service_children(request: HttpRequest, org_id: int, service_id: int) -> HttpResponse:
+    """SEC-3: children's entries are never in the lists this service fetches; here the
+    administrator records, child by child, whether the guardian agreed that the service
+    reads the child's entry one at a time (``manage_services`` and ``view_children``)."""
+    access = _access(request, org_id)
+    service = _service(access, service_id)
+    if not access.has(Right.VIEW_CHILDREN):
+        raise PermissionDenied
+    if request.method == "POST":
+        form = ChildSharingForm(request.POST)
+        if not form.is_valid():
+            raise Http404
+        member = access.get_member(form.cleaned_data["member"], Right.VIEW_CHILDREN)
+        shared = form.cleaned_data["shared"]
+        try:
+            child_sharing.set_child_sharing(access, service, member, shared=shared, ip=client_ip(request))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            done = (
+                _("%(service)s may now read %(name)s's entry, one at a time.")
+                if shared
+                else _("%(service)s can no longer read %(name)s's entry.")
+            )
+            messages.success(request, done % {"name": member.name, "service": service.name})
+        return redirect("consent:service_children", org_id=access.organization.pk, service_id=service.pk)
+    return render_org(
+        request,
+        "consent/services/children.html",
+        access,
+        _context(
+            service,
+            rows=child_sharing.children_for_sharing(access, service),
+            grant=sharing.active_grant(access.organization, service),
+            withheld=sharing.children_withheld(access.organization),
+        ),
+    )
+
+
 urlpatterns = [
     path("orgs/<int:org_id>/services/", service_list, name="services"),
     path("orgs/<int:org_id>/services/<int:service_id>/", service_detail, name="service_detail"),
     path("orgs/<int:org_id>/services/<int:service_id>/open/", service_open, name="service_open"),
     path("orgs/<int:org_id>/services/<int:service_id>/reconfirm/", service_reconfirm, name="service_reconfirm"),
     path("orgs/<int:org_id>/services/<int:service_id>/close/", service_close, name="service_close"),
+    path("orgs/<int:org_id>/services/<int:service_id>/children/", service_children, name="service_children"),
     *provider_api.urlpatterns,
 ]

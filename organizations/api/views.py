@@ -420,7 +420,7 @@ def _disband_status(organization: Organization) -> dict:
         "created_at": job.created_at,
         "finished_at": job.finished_at,
         "cancelled_at": job.cancelled_at,
-        "can_cancel": job.status == JobStatus.SCHEDULED,
+        "can_cancel": disband_services.in_grace_window(job),
         "progress": {
             **{key: progress[key] for key in ("status", "total", "processed", "percent", "current_stage")},
             "stages": [
@@ -428,7 +428,7 @@ def _disband_status(organization: Organization) -> dict:
                 for stage in progress["stages"]
             ],
         },
-        "report": (job.report or None) if finished else None,
+        "report": (anonymization.localized_report(job.report) or None) if finished else None,
     }
     return data
 

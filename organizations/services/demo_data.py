@@ -1,8 +1,17 @@
 """Organization services: the demo organization seeder (ORG-3, ORG-4, ORG-10).
 
 ``seed_demo_organization`` fills one realistic enterprise -- department tree, roster with
-encrypted sensitive values, attendance punches, approvals and four demo logins -- so the
-portal can be shown and load-tested at the 100k-member scale it is built for. Speed
+encrypted sensitive values, attendance punches, approvals and the demo logins -- so the
+portal can be shown and load-tested at the 100k-member scale it is built for.
+
+Every role's journey can be walked at once (``ensure_demo_journeys``, run on every
+seeding, also over a demo seeded by an older version, and changing nothing the second
+time): the sub-administrator holds view and edit rights on Sales, granted through the
+administrator services; the organization's certification waits for review; operations
+staff have one login per role group (``dataprotection.staff_roles``) beside a console
+superuser. The apps above this one add their parts through ``register_demo_step``: the
+consent app a third-party service with a working deletion endpoint, the requests app a
+request waiting for operations (docs/architecture.md: a lower app exposes a hook). Speed
 decides the design: rows go in with ``bulk_create`` in batches inside one transaction,
 departments level by level so each level knows its parents' keys, and nothing is saved
 row by row. ``bench/seed_demo.py`` measures it against a naive ``.save()`` loop: on
@@ -12,9 +21,11 @@ remains, and it grows with every network round trip a ``.save()`` would add on P
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -22,12 +33,16 @@ from datetime import time as dt_time
 from typing import TextIO
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from dataprotection import staff_roles
 from dataprotection.audit import record_event
 from dataprotection.crypto import keyed_hash
+from dataprotection.identifiers import credit_code_check_char, id_number_check_digit
 from organizations import demo
 from organizations.lookups import ID_NUMBER_DIGEST_PURPOSE, MOBILE_DIGEST_PURPOSE
 from organizations.models import (
@@ -36,6 +51,8 @@ from organizations.models import (
     ApprovalRecord,
     ApprovalStatus,
     AttendancePunch,
+    Certification,
+    CertificationStatus,
     CollectionSetting,
     Department,
     DriveFile,
@@ -46,16 +63,22 @@ from organizations.models import (
     MemberStatus,
     Organization,
     OrganizationKind,
+    OrganizationStatus,
     PunchKind,
+    Right,
     ScheduleEntry,
     StaffSize,
     WorkLog,
 )
+from organizations.permissions import OrgAccess
 
 # The stable marker of the demo organization: seeding twice finds it and stops.
 DEMO_ORGANIZATION_NAME = "杭州云栖科技有限公司 (Hangzhou Yunqi Technology Co., Ltd.)"
 DEMO_ROOT_DEPARTMENT = "杭州云栖科技有限公司 Hangzhou Yunqi Technology"
 DEMO_PASSWORD = "Custodia-Demo-2026"
+# Where a newcomer's ``make run`` serves the portal; the demo provider's deletion
+# endpoint (the development receiver) is under it.
+DEFAULT_PORTAL_URL = "http://127.0.0.1:8000"
 MAX_MEMBERS = 1_000_000
 MAX_DAYS = 366
 
@@ -75,22 +98,72 @@ class DemoDataError(Exception):
 
 @dataclass(frozen=True)
 class DemoLogin:
-    """A demo account; every one shares ``DEMO_PASSWORD`` so a presenter can switch roles."""
+    """A demo account; every one shares ``DEMO_PASSWORD`` so a presenter can switch roles.
+    ``staff_role`` names the operations role group (``dataprotection.staff_roles``) of a
+    staff login; ``superuser`` marks the one console login that holds every permission."""
 
     role: str
     label: str
     phone: str
     name: str
     password: str = DEMO_PASSWORD
+    staff_role: str = ""
+    superuser: bool = False
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(self.staff_role) or self.superuser
 
 
-OWNER, SUB_ADMIN, MEMBER, STAFF = (
+OWNER, SUB_ADMIN, MEMBER = (
     DemoLogin("owner", "Organization owner 组织所有者", "+8613800000001", "周明 Zhou Ming"),
     DemoLogin("sub_admin", "Sub-administrator, Sales 子管理员（销售部）", "+8613800000002", "林晓 Lin Xiao"),
     DemoLogin("member", "Member 成员", "+8613800000003", "陈静 Chen Jing"),
-    DemoLogin("staff", "Operations staff 运营人员", "+8613800000009", "Ops Staff 运营"),
 )
-DEMO_LOGINS: tuple[DemoLogin, ...] = (OWNER, SUB_ADMIN, MEMBER, STAFF)
+REVIEWER, REQUEST_HANDLER, INCIDENT_MANAGER, AUDITOR = (
+    DemoLogin(
+        "certification_reviewer",
+        "Operations: certification reviewer 运营：认证审核员",
+        "+8613800000005",
+        "审核员 Reviewer",
+        staff_role=staff_roles.CERTIFICATION_REVIEWER.key,
+    ),
+    DemoLogin(
+        "request_handler",
+        "Operations: request handler 运营：请求处理员",
+        "+8613800000006",
+        "处理员 Request Handler",
+        staff_role=staff_roles.REQUEST_HANDLER.key,
+    ),
+    DemoLogin(
+        "incident_manager",
+        "Operations: incident manager 运营：事件经理",
+        "+8613800000007",
+        "事件经理 Incident Manager",
+        staff_role=staff_roles.INCIDENT_MANAGER.key,
+    ),
+    DemoLogin(
+        "auditor",
+        "Operations: auditor 运营：审计员",
+        "+8613800000008",
+        "审计员 Auditor",
+        staff_role=staff_roles.AUDITOR.key,
+    ),
+)
+# Kept beside the role logins for what no role does (the service catalog, accounts and
+# role groups); a real deployment gives people roles, not this.
+STAFF = DemoLogin(
+    "staff",
+    "Console superuser (every permission) 后台超级用户（全部权限）",
+    "+8613800000009",
+    "Ops Staff 运营",
+    superuser=True,
+)
+ORGANIZATION_LOGINS: tuple[DemoLogin, ...] = (OWNER, SUB_ADMIN, MEMBER)
+STAFF_LOGINS: tuple[DemoLogin, ...] = (REVIEWER, REQUEST_HANDLER, INCIDENT_MANAGER, AUDITOR, STAFF)
+DEMO_LOGINS: tuple[DemoLogin, ...] = (*ORGANIZATION_LOGINS, *STAFF_LOGINS)
+# ORG-9: what the demo sub-administrator holds on the Sales subtree.
+SUB_ADMIN_RIGHTS = (Right.VIEW_ROSTER, Right.EDIT_ROSTER)
 
 
 @dataclass
@@ -102,6 +175,7 @@ class DemoResult:
     counts: dict[str, int]
     elapsed: float
     logins: tuple[DemoLogin, ...] = field(default=DEMO_LOGINS)
+    journeys: dict[str, int] = field(default_factory=dict)  # what ``ensure_demo_journeys`` added
 
 
 # --------------------------------------------------------------------------- department tree
@@ -342,7 +416,11 @@ def delete_demo_data(*, stdout: TextIO | None = None) -> dict[str, int]:
             MemberDepartment.objects.filter(member__organization=organization).delete()
             organization.delete()
             deleted["organizations"] += 1
-        _, per_model = User.objects.filter(phone__in=[login.phone for login in DEMO_LOGINS]).delete()
+        demo_users = User.objects.filter(phone__in=[login.phone for login in DEMO_LOGINS])
+        user_ids = list(demo_users.values_list("pk", flat=True))
+        for reset in _demo_resets.values():  # what the other apps' steps made for these users
+            reset(user_ids)
+        _, per_model = demo_users.delete()
         deleted["users"] = per_model.get(User._meta.label, 0)
         if deleted["organizations"] or deleted["users"]:
             record_event("demo.reset", metadata={"organizations": deleted["organizations"]})
@@ -350,21 +428,31 @@ def delete_demo_data(*, stdout: TextIO | None = None) -> dict[str, int]:
     return deleted
 
 
+@functools.cache
+def _demo_password_hash() -> str:
+    # One hash for every demo login (they share a published password): hashing is
+    # deliberately slow, and eight of them took seconds of every fresh seeding.
+    return make_password(DEMO_PASSWORD)
+
+
+def _create_demo_user(login: DemoLogin, **extra) -> User:
+    user = User.objects.create_user(login.phone, None, name=login.name, **extra)
+    user.password = _demo_password_hash() if login.password == DEMO_PASSWORD else make_password(login.password)
+    user.save(update_fields=["password"])
+    return user
+
+
 def _create_demo_users() -> dict[str, User]:
-    taken = list(User.objects.filter(phone__in=[login.phone for login in DEMO_LOGINS]).values_list("phone", flat=True))
+    """The organization's logins, new; the staff logins come from ``_ensure_staff_logins``."""
+    taken = list(
+        User.objects.filter(phone__in=[login.phone for login in ORGANIZATION_LOGINS]).values_list("phone", flat=True)
+    )
     if taken:
         raise DemoDataError(
             f"the demo login number(s) {', '.join(sorted(taken))} already belong to accounts; "
             "run seed_demo --reset to replace them"
         )
-    users = {
-        login.role: User.objects.create_user(login.phone, login.password, name=login.name)
-        for login in (OWNER, SUB_ADMIN, MEMBER)
-    }
-    users[STAFF.role] = User.objects.create_user(
-        STAFF.phone, STAFF.password, name=STAFF.name, is_staff=True, is_superuser=True
-    )
-    return users
+    return {login.role: _create_demo_user(login) for login in ORGANIZATION_LOGINS}
 
 
 @contextmanager
@@ -432,7 +520,9 @@ def build_member(
     )
 
 
-def seed_demo_organization(*, members: int, days: int, seed: int, stdout: TextIO | None = None) -> DemoResult:
+def seed_demo_organization(
+    *, members: int, days: int, seed: int, portal_url: str = DEFAULT_PORTAL_URL, stdout: TextIO | None = None
+) -> DemoResult:
     """Create the demo organization with ``members`` roster entries (at least the three
     that the demo logins own), ``days`` working days of attendance and ~1 approval per
     member per 10 days. Does nothing if the demo organization already exists.
@@ -445,8 +535,12 @@ def seed_demo_organization(*, members: int, days: int, seed: int, stdout: TextIO
     started = time.perf_counter()
     existing = find_demo_organization()
     if existing is not None:
-        _say(stdout, "The demo organization already exists; nothing was changed (use --reset to re-seed).")
-        return DemoResult(False, existing, demo_counts(existing), time.perf_counter() - started)
+        # A demo seeded by an earlier version gets what the journeys need, once.
+        with transaction.atomic():
+            journeys = ensure_demo_journeys(existing, portal_url=portal_url, stdout=stdout)
+        if not any(journeys.values()):
+            _say(stdout, "The demo organization already exists; nothing was changed (use --reset to re-seed).")
+        return DemoResult(False, existing, demo_counts(existing), time.perf_counter() - started, journeys=journeys)
 
     # The tuning wraps the transaction so that restoring it never runs in a broken one.
     with _bulk_load_tuning(), transaction.atomic():
@@ -470,21 +564,164 @@ def seed_demo_organization(*, members: int, days: int, seed: int, stdout: TextIO
         counts["collection_settings"] = _seed_collection_settings(organization)
         counts.update(_seed_workplace_records(organization, seed=seed))
 
-        sales = next(node.obj for node in nodes if node.depth == 1 and node.division == SALES)
         Administrator.objects.create(organization=organization, user=users[OWNER.role], role=AdministratorRole.OWNER)
-        sub_admin = Administrator.objects.create(
-            organization=organization,
-            user=users[SUB_ADMIN.role],
-            role=AdministratorRole.SUB_ADMIN,
-            appointed_by=users[OWNER.role],
-        )
-        sub_admin.scope.set([sales])
-        counts["administrators"] = 2
+        counts["administrators"] = 1
         counts["users"] = len(users)
         record_event(
             "demo.seeded", target=organization, metadata={**counts, "days": days, "seed": seed}, actor_kind="system"
         )
-    return DemoResult(True, organization, counts, time.perf_counter() - started)
+        journeys = ensure_demo_journeys(organization, portal_url=portal_url, stdout=stdout)
+        counts = demo_counts(organization)
+    return DemoResult(True, organization, counts, time.perf_counter() - started, journeys=journeys)
+
+
+# --------------------------------------------------------------------------- every role's journey
+
+
+@dataclass(frozen=True)
+class DemoContext:
+    """What a demo step of another app needs: the demo organization, every demo login
+    by role, the owner's access (the gate's object, as the owner's pages use it) and
+    the address the portal is served on."""
+
+    organization: Organization
+    users: dict[str, User]
+    owner_access: OrgAccess | None
+    portal_url: str
+    stdout: TextIO | None = None
+
+
+# A step adds what its journey needs if it is missing and returns how many things it
+# added (0 when all was there: seeding again changes nothing).
+DemoStep = Callable[[DemoContext], int]
+# What a step removes on ``seed_demo --reset``, given the demo users' ids, before they go.
+DemoReset = Callable[[list[int]], int]
+_demo_steps: dict[str, DemoStep] = {}
+_demo_resets: dict[str, DemoReset] = {}
+
+
+def register_demo_step(name: str, step: DemoStep, *, reset: DemoReset | None = None) -> None:
+    """Called from an upper app's ``AppConfig.ready`` (this app may not import it)."""
+    _demo_steps[name] = step
+    if reset is not None:
+        _demo_resets[name] = reset
+
+
+def ensure_demo_journeys(
+    organization: Organization, *, portal_url: str = DEFAULT_PORTAL_URL, stdout: TextIO | None = None
+) -> dict[str, int]:
+    """Give every demo role its journey, adding only what is missing (idempotent):
+    staff logins in each operations role group, the sub-administrator's rights on
+    Sales, a certification waiting for review, and the registered steps of the other
+    apps. One audit event when anything was added."""
+    done = {"staff_logins": _ensure_staff_logins()}
+    users = {
+        login.role: user
+        for login in DEMO_LOGINS
+        for user in User.objects.filter(phone=login.phone)  # at most one: the phone is unique
+    }
+    owner = Administrator.objects.filter(organization=organization, role=AdministratorRole.OWNER).first()
+    access = None
+    if organization.status == OrganizationStatus.ACTIVE and owner is not None:
+        access = OrgAccess(user=owner.user, organization=organization, administrator=owner)
+        done["sub_admin_rights"] = _ensure_sub_admin_rights(access, users)
+        done["certification"] = _ensure_certification(access)
+    else:
+        _say(stdout, "The demo organization is being disbanded or is disbanded: run seed_demo --reset for a fresh one.")
+    context = DemoContext(organization, users, access, portal_url, stdout)
+    for name, step in _demo_steps.items():
+        done[name] = step(context)
+    if any(done.values()):
+        record_event("demo.journeys_prepared", target=organization, metadata=done, actor_kind="system")
+    return done
+
+
+def _ensure_staff_logins() -> int:
+    """SEC-1: one login per operations role group, and the console superuser. An
+    account on a demo number that is not the demo's is refused, never taken over."""
+    added = 0
+    for login in STAFF_LOGINS:
+        user = User.objects.filter(phone=login.phone).first()
+        if user is None:
+            user = _create_demo_user(login, is_staff=True, is_superuser=login.superuser)
+            added += 1
+        elif user.name != login.name or not user.is_staff:
+            raise DemoDataError(
+                f"the demo login number {login.phone} belongs to another account; run seed_demo --reset to replace it"
+            )
+        if not login.staff_role:
+            continue
+        group_name = staff_roles.role_of(login.staff_role).group
+        group = Group.objects.filter(name=group_name).first()
+        if group is None:  # the groups are made after every migrate; a flushed database lacks them
+            staff_roles.sync_staff_roles()
+            group = Group.objects.get(name=group_name)
+        if not user.groups.filter(pk=group.pk).exists():
+            user.groups.add(group)
+            added += 1
+    return added
+
+
+def _sales(organization: Organization) -> Department | None:
+    name = next(division.name for division in DIVISIONS if division.key == SALES)
+    return Department.objects.filter(organization=organization, depth=1, name=name).order_by("pk").first()
+
+
+def _ensure_sub_admin_rights(access: OrgAccess, users: dict[str, User]) -> int:
+    """ORG-9: the sub-administrator views and edits the Sales roster -- guardian grants
+    made by the administrator services, as when the owner appoints someone. A
+    sub-administrator holding some grants already (a presenter changed them) is left
+    as it is."""
+    from organizations.services.administrators import (
+        administrator_grants,
+        appoint_administrator,
+        update_administrator_rights,
+    )
+
+    sales, user = _sales(access.organization), users.get(SUB_ADMIN.role)
+    if sales is None or user is None:
+        return 0
+    administrator = Administrator.objects.filter(organization=access.organization, user=user).first()
+    if administrator is None:
+        appoint_administrator(access, user, SUB_ADMIN_RIGHTS, [sales])
+        return 1
+    if administrator.role == AdministratorRole.OWNER or administrator_grants(administrator).pairs:
+        return 0
+    return int(update_administrator_rights(access, administrator, SUB_ADMIN_RIGHTS, [sales]))
+
+
+DEMO_CREDIT_CODE_BASE = "91330106MA2B7Q4X3"  # a Hangzhou company's code, made up; the check character follows
+DEMO_LEGAL_REPRESENTATIVE = ("周明 Zhou Ming", "33010619800512123")  # the CEO; ID number without its check digit
+DEMO_ATTESTATION = (
+    "I confirm that the legal representative named above has authorized this certification and these documents"
+)
+
+
+def _ensure_certification(access: OrgAccess) -> int:
+    """ORG-2: a certification waiting for the reviewer, submitted by the owner, unless
+    the organization has one already (under review, decided, or certified)."""
+    from organizations.services.registration import submit_certification
+
+    organization = access.organization
+    if organization.certification_status != CertificationStatus.UNCERTIFIED:
+        return 0
+    if Certification.objects.filter(organization=organization).exists():
+        return 0
+    name, id_first17 = DEMO_LEGAL_REPRESENTATIVE
+    submit_certification(
+        access,
+        {
+            "registration_number": DEMO_CREDIT_CODE_BASE + credit_code_check_char(DEMO_CREDIT_CODE_BASE),
+            "legal_representative_name": name,
+            "legal_representative_id_number": id_first17 + id_number_check_digit(id_first17),
+            "attestation": DEMO_ATTESTATION,
+        },
+        {
+            "business_licence": (demo.document_pdf("Business licence (demo)"), "application/pdf"),
+            "certification_letter": (demo.document_pdf("Certification letter (demo)"), "application/pdf"),
+        },
+    )
+    return 1
 
 
 def _seed_roster(

@@ -200,17 +200,25 @@ def request_disband(access: OrgAccess, *, code: str, confirm_name: str, ip: str 
     return job
 
 
+def in_grace_window(job: AnonymizationJob, *, now=None) -> bool:
+    """ORG-11: the disband can still be cancelled: scheduled, and its grace window has
+    not ended (once it has, a worker may start the cascade at any moment)."""
+    return job.status == JobStatus.SCHEDULED and job.not_before > (now or timezone.now())
+
+
 def cancel_disband(access: OrgAccess, ip: str | None = None) -> bool:
     """The owner cancels during the grace window; the organization is active again.
-    False once the cascade has started (it cannot be stopped half-way)."""
+    False once the grace window has ended, even before a worker took the job up (the
+    cascade cannot be stopped half-way, and the owner was told when it would start)."""
     access.require_owner(writing=False)
     organization = access.organization
     with transaction.atomic():
         job = live_disband(organization.pk)
         if job is None:
             return False
-        cancelled = AnonymizationJob.objects.filter(pk=job.pk, status=JobStatus.SCHEDULED).update(
-            status=JobStatus.CANCELLED, cancelled_at=timezone.now()
+        now = timezone.now()
+        cancelled = AnonymizationJob.objects.filter(pk=job.pk, status=JobStatus.SCHEDULED, not_before__gt=now).update(
+            status=JobStatus.CANCELLED, cancelled_at=now
         )
         if not cancelled:
             return False

@@ -24,14 +24,16 @@ from datetime import timedelta
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.text import capfirst
-from django.utils.translation import get_language
+from django.utils import timezone, translation
+from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from accounts.services import queue_sms
+from dataprotection import deferred_text
 from dataprotection.audit import record_event
 from dataprotection.crypto import keyed_hash
+from dataprotection.deferred_text import DeferredText, deferred
 from dataprotection.masking import mask_phone
 from organizations.collection import GROUPS, available_fields, collection_settings
 from organizations.lookups import mobile_digest
@@ -74,24 +76,32 @@ def is_expired(invitation: Invitation, now=None) -> bool:
 def invitation_terms(organization: Organization) -> dict:
     """What the person is told before joining (ORG-6, EN I(II)4): purpose, scope (each
     collected field with its group and purpose) and use of the data, and who controls
-    it. Stored verbatim in ``Invitation.shown_terms``."""
+    it. Frozen in ``Invitation.shown_terms``: the portal's own sentences and labels as
+    message keys (the invitee reads them in their language, not the inviting
+    administrator's), the organization's stated purposes as it wrote them. Shown through
+    ``readable_terms``."""
     settings_by_field = collection_settings(organization)
 
-    def entry(name: str, group: str, group_label, purpose: str, sensitive: bool) -> dict:
-        label = capfirst(Member._meta.get_field(name).verbose_name)
+    def entry(name: str, group: str, group_label, purpose, sensitive: bool) -> dict:
         return {
             "field": name,
-            "label": str(label),
+            "label": deferred_text.label(Member._meta.get_field(name).verbose_name, capfirst=True).as_json(),
             "group": group,
-            "group_label": str(group_label),
-            "purpose": str(purpose),
+            "group_label": deferred_text.label(group_label).as_json(),
+            "purpose": purpose.as_json() if isinstance(purpose, DeferredText) else str(purpose),
             "sensitive": sensitive,
         }
 
-    basic = _("Basic")
+    basic = gettext_noop("Basic")
     fields = [
-        entry("name", "basic", basic, _("Identify you in the organization's roster"), False),
-        entry("mobile", "basic", basic, _("Let you join with your verified number and reach you at work"), True),
+        entry("name", "basic", basic, deferred(gettext_noop("Identify you in the organization's roster")), False),
+        entry(
+            "mobile",
+            "basic",
+            basic,
+            deferred(gettext_noop("Let you join with your verified number and reach you at work")),
+            True,
+        ),
     ]
     for field in available_fields(organization):
         collected, purpose = settings_by_field.get(field.name, (False, ""))
@@ -100,26 +110,51 @@ def invitation_terms(organization: Organization) -> dict:
     name = organization.name
     return {
         "version": TERMS_VERSION,
-        "language": get_language() or "",
         "organization": {"id": organization.pk, "name": name},
-        "purpose": _(
-            "%(organization)s keeps a roster entry about you for its daily operation and management: "
-            "its organization chart, attendance, approvals and the other work services it opens."
-        )
-        % {"organization": name},
+        "purpose": deferred(
+            gettext_noop(
+                "%(organization)s keeps a roster entry about you for its daily operation and management: "
+                "its organization chart, attendance, approvals and the other work services it opens."
+            ),
+            organization=name,
+        ).as_json(),
         "fields": fields,
-        "use": _(
-            "Only the fields listed here are collected, each for the purpose stated. Administrators of "
-            "%(organization)s see and correct them within their rights; sensitive values are encrypted, masked "
-            "and every reveal is recorded. You can see what the organization holds about you, and who viewed "
-            "or changed it, on the page “My data in organizations”."
-        )
-        % {"organization": name},
-        "controller": _(
-            "%(organization)s is the controller of this organization-control data. Custodia processes it only "
-            "on the organization's instructions and on its behalf. Your personal account stays yours."
-        )
-        % {"organization": name},
+        "use": deferred(
+            gettext_noop(
+                "Only the fields listed here are collected, each for the purpose stated. Administrators of "
+                "%(organization)s see and correct them within their rights; sensitive values are encrypted, "
+                "masked and every reveal is recorded. You can see what the organization holds about you, and who "
+                "viewed or changed it, on the page “My data in organizations”."
+            ),
+            organization=name,
+        ).as_json(),
+        "controller": deferred(
+            gettext_noop(
+                "%(organization)s is the controller of this organization-control data. Custodia processes it only "
+                "on the organization's instructions and on its behalf. Your personal account stays yours."
+            ),
+            organization=name,
+        ).as_json(),
+    }
+
+
+def _readable(value):
+    """A frozen text: a message key rendered now, or text kept as written (the
+    organization's purposes, and terms frozen as text before they were keys)."""
+    if isinstance(value, dict) and "msgid" in value:
+        return DeferredText.from_json(value).render()
+    return value
+
+
+def readable_terms(terms: dict) -> dict:
+    """``Invitation.shown_terms`` in the reader's language, for the pages."""
+    return {
+        **terms,
+        **{key: _readable(terms.get(key, "")) for key in ("purpose", "use", "controller")},
+        "fields": [
+            {**field, **{key: _readable(field.get(key, "")) for key in ("label", "group_label", "purpose")}}
+            for field in terms.get("fields", [])
+        ],
     }
 
 
@@ -182,18 +217,22 @@ def invite_member(
         ) from None
     link = invitation_link(base_url, token)
     organization = access.organization.name
-    if message:
-        body = _("[Custodia] %(organization)s invites you to join: %(message)s Open %(link)s") % {
-            "organization": organization,
-            "message": message,
-            "link": link,
-        }
-    else:
-        body = _("[Custodia] %(organization)s invites you to join. Open %(link)s") % {
-            "organization": organization,
-            "link": link,
-        }
-    body += " " + _("(valid until %(date)s)") % {"date": invitation.expires_at.date().isoformat()}
+    # In the language of the invitee's account when the number has one (a person who
+    # registered before being invited), else in the inviting administrator's.
+    language = User.objects.filter(phone=current.mobile).values_list("preferred_language", flat=True).first()
+    with translation.override(language or get_language()):
+        if message:
+            body = _("[Custodia] %(organization)s invites you to join: %(message)s Open %(link)s") % {
+                "organization": organization,
+                "message": message,
+                "link": link,
+            }
+        else:
+            body = _("[Custodia] %(organization)s invites you to join. Open %(link)s") % {
+                "organization": organization,
+                "link": link,
+            }
+        body += " " + _("(valid until %(date)s)") % {"date": invitation.expires_at.date().isoformat()}
     queue_sms(current.mobile, body)
     record_event(
         "invitation.sent",

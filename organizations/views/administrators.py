@@ -4,9 +4,9 @@ removing them. All require ``manage_admins`` somewhere (else 403); administrator
 outside a scoped grantor's subtrees are 404 (see ``organizations.services.administrators``
 for the rule); the owner's row and one's own row are 403 to edit or remove.
 
-Appointing, editing and removing are dangerous (SEC-1): they need a recent proof of
-identity (``require_recent_auth``), else the person re-enters their password first and a
-stale POST writes nothing."""
+Appointing, editing and removing are sensitive actions of the sign-in assurance policy
+(SEC-1, ``accounts.assurance``): they need a recent proof of identity, else the person
+re-enters their password first and a stale POST writes nothing."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.session_security import require_recent_auth
 from dataprotection.audit import client_ip
 from organizations.forms.administrators import (
     DEPARTMENTS,
@@ -133,7 +132,6 @@ def _limit_scope_choices(access: OrgAccess, form) -> None:
 
 
 @login_required
-@require_recent_auth
 @require_http_methods(["GET", "POST"])
 def administrator_appoint(request: HttpRequest, org_id: int) -> HttpResponse:
     access = org_access(request.user, org_id)
@@ -159,7 +157,6 @@ def administrator_appoint(request: HttpRequest, org_id: int) -> HttpResponse:
 
 
 @login_required
-@require_recent_auth
 @require_http_methods(["GET", "POST"])
 def administrator_edit(request: HttpRequest, org_id: int, admin_id: int) -> HttpResponse:
     access = org_access(request.user, org_id)
@@ -198,7 +195,6 @@ def administrator_edit(request: HttpRequest, org_id: int, admin_id: int) -> Http
 
 
 @login_required
-@require_recent_auth
 @require_POST
 def administrator_remove(request: HttpRequest, org_id: int, admin_id: int) -> HttpResponse:
     access = org_access(request.user, org_id)

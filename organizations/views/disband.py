@@ -150,27 +150,20 @@ def _status_context(job: AnonymizationJob) -> dict:
         refresh = REFRESH_WAITING
     else:
         refresh = None
-    report = job.report or {}
-    if report.get("stages"):
-        # The report was written by a worker in its own language: name the tables again.
-        report = {**report, "stages": [{**stage, "name": _table_name(stage)} for stage in report["stages"]]}
+    # The report was written by a worker in its own language: the tables are named again.
+    report = anonymization.localized_report(job.report)
+    grace_open = services.in_grace_window(job, now=now)
     since = anonymization.waiting_since(job, now)
     return {
         "progress": progress,
         "waiting_since": liveness.since_label(since, now) if since else "",
         "refresh": refresh,
-        "can_cancel": job.status == JobStatus.SCHEDULED,
-        "grace_open": job.status == JobStatus.SCHEDULED and not due,
+        # ORG-11: only within the grace window; once it ends the cascade may start any moment.
+        "can_cancel": grace_open,
+        "grace_open": grace_open,
         "report": report if job.status in (JobStatus.COMPLETED, JobStatus.FAILED) and report else None,
         "verified_at": parse_datetime(report["verified_at"]) if report.get("verified_at") else None,
     }
-
-
-def _table_name(stage: dict) -> str:
-    try:
-        return str(anonymization.model_of(stage["model"])._meta.verbose_name_plural)
-    except (KeyError, LookupError, ValueError):
-        return stage.get("name") or stage.get("model", "")
 
 
 @login_required

@@ -176,7 +176,7 @@ def member_invite(request: HttpRequest, org_id: int, member_id: int) -> HttpResp
             "form": form,
             "pending": pending,
             "has_mobile": bool(member.mobile),
-            "terms": services.invitation_terms(access.organization),
+            "terms": services.readable_terms(services.invitation_terms(access.organization)),
         },
     )
 
@@ -230,5 +230,5 @@ def invitation_answer(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "organizations/invitations/answer.html",
-        {"invitation": invitation, "terms": invitation.shown_terms, "form": form},
+        {"invitation": invitation, "terms": services.readable_terms(invitation.shown_terms), "form": form},
     )

@@ -22,7 +22,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.session_security import require_recent_auth
 from dataprotection.audit import client_ip
 from dataprotection.masking import mask_phone
 from organizations.collection import CATALOG, GROUPS, collected_fields, has_consented
@@ -327,7 +326,6 @@ def member_detail(request: HttpRequest, org_id: int, member_id: int) -> HttpResp
 
 @never_cache
 @login_required
-@require_recent_auth  # SEC-1: revealing sensitive values needs a recent proof of identity
 @require_POST
 def member_reveal(request: HttpRequest, org_id: int, member_id: int, field: str) -> HttpResponse:
     """ORG-10: show one sensitive value in clear, audited as ``member.revealed`` (field

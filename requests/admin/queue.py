@@ -346,7 +346,7 @@ class DataSubjectRequestAdmin(SensitiveValuesAdmin):
                 )
             },
         ),
-        (_("Answer"), {"fields": ("outcome", "refusal_ground")}),
+        (_("Answer"), {"fields": ("answer_display", "refusal_ground")}),
     )
 
     def get_readonly_fields(self, request, obj=None):
@@ -384,6 +384,10 @@ class DataSubjectRequestAdmin(SensitiveValuesAdmin):
         if obj.organization_id is None:
             return gettext("Operations staff")
         return obj.organization.name
+
+    @admin.display(description=_("answer to the person"))
+    def answer_display(self, obj: DataSubjectRequest) -> str:
+        return obj.answer or "—"  # the portal's answers rendered in the reader's language
 
     @admin.display(description=_("details"))
     def details_display(self, obj: DataSubjectRequest) -> str:

@@ -115,6 +115,8 @@ class PublicEventSerializer(serializers.ModelSerializer):
 
     kind = choice_text(EventKind.choices)
     to_status = choice_text(RequestStatus.choices)
+    # What the portal wrote is rendered in the reader's language.
+    text = serializers.CharField(source="display_text", read_only=True)
 
     class Meta:
         model = RequestEvent
@@ -147,6 +149,7 @@ class RequestDetailSerializer(RequestSummarySerializer):
     can_withdraw = serializers.BooleanField(source="is_open", read_only=True)
     # Blank until a request is refused: the schema must allow "" too.
     refusal_ground = serializers.ChoiceField(choices=RefusalGround.choices, allow_blank=True, read_only=True)
+    outcome = serializers.CharField(source="answer", read_only=True, help_text="The answer, in the reader's language.")
 
     class Meta(RequestSummarySerializer.Meta):
         fields = [
@@ -212,6 +215,7 @@ class OrgEventSerializer(serializers.ModelSerializer):
     kind = choice_text(EventKind.choices)
     from_status = choice_text(RequestStatus.choices)
     to_status = choice_text(RequestStatus.choices)
+    text = serializers.CharField(source="display_text", read_only=True)
 
     class Meta:
         model = RequestEvent
@@ -226,6 +230,7 @@ class OrgRequestDetailSerializer(OrgRequestSummarySerializer):
     refusal_ground = serializers.ChoiceField(choices=RefusalGround.choices, allow_blank=True, read_only=True)
     has_evidence = serializers.SerializerMethodField()
     events = serializers.SerializerMethodField()
+    outcome = serializers.CharField(source="answer", read_only=True, help_text="The answer, in the reader's language.")
 
     class Meta(OrgRequestSummarySerializer.Meta):
         fields = [

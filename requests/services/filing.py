@@ -20,12 +20,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import CodePurpose, User
 from accounts.services import check_code, consume_code
 from consent.models import Purpose
+from dataprotection.deferred_text import deferred
 from dataprotection.files import delete_stored, sniff_document_type, store_encrypted
 from organizations.collection import collected_fields
 from organizations.models import Member, MemberStatus
@@ -169,7 +171,7 @@ def _resolve_subject(filer: User, subject: User | None, subject_phone: str, otc)
 
 def _flag_repeats(subject: User, kind: str, member: Member | None, field: str, decision) -> tuple:
     """REQ-6: the open request this one repeats, or the latest of the excessive run of
-    requests of this kind in twelve months; the note for the handlers; and the number of
+    requests of this kind in twelve months; the notes for the handlers; and the number of
     earlier requests when they are too many (else 0). Never blocks."""
     mine = DataSubjectRequest.objects.filter(subject=subject, kind=kind)
     identical = mine.open().filter(member=member, field=field)
@@ -180,19 +182,22 @@ def _flag_repeats(subject: User, kind: str, member: Member | None, field: str, d
     earlier = recent.count()
     notes = []
     if same is not None:
-        notes.append(_("Same as the open request %(reference)s.") % {"reference": same.reference})
+        notes.append(deferred(gettext_noop("Same as the open request %(reference)s."), reference=same.reference))
     repeated = earlier >= settings.REQUEST_REPEAT_LIMIT
     if repeated:
         notes.append(
-            _(
-                "Excessive repeat: %(count)d earlier requests of this kind in the last twelve months "
-                "(the limit is %(limit)d)."
+            deferred(
+                gettext_noop(
+                    "Excessive repeat: %(count)d earlier requests of this kind in the last twelve months "
+                    "(the limit is %(limit)d)."
+                ),
+                count=earlier,
+                limit=settings.REQUEST_REPEAT_LIMIT,
             )
-            % {"count": earlier, "limit": settings.REQUEST_REPEAT_LIMIT}
         )
         if same is None:
             same = recent.order_by("-received_at", "-pk").first()
-    return same, " ".join(notes), earlier if repeated else 0
+    return same, notes, earlier if repeated else 0
 
 
 def file_request(
@@ -302,7 +307,7 @@ def _create_request(
     ip,
 ) -> DataSubjectRequest:
     now = timezone.now()
-    same, note, earlier_count = _flag_repeats(subject, kind, member, field, automated_decision)
+    same, notes, earlier_count = _flag_repeats(subject, kind, member, field, automated_decision)
     repeated = bool(earlier_count)
     evidence_name = proof_name = ""
     if evidence_content is not None:
@@ -342,29 +347,33 @@ def _create_request(
         at=now,
         actor=filer,
         to_status=request.status,
-        text=(
-            _("Filed by an authorized agent. It waits for the person to confirm it.")
+        message=deferred(
+            gettext_noop("Filed by an authorized agent. It waits for the person to confirm it.")
             if as_agent
-            else _("Request received. Your identity was verified with an SMS code.")
-        ),
+            else gettext_noop("Request received. Your identity was verified with an SMS code.")
+        ).dumps(),
         internal=False,
     )
-    if note:
-        RequestEvent.objects.create(request=request, kind=EventKind.NOTE, at=now, text=note, internal=True)
+    for note in notes:
+        RequestEvent.objects.create(request=request, kind=EventKind.NOTE, at=now, message=note.dumps(), internal=True)
     if repeated:
         # REQ-11: the flag may lead handlers to refuse or charge, so the person can read
-        # why it was raised and appeal it like any automated decision.
-        decisions.record_automated_decision(
-            subject,
-            system=_("Repeat check of data-subject requests"),
-            decision=_("Request %(reference)s was flagged as an excessive repeat") % {"reference": request.reference},
-            explanation=_(
-                "You filed %(count)d requests of this kind in the last twelve months; more than %(limit)d may be "
-                "refused or charged for as unreasonable repeats. A person reviews the request before any refusal."
+        # why it was raised and appeal it like any automated decision -- in their own
+        # language, whoever filed (an agent may use another).
+        with translation.override(subject.preferred_language or settings.LANGUAGE_CODE):
+            decisions.record_automated_decision(
+                subject,
+                system=_("Repeat check of data-subject requests"),
+                decision=_("Request %(reference)s was flagged as an excessive repeat")
+                % {"reference": request.reference},
+                explanation=_(
+                    "You filed %(count)d requests of this kind in the last twelve months; more than %(limit)d may "
+                    "be refused or charged for as unreasonable repeats. A person reviews the request before any "
+                    "refusal."
+                )
+                % {"count": earlier_count, "limit": settings.REQUEST_REPEAT_LIMIT},
+                organization=request.organization,
             )
-            % {"count": earlier_count, "limit": settings.REQUEST_REPEAT_LIMIT},
-            organization=request.organization,
-        )
     workflow.audit_request(
         "request.filed",
         request,
@@ -407,7 +416,7 @@ def confirm_as_subject(request: DataSubjectRequest, *, person: User, ip: str | N
             locked,
             RequestStatus.RECEIVED,
             actor=person,
-            text=_("The person confirmed the request. It is due on %(date)s.") % {"date": due_on.isoformat()},
+            text=deferred(gettext_noop("The person confirmed the request. It is due on %(date)s."), date=due_on),
             internal=False,
             ip=ip,
         )
@@ -427,7 +436,11 @@ def withdraw_request(request: DataSubjectRequest, *, person: User, ip: str | Non
         rejected = (
             locked.status == RequestStatus.VERIFYING and locked.agent_id is not None and person.pk == locked.subject_id
         )
-        text = _("The person did not confirm the agent's request.") if rejected else _("Withdrawn by the requester.")
+        text = deferred(
+            gettext_noop("The person did not confirm the agent's request.")
+            if rejected
+            else gettext_noop("Withdrawn by the requester.")
+        )
         workflow.transition(locked, RequestStatus.WITHDRAWN, actor=person, text=text, internal=False, ip=ip)
     return locked
 
@@ -481,7 +494,9 @@ def escalate_to_complaint(
             at=now,
             actor=person,
             to_status=RequestStatus.RECEIVED,
-            text=_("Complaint about the answer to request %(reference)s.") % {"reference": original.reference},
+            message=deferred(
+                gettext_noop("Complaint about the answer to request %(reference)s."), reference=original.reference
+            ).dumps(),
             internal=False,
         )
         RequestEvent.objects.create(
@@ -489,7 +504,9 @@ def escalate_to_complaint(
             kind=EventKind.MESSAGE,
             at=now,
             actor=person,
-            text=_("Escalated to the complaint %(reference)s.") % {"reference": complaint.reference},
+            message=deferred(
+                gettext_noop("Escalated to the complaint %(reference)s."), reference=complaint.reference
+            ).dumps(),
             internal=False,
         )
         workflow.audit_request("request.escalated", complaint, actor=person, ip=ip, escalated_from=original.reference)

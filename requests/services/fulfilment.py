@@ -32,14 +32,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.http import Http404
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from consent.models import Disclosure, NoticeReason, ServiceKind
 from consent.services import notices
-from dataprotection import anonymization, files, liveness
+from dataprotection import anonymization, deferred_text, files, liveness
 from dataprotection.anonymization import StageSpec
 from dataprotection.audit import record_event
+from dataprotection.deferred_text import deferred
 from dataprotection.models import LIVE_JOB_STATUSES, AnonymizationJob, JobKind, StageAction
 from dataprotection.personal_data import declared_models
 from organizations.forms.roster import EDIT_CLEANERS
@@ -90,10 +92,6 @@ def _handler_access(request: DataSubjectRequest, actor):
     access = org_access(actor, request.organization_id)
     permissions.get_org_request(access, request.pk)
     return access
-
-
-def _date(value: dt.datetime) -> str:
-    return formats.date_format(timezone.localtime(value), "Y-m-d")
 
 
 # --------------------------------------------------------------------------- exports (REQ-7)
@@ -282,15 +280,18 @@ def apply_correction(request: DataSubjectRequest, *, actor, ip=None) -> list[str
         raise ValidationError(_("The roster entry of this request no longer exists."), code="no_member")
     value = clean_proposed_value(request.field, request.proposed_value)
     changed = roster.update_member(access, member, {request.field: value}, ip)
-    label = roster.label(request.field)
+    # The answer is read by the person, in their language, not the handler's.
+    label = deferred_text.label(Member._meta.get_field(request.field).verbose_name, capfirst=True)
     if changed:
         recipients = _notify_recipients(
             NoticeReason.CORRECTED, organization_id=request.organization_id, member_ids=[member.pk]
         )
-        outcome = _("“%(field)s” was corrected as you asked.") % {"field": label}
+        outcome = deferred(gettext_noop("“%(field)s” was corrected as you asked."), field=label)
     else:
         recipients = 0
-        outcome = _("“%(field)s” already had the value you asked for: nothing needed to change.") % {"field": label}
+        outcome = deferred(
+            gettext_noop("“%(field)s” already had the value you asked for: nothing needed to change."), field=label
+        )
     _start_handling(request, actor=actor, ip=ip)
     workflow.complete_request(request, actor=actor, outcome=outcome, ip=ip)
     workflow.audit_request(
@@ -348,12 +349,16 @@ def finish_request_deletion(job: AnonymizationJob) -> None:
     request = _request_of_job(job)
     if request is None:
         return
+    # Written on a worker: stored as a message, rendered in the reader's language.
     if job.kind == JobKind.ACCOUNT_DELETION:
-        outcome = _("Your account and the data held about you were deleted.")
+        outcome = deferred(gettext_noop("Your account and the data held about you were deleted."))
     else:
-        outcome = _("The data %(organization)s held about you in its roster and records was deleted.") % {
-            "organization": request.organization.name if request.organization else _("the organization")
-        }
+        outcome = deferred(
+            gettext_noop("The data %(organization)s held about you in its roster and records was deleted."),
+            organization=request.organization.name
+            if request.organization
+            else deferred(gettext_noop("the organization")),
+        )
     workflow.complete_request(request, actor=None, outcome=outcome)
 
 
@@ -401,11 +406,13 @@ def _record_backup_isolation(request: DataSubjectRequest, *, actor, ip=None) -> 
         actor=actor,
         internal=False,
         ip=ip,
-        text=_(
-            "Backups that still hold this data are isolated from any processing until they are purged on "
-            "%(date)s: they are never restored into live systems or read."
-        )
-        % {"date": _date(purge_on)},
+        text=deferred(
+            gettext_noop(
+                "Backups that still hold this data are isolated from any processing until they are purged on "
+                "%(date)s: they are never restored into live systems or read."
+            ),
+            date=timezone.localdate(purge_on),
+        ),
     )
     return purge_on
 
@@ -433,7 +440,7 @@ def carry_out_deletion(request: DataSubjectRequest, *, actor, ip=None) -> Anonym
             request,
             actor=actor,
             ip=ip,
-            outcome=_("Nothing about you was left to delete: the data was deleted already."),
+            outcome=deferred(gettext_noop("Nothing about you was left to delete: the data was deleted already.")),
         )
     workflow.audit_request(
         "request.deletion_started",

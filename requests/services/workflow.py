@@ -18,9 +18,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.services import queue_sms
+from dataprotection import deferred_text
 from dataprotection.audit import record_event
+from dataprotection.deferred_text import DeferredText, deferred
 from organizations.models import (
     AdministratorRole,
     Edition,
@@ -128,7 +131,9 @@ def audit_request(action: str, request: DataSubjectRequest, *, actor, ip=None, c
     )
 
 
-def _require_text(value: str, message: str) -> str:
+def _require_text(value: str | DeferredText, message: str) -> str | DeferredText:
+    if isinstance(value, DeferredText):  # written by the portal, never empty
+        return value
     value = (value or "").strip()
     if not value:
         raise ValidationError(message)
@@ -180,7 +185,7 @@ def _transition(
     to_status: str,
     *,
     actor,
-    text: str,
+    text: str | DeferredText,
     internal: bool,
     ip,
     action: str,
@@ -199,6 +204,7 @@ def _transition(
         setattr(locked, name, value)
         changed.append(name)
     _save(request, locked, sorted(set(changed)))
+    free_text, message = deferred_text.as_columns(text)
     event = RequestEvent.objects.create(
         request=locked,
         kind=EventKind.TRANSITION,
@@ -206,7 +212,8 @@ def _transition(
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         from_status=from_status,
         to_status=to_status,
-        text=text,
+        text=free_text,
+        message=message,
         internal=internal,
     )
     audit_request(
@@ -246,7 +253,13 @@ def _tell_person(request: DataSubjectRequest, to_status: str) -> None:
 
 @transaction.atomic
 def transition(
-    request: DataSubjectRequest, to_status: str, *, actor, text: str = "", internal: bool = False, ip=None
+    request: DataSubjectRequest,
+    to_status: str,
+    *,
+    actor,
+    text: str | DeferredText = "",
+    internal: bool = False,
+    ip=None,
 ) -> RequestEvent:
     """REQ-6: move a request along the state machine (``ALLOWED_TRANSITIONS``); a
     refused move raises ValidationError and writes nothing. Pausing, extending and
@@ -337,9 +350,12 @@ def refuse_request(request: DataSubjectRequest, *, actor, ground: str, explanati
 
 
 @transaction.atomic
-def complete_request(request: DataSubjectRequest, *, actor, outcome: str, ip=None) -> RequestEvent:
-    """REQ-6: close a request as answered; the outcome is the answer the person reads."""
+def complete_request(request: DataSubjectRequest, *, actor, outcome: str | DeferredText, ip=None) -> RequestEvent:
+    """REQ-6: close a request as answered; the outcome is the answer the person reads:
+    typed by a handler, or written by the portal as a message rendered in the reader's
+    language (``DeferredText``)."""
     outcome = _require_text(outcome, _("Write the answer to the person."))
+    free_text, message = deferred_text.as_columns(outcome)
     return _transition(
         request,
         S.COMPLETED,
@@ -348,7 +364,7 @@ def complete_request(request: DataSubjectRequest, *, actor, outcome: str, ip=Non
         internal=False,
         ip=ip,
         action="request.completed",
-        extra={"outcome": outcome},
+        extra={"outcome": free_text, "outcome_message": message},
     )
 
 
@@ -384,16 +400,20 @@ def assign_request(request: DataSubjectRequest, assignee, *, actor, ip=None) -> 
 
 
 @transaction.atomic
-def add_note(request: DataSubjectRequest, *, actor, text: str, internal: bool = True, ip=None) -> RequestEvent:
+def add_note(
+    request: DataSubjectRequest, *, actor, text: str | DeferredText, internal: bool = True, ip=None
+) -> RequestEvent:
     """An internal note for the handlers, or (``internal=False``) a message the person
     reads on their request page."""
     text = _require_text(text, _("Write the note."))
+    free_text, message = deferred_text.as_columns(text)
     locked = _lock(request)
     event = RequestEvent.objects.create(
         request=locked,
         kind=EventKind.NOTE if internal else EventKind.MESSAGE,
         actor=actor if getattr(actor, "is_authenticated", False) else None,
-        text=text,
+        text=free_text,
+        message=message,
         internal=internal,
     )
     audit_request("request.note" if internal else "request.message", locked, actor=actor, ip=ip)
@@ -421,10 +441,12 @@ def hand_over_on_disband(job) -> None:
             RequestEvent.objects.create(
                 request=request,
                 kind=EventKind.MESSAGE,
-                text=_(
-                    "The organization this request was filed with has been disbanded: "
-                    "our operations staff answer it now."
-                ),
+                message=deferred(
+                    gettext_noop(
+                        "The organization this request was filed with has been disbanded: "
+                        "our operations staff answer it now."
+                    )
+                ).dumps(),
                 internal=False,
             )
             # Not in the disbanded organization's trail, which the cascade has just
@@ -490,22 +512,25 @@ def remind_request(request_id: int, today: date) -> bool:
         recipients = reminder_recipients(request)
         late = (today - request.due_on).days
         if late > 0:
-            text = _("Overdue by %(days)d days (due on %(due)s).") % {"days": late, "due": request.due_on}
+            when = deferred(gettext_noop("Overdue by %(days)d days (due on %(due)s)."), days=late, due=request.due_on)
         else:
-            text = _("Due on %(due)s.") % {"due": request.due_on}
-        names = ", ".join(str(user) for user in recipients) or _("nobody can take it: assign it")
+            when = deferred(gettext_noop("Due on %(due)s."), due=request.due_on)
+        names = ", ".join(str(user) for user in recipients) or deferred(gettext_noop("nobody can take it: assign it"))
+        # Written on a worker: the note is rendered in each reader's language, each SMS
+        # in its recipient's.
         RequestEvent.objects.create(
             request=request,
             kind=EventKind.NOTE,
-            text=_("Reminder: %(when)s Reminded: %(names)s.") % {"when": text, "names": names},
+            message=deferred(gettext_noop("Reminder: %(when)s Reminded: %(names)s."), when=when, names=names).dumps(),
             internal=True,
         )
         for user in recipients:
-            queue_sms(
-                user.phone,
-                _("Custodia: data-subject request %(reference)s needs an answer. %(when)s")
-                % {"reference": request.reference, "when": text},
-            )
+            with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
+                queue_sms(
+                    user.phone,
+                    _("Custodia: data-subject request %(reference)s needs an answer. %(when)s")
+                    % {"reference": request.reference, "when": when},
+                )
         audit_request(
             "request.reminded",
             request,

@@ -14,12 +14,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.api.tokens import create_api_token
+from accounts.assurance import AUTH_AT_KEY, LAST_ACTIVITY_KEY, SENSITIVE_ACTIONS, Action
 from accounts.models import ApiToken, SignInFailure, TokenScope
-from accounts.session_security import AUTH_AT_KEY, LAST_ACTIVITY_KEY, require_recent_auth
 from dataprotection.models import AuditEvent
 from organizations.models import Administrator, DepartmentUserObjectPermission, Right
 from organizations.services.grants import grant_rights
-from tests.factories import TEST_PASSWORD, AdministratorFactory, UserFactory
+from tests.factories import TEST_PASSWORD, AdministratorFactory, UserFactory, verified_session
 from tests.organizations.test_roster_views import collect, member_url
 
 pytestmark = pytest.mark.django_db
@@ -109,14 +109,15 @@ def test_the_activity_is_written_at_most_once_a_minute(client, person):
     assert abs(client.session[LAST_ACTIVITY_KEY] - time.time()) < 5
 
 
-def test_token_requests_are_not_affected(client, person, settings):
-    """SEC-1: a request with an API token is not judged by the browser session."""
-    secret, _token = create_api_token(person, name="script", scope=TokenScope.READ)
+def test_an_authorization_header_never_keeps_an_idle_session(client, person, settings):
+    """SEC-1: idleness is a property of the session, never of headers: an idle session
+    sent with a bearer token is signed out all the same; the token answers for itself."""
+    secret, _token = create_api_token(person, minted_by=verified_session(), name="script", scope=TokenScope.READ)
     client.force_login(person)
     update_session(client, **{LAST_ACTIVITY_KEY: ago(settings.SESSION_IDLE_TIMEOUT_SECONDS + 1)})
     response = client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert response.status_code == 200
-    assert SESSION_KEY in client.session
+    assert SESSION_KEY not in client.session
 
 
 def test_the_pinned_tokens_page_costs_no_extra_query(client, person, django_assert_num_queries):
@@ -175,12 +176,14 @@ def test_a_session_without_a_proof_of_identity_is_stale(client, person):
     assert client.get(TOKENS)["Location"].startswith(REAUTH)
 
 
-def test_the_decorator_marks_the_view():
-    @require_recent_auth
-    def view(request):
-        return None
-
-    assert view.requires_recent_auth
+def test_each_sensitive_action_is_declared_once_for_its_page_and_its_endpoint():
+    """SEC-1: the page and the API endpoint of the same action share one declaration
+    (transfer of ownership has no endpoint)."""
+    for action, urls in SENSITIVE_ACTIONS.items():
+        pages = [name for name in urls if ":" in name]
+        endpoints = [name for name in urls if name.startswith("api-")]
+        assert pages, action
+        assert endpoints or action == Action.TRANSFER_OWNERSHIP, action
 
 
 # --------------------------------------------------------------------------- guarded views

@@ -9,6 +9,7 @@ import time
 from binascii import unhexlify
 
 import pytest
+from django.contrib.auth import SESSION_KEY
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -21,7 +22,7 @@ from accounts.api.tokens import create_api_token
 from accounts.models import TokenScope
 from dataprotection import anonymization
 from dataprotection.models import AnonymizationJob, AuditEvent
-from tests.factories import TEST_PASSWORD, UserFactory
+from tests.factories import TEST_PASSWORD, UserFactory, verified_session
 
 pytestmark = pytest.mark.django_db
 
@@ -195,11 +196,29 @@ def test_a_recovery_code_works_once(client):
 
 
 def test_an_owner_without_a_device_is_signed_in_and_sent_to_enrollment(client, cast):
-    """SEC-1: owners need a second factor; with none yet they enroll right away."""
+    """SEC-1: owners need a second factor; with none yet they enroll right away, and
+    until they have, every other page sends them back to enrollment."""
     response = password_step(client, cast.owner, next_url=f"/orgs/{cast.organization.pk}/roster/")
     assert response.status_code == 302
     assert response["Location"].startswith(ENROLL + "?next=")
-    assert is_signed_in(client)
+    assert SESSION_KEY in client.session
+    profile = client.get(PROFILE)
+    assert profile.status_code == 302 and profile["Location"] == f"{ENROLL}?next=%2Faccounts%2Fprofile%2F"
+
+
+def test_enrollment_without_a_target_goes_on_to_the_profile_path(client, cast):
+    """SEC-1: with no ``next`` the sign-in's default target travels to enrollment as a
+    local path (never the URL name ``accounts:profile``, which enrollment would drop),
+    and after the recovery codes the person lands on their profile."""
+    response = password_step(client, cast.owner)
+    assert response["Location"] == ENROLL + "?next=%2Faccounts%2Fprofile%2F"
+    enroll = client.get(response["Location"]).content.decode()
+    secret = client.session[two_factor.ENROLL_SECRET_SESSION_KEY]
+    assert 'value="/accounts/profile/"' in enroll
+    response = client.post(ENROLL, {"code": code_at(secret), "next": "/accounts/profile/"})
+    assert response["Location"] == CODES + "?next=%2Faccounts%2Fprofile%2F"
+    response = client.post(CODES, {"next": "/accounts/profile/"})
+    assert response["Location"] == PROFILE
 
 
 def test_a_member_without_a_device_signs_in_as_before(client, cast):
@@ -380,7 +399,7 @@ def test_outsiders_still_get_404(client, cast):
 def test_api_tokens_are_not_affected_and_sessions_get_403(client, cast):
     """SEC-1: a bearer token (made from a verified session) works as before; a session
     without the second factor gets the API's 403 with a clear message."""
-    secret, _token = create_api_token(cast.owner, name="script", scope=TokenScope.READ)
+    secret, _token = create_api_token(cast.owner, minted_by=verified_session(), name="script", scope=TokenScope.READ)
     url = f"/api/v1/organizations/{cast.organization.pk}/"
     assert Client().get(url, HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 200
     client.force_login(cast.owner, second_factor=False)

@@ -17,7 +17,7 @@ from dataprotection.models import AuditEvent
 from organizations.models import OrganizationStatus, Right
 from organizations.services.grants import grant_rights
 from tests.consent.test_sharing import add_scopes, open_for, third_party
-from tests.factories import AdministratorFactory, UserFactory
+from tests.factories import AdministratorFactory, UserFactory, verified_session
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +47,9 @@ def as_user(user) -> APIClient:
 
 
 def token_client(user, *, scope=TokenScope.WRITE, organization_id=None) -> APIClient:
-    secret, _token = create_api_token(user, name="test", scope=scope, organization_id=organization_id)
+    secret, _token = create_api_token(
+        user, minted_by=verified_session(), name="test", scope=scope, organization_id=organization_id
+    )
     return bearer(secret)
 
 

@@ -21,7 +21,8 @@ from accounts.api.serializers import ApiTokenSerializer
 from accounts.api.throttling import PerAddressThrottle, PerTokenThrottle
 from accounts.api.tokens import create_api_token, revoke_api_token
 from accounts.models import ApiToken, IdempotencyRecord, TokenScope
-from tests.factories import UserFactory
+from accounts.tasks import purge_idempotency_records
+from tests.factories import UserFactory, verified_session
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +61,7 @@ def person():
 
 @pytest.fixture
 def write_secret(person):
-    secret, _token = create_api_token(person, name="script", scope=TokenScope.WRITE)
+    secret, _token = create_api_token(person, minted_by=verified_session(), name="script", scope=TokenScope.WRITE)
     return secret
 
 
@@ -107,7 +108,7 @@ def test_no_credentials_is_a_401_with_the_error_body():
 
 def test_a_read_only_token_reads_but_cannot_write(person):
     """Issue 7: a read scope token reads; any write is a 403 that says why."""
-    secret, _token = create_api_token(person, name="reader", scope=TokenScope.READ)
+    secret, _token = create_api_token(person, minted_by=verified_session(), name="reader", scope=TokenScope.READ)
     client = bearer(secret)
     assert client.get(ME).status_code == 200
     error = assert_error(client.patch(ME, {"nickname": "Changed"}, format="json"), 403, "permission_denied")
@@ -131,7 +132,11 @@ def test_an_organization_token_reaches_its_organization_only(cast):
     """Issue 7: a token restricted to one organization reaches nothing of another one
     (404, as anything out of scope) and may not act as the person (403)."""
     secret, token = create_api_token(
-        cast.owner, name="HR sync", scope=TokenScope.WRITE, organization_id=cast.organization.pk
+        cast.owner,
+        minted_by=verified_session(),
+        name="HR sync",
+        scope=TokenScope.WRITE,
+        organization_id=cast.organization.pk,
     )
     factory = APIRequestFactory()
     view = OrganizationProbe.as_view()
@@ -197,7 +202,7 @@ def test_throttling_per_token(monkeypatch, person, write_secret):
     assert_error(response, 429, "throttled")
     assert int(response["Retry-After"]) > 0
     # Another token of the same address is not held back by the first one's budget.
-    other_secret, _ = create_api_token(UserFactory(), name="other")
+    other_secret, _ = create_api_token(UserFactory(), minted_by=verified_session(), name="other")
     assert bearer(other_secret).get(ME).status_code == 200
 
 
@@ -205,7 +210,7 @@ def test_throttling_per_address(monkeypatch, person):
     """Issue 7: per client address, whatever the token."""
     monkeypatch.setattr(PerTokenThrottle, "THROTTLE_RATES", {"token": "100/minute", "address": "3/minute"})
     monkeypatch.setattr(PerAddressThrottle, "THROTTLE_RATES", {"token": "100/minute", "address": "3/minute"})
-    secrets = [create_api_token(person, name=f"t{n}")[0] for n in range(4)]
+    secrets = [create_api_token(person, minted_by=verified_session(), name=f"t{n}")[0] for n in range(4)]
     assert [bearer(secret).get(ME).status_code for secret in secrets] == [200, 200, 200, 429]
     elsewhere = bearer(secrets[3])
     assert elsewhere.get(ME, REMOTE_ADDR="10.1.2.3").status_code == 200
@@ -230,6 +235,20 @@ def test_an_idempotency_key_replays_the_first_answer_without_the_secret(person):
     assert ApiToken.objects.filter(user=person).count() == 1
     record = IdempotencyRecord.objects.get(user=person, key="k-1")
     assert first.json()["secret"] not in json.dumps(record.response_body)
+
+
+def test_stored_answers_are_purged_after_a_day_by_beat(person):
+    """Stored API answers are personal data: the hourly beat task deletes those older
+    than a day and keeps the ones a client may still replay."""
+    client = APIClient()
+    client.force_login(person)
+    for key in ("old", "new"):
+        assert client.post(TOKENS, {"name": key}, format="json", HTTP_IDEMPOTENCY_KEY=key).status_code == 201
+    IdempotencyRecord.objects.filter(key="old").update(created_at=timezone.now() - timedelta(days=1, minutes=1))
+    schedule = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "accounts.tasks.purge_idempotency_records" in schedule
+    assert purge_idempotency_records.delay().get() == "purged 1 stored answers"
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
 
 
 def test_an_idempotency_key_with_another_body_is_a_422(person):
@@ -359,7 +378,7 @@ class CursorProbe(ListAPIView):
 def test_an_invalid_cursor_is_a_400_naming_it(person, write_secret):
     """Issue 7 bad input: a cursor that was not issued by the API is a 400."""
     for n in range(3):
-        create_api_token(person, name=f"more {n}")
+        create_api_token(person, minted_by=verified_session(), name=f"more {n}")
     factory = APIRequestFactory()
     view = CursorProbe.as_view()
     auth = {"HTTP_AUTHORIZATION": f"Bearer {write_secret}"}
@@ -426,7 +445,7 @@ def test_the_secret_is_stored_only_as_its_digest(person):
 
 def test_the_token_list_is_one_query_for_any_page_size(person, django_assert_num_queries):
     for n in range(5):
-        create_api_token(person, name=f"t{n}")
+        create_api_token(person, minted_by=verified_session(), name=f"t{n}")
     session = APIClient()
     session.force_login(person)
     session.get(TOKENS)  # warm the session
@@ -438,7 +457,7 @@ def test_the_token_list_is_one_query_for_any_page_size(person, django_assert_num
 
 
 def test_another_persons_token_is_not_found(person):
-    _secret, theirs = create_api_token(UserFactory(), name="theirs")
+    _secret, theirs = create_api_token(UserFactory(), minted_by=verified_session(), name="theirs")
     session = APIClient()
     session.force_login(person)
     assert_error(session.get(f"{TOKENS}{theirs.pk}/"), 404)

@@ -130,3 +130,85 @@ def test_a_bad_answer_writes_nothing(client):
     assert response.status_code == 302
     assert not ConsentRecord.objects.exists()
     assert VISITOR_COOKIE not in response.cookies
+
+
+# --------------------------------------------------------------------------- carried over at sign-in
+
+
+def sign_in_with_password(client, user) -> None:
+    from tests.factories import TEST_PASSWORD
+
+    response = client.post(
+        reverse("accounts:login"), {"method": "password", "phone": user.phone, "password": TEST_PASSWORD}
+    )
+    assert response.status_code == 302, response.content.decode()[:500]
+
+
+def test_a_visitors_choice_is_kept_after_registering(client, django_capture_on_commit_callbacks, sms_outbox):
+    """CON-3: the banner answered as a visitor does not come back once the visitor
+    registers: the choice is carried into the new person's ledger."""
+    from tests.conftest import last_code
+
+    client.post(CHOICES, {"action": "chosen", "preferences": "on"})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("accounts:register"), {"phone": "+8613800138111", "send_code": "1"})
+    code = last_code(sms_outbox, "+8613800138111")
+    response = client.post(
+        reverse("accounts:register"),
+        {
+            "phone": "+8613800138111",
+            "code": code,
+            "name": "Li Lei",
+            "password1": "Blue-Lantern-2026",
+            "password2": "Blue-Lantern-2026",
+            "register": "1",
+        },
+    )
+    assert response.status_code == 302
+    person = ConsentRecord.objects.exclude(user=None).first().user
+    assert ledger.has_consent(person, Purpose.PERSONALIZATION)
+    assert not ledger.has_consent(person, Purpose.MARKETING)
+    carried = ConsentRecord.objects.filter(user=person)
+    assert set(carried.values_list("channel", flat=True)) == {Channel.COOKIE_BANNER}
+    assert not shows_banner(client.get(reverse("accounts:profile")))
+
+
+def test_a_visitors_choice_is_kept_at_sign_in_and_the_banner_stays_away(client):
+    """CON-3: a person who never answered signs in after choosing as a visitor: no
+    banner after this or any later sign-in, and the choice is recorded once."""
+    person = UserFactory()
+    client.post(CHOICES, {"action": "reject_all"})
+    sign_in_with_password(client, person)
+    assert not shows_banner(client.get(reverse("accounts:profile")))
+    assert sorted(ConsentRecord.objects.filter(user=person).values_list("purpose", "decision")) == [
+        ("marketing", "withdrawn"),
+        ("personalization", "withdrawn"),
+    ]
+    client.post(reverse("accounts:logout"))
+    sign_in_with_password(client, person)
+    assert not shows_banner(client.get(reverse("accounts:profile")))
+    assert ConsentRecord.objects.filter(user=person).count() == 2
+
+    # In a fresh browser (no visitor cookie), the person's own answer keeps it away too.
+    other_browser = Client()
+    sign_in_with_password(other_browser, person)
+    assert not shows_banner(other_browser.get(reverse("accounts:profile")))
+
+
+def test_the_persons_own_earlier_decision_stands(client):
+    """CON-3: a decision the person made themselves is never overwritten by what a
+    visitor chose in this browser; only the undecided purpose is filled in."""
+    person = UserFactory()
+    ledger.record_consent(user=person, purpose=Purpose.MARKETING, decision="granted", channel=Channel.WEB)
+    client.post(CHOICES, {"action": "reject_all"})
+    sign_in_with_password(client, person)
+    assert ledger.has_consent(person, Purpose.MARKETING)  # theirs, kept
+    assert ConsentRecord.objects.get(user=person, purpose=Purpose.PERSONALIZATION).decision == "withdrawn"
+    assert not shows_banner(client.get(reverse("accounts:profile")))
+
+
+def test_without_a_visitor_choice_the_banner_still_asks_after_sign_in(client):
+    person = UserFactory()
+    sign_in_with_password(client, person)
+    assert shows_banner(client.get(reverse("accounts:profile")))
+    assert not ConsentRecord.objects.filter(user=person).exists()

@@ -117,3 +117,51 @@ def test_retry_now_action(client, cast):
     assert "1 notice will be sent now." in page and "1 notice was left alone" in page
     assert AuditEvent.objects.filter(action="service.deletion_notices_retried").count() == 1
     assert ProviderToken.objects.count() == 0
+
+
+def test_a_notice_endpoint_without_a_signing_secret_is_refused(client, cast):
+    """SVC-3: a deletion notice nobody can verify would wait forever: the console
+    refuses the entry with a clear error on the secret, and nothing is saved."""
+    client.force_login(cast.staff)
+    response = client.post(reverse("admin:consent_service_add"), form(new_notice_secret=""))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "A deletion notice endpoint needs a signing secret" in str(errors["new_notice_secret"])
+    assert not Service.objects.filter(code="acme-hr").exists()
+    assert not AuditEvent.objects.filter(action="service.catalog_added").exists()
+
+
+def test_setting_the_missing_secret_sends_the_waiting_notices_now(client, cast, django_capture_on_commit_callbacks):
+    """A notice stuck on a service without a secret (entered before the check existed)
+    is listed for operations as waiting on them, with the way to fix it; setting the
+    secret sends it again at once instead of after its backoff."""
+    service = third_party()
+    Service.objects.filter(pk=service.pk).update(notice_secret="")
+    service.refresh_from_db()
+    stuck = notices.queue_deletion_notice(service, NoticeReason.SERVICE_CLOSED)
+    notices.deliver_notice(stuck.pk)
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.attempts, stuck.last_error) == ("pending", 1, "no notice signing secret is configured")
+    client.force_login(cast.staff)
+    waiting = client.get(reverse("admin:consent_deletionnotice_changelist") + "?waiting_on=operations").content.decode()
+    assert str(stuck.uuid) in waiting and "Set up the service" in waiting
+    assert reverse("admin:consent_service_change", args=[service.pk]) in waiting
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:consent_service_change", args=[service.pk]),
+            form(code=service.code, notice_url=service.notice_url, rotate_client_secret=None),
+        )
+    assert response.status_code == 302
+    service.refresh_from_db()
+    assert service.notice_secret == "a-long-notice-secret-value"
+    stuck.refresh_from_db()
+    # Sent again right away (the closed port refuses it: now a provider problem).
+    assert stuck.attempts == 2 and stuck.last_error.startswith("connection failed")
+    assert AuditEvent.objects.get(action="service.catalog_changed").metadata["notices_resent"] == [stuck.pk]
+    assert (
+        str(stuck.uuid)
+        not in client.get(
+            reverse("admin:consent_deletionnotice_changelist") + "?waiting_on=operations"
+        ).content.decode()
+    )

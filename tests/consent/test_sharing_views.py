@@ -267,3 +267,45 @@ def test_closing_a_first_party_service_mentions_no_notice(client, cast):
     response = client.post(page_url("service_close", cast, mail), {"confirm": "on"}, follow=True)
     assert "Mail is closed." in response.content.decode()
     assert not DeletionNotice.objects.exists()
+
+
+def test_the_close_page_is_true_for_first_and_third_party_services(client, cast):
+    """SVC-3: closing a Custodia service asks no provider to delete anything (there is
+    none), and neither the page nor its checkbox says so; a provider's app says its
+    access stops and it is asked to delete what it received."""
+    mail = first_party("mail")
+    open_for(cast, mail)
+    client.force_login(cast.owner)
+    page = client.get(page_url("service_close", cast, mail)).content.decode()
+    assert "provider is asked" not in page and "asked to delete" not in page
+    assert "its records stay here" in page and "no provider to ask" in page
+    crm = third_party()
+    open_for(cast, crm)
+    page = client.get(page_url("service_close", cast, crm)).content.decode()
+    assert "it is asked to delete the data it received" in page and "records stay here" not in page
+
+
+def test_a_notice_waiting_on_operations_says_so_to_the_owner(client, cast):
+    """A notice to a service whose signing secret is missing cannot go out until
+    operations set it up: the owner reads that, in their language, not the worker's raw
+    reason; a provider's refusal is told as such."""
+    from consent.services import notices
+
+    service = third_party()
+    open_for(cast, service)
+    Service.objects.filter(pk=service.pk).update(notice_secret="")
+    sharing.close_service(owner_access(cast), SharingGrant.objects.get())
+    notice = DeletionNotice.objects.get()
+    notices.deliver_notice(notice.pk)
+    client.force_login(cast.owner)
+    page = client.get(page_url("service_detail", cast, service)).content.decode()
+    assert "Operations must act" in page
+    assert "no notice signing secret is configured" not in page
+    client.cookies["django_language"] = "zh-hans"
+    assert "运营人员需要处理" in client.get(list_url(cast)).content.decode()
+
+    Service.objects.filter(pk=service.pk).update(notice_secret="a-secret-set-up-later-0123")
+    DeletionNotice.objects.filter(pk=notice.pk).update(last_status_code=503, last_error="HTTP 503")
+    client.cookies["django_language"] = "en"
+    page = client.get(page_url("service_detail", cast, service)).content.decode()
+    assert "The provider answered with an error (HTTP 503)" in page and "Operations must act" not in page

@@ -152,6 +152,7 @@ def test_the_plan_covers_every_table_with_organization_data():
     labels = {spec.model: spec for spec in disband.disband_stages(1)}
     assert set(labels) == {
         "accounts.ApiToken",  # an organization's integration tokens go with it
+        "consent.ChildSharing",
         "consent.Disclosure",
         "consent.ProviderToken",
         "consent.Service",

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import SMSMessage
 from dataprotection.models import AuditEvent
@@ -248,7 +248,7 @@ def test_terms_list_collected_fields_with_purpose_and_controller(client, cast, i
     )
     CollectionSetting.objects.create(organization=cast.organization, field="office_email", enabled=False)
     send(invitee)
-    terms = Invitation.objects.get().shown_terms
+    terms = services.readable_terms(Invitation.objects.get().shown_terms)
     by_field = {field["field"]: field for field in terms["fields"]}
     assert terms["organization"]["name"] == "Hangzhou Example Co."
     assert by_field["id_number"]["purpose"] == "Social insurance filing"
@@ -488,3 +488,23 @@ def test_invitation_list_is_paginated(client, cast, send):
     assert len(first.context["invitations"]) == 50 and first.context["has_next"]
     assert len(second.context["invitations"]) == 2 and not second.context["has_next"]
     assert Member.objects.filter(organization=cast.organization).count() >= 52
+
+
+def test_the_invitee_reads_the_terms_in_their_own_language(client, cast, invitee, person, send):
+    """ORG-6: the terms are frozen when the (English-speaking) administrator sends the
+    invitation, as message keys: the Chinese-speaking invitee reads the portal's
+    sentences and labels in Chinese; the organization's own purposes as it wrote them."""
+    CollectionSetting.objects.create(
+        organization=cast.organization, field="id_number", enabled=True, purpose="Social insurance filing"
+    )
+    token = send(invitee)
+    stored = Invitation.objects.get().shown_terms
+    assert "msgid" in stored["controller"] and stored["fields"][0]["label"] == {"msgid": "name", "capfirst": True}
+    client.force_login(person)
+    client.cookies["django_language"] = "zh-hans"
+    page = client.get(reverse("organizations:invitation_answer", args=[token])).content.decode()
+    assert "Hangzhou Example Co. is the controller" not in page
+    assert "Hangzhou Example Co." in page and "Social insurance filing" in page
+    with translation.override("zh-hans"):
+        controller = services.readable_terms(stored)["controller"]
+    assert controller in page and controller.startswith("Hangzhou Example Co.")

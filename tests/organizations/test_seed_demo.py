@@ -31,6 +31,7 @@ from organizations.services.demo_data import (
     DEMO_PASSWORD,
     ID_NUMBER_DIGEST_PURPOSE,
     MOBILE_DIGEST_PURPOSE,
+    STAFF,
     demo_counts,
     find_demo_organization,
 )
@@ -44,6 +45,12 @@ def seed(*args: str, **options) -> str:
     return out.getvalue()
 
 
+@pytest.fixture(autouse=True)
+def private_files(settings, tmp_path):
+    """The demo certification's documents are stored encrypted: in a throwaway place."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+
+
 @pytest.fixture
 def seeded(db) -> Organization:
     seed(members=MEMBERS, days=DAYS)
@@ -52,7 +59,8 @@ def seeded(db) -> Organization:
 
 def test_creates_the_expected_counts(db):
     """ORG-4: N members, two punches per member per working day, ~1 approval per member
-    per 10 days (at least one for each demo person), two administrators, four logins."""
+    per 10 days (at least one for each demo person), two administrators, a login for
+    every role."""
     output = seed(members=MEMBERS, days=DAYS)
     organization = Organization.objects.get(name=DEMO_ORGANIZATION_NAME)
     assert Member.objects.filter(organization=organization, status="active").count() == MEMBERS
@@ -63,7 +71,7 @@ def test_creates_the_expected_counts(db):
     assert set(approvals.values_list("kind", flat=True)) <= set(ApprovalKind.values)
     assert not approvals.filter(kind="leave", amount__isnull=False).exists()
     assert Administrator.objects.filter(organization=organization).count() == 2
-    assert User.objects.filter(phone__in=[login.phone for login in DEMO_LOGINS]).count() == 4
+    assert User.objects.filter(phone__in=[login.phone for login in DEMO_LOGINS]).count() == len(DEMO_LOGINS) == 8
     assert organization.kind == "enterprise" and organization.edition == "standard"
     assert organization.staff_size == "21-100"
     counts = demo_counts(organization)
@@ -144,7 +152,8 @@ def test_sensitive_values_are_encrypted_at_rest_and_found_by_keyed_hash(seeded):
 def test_demo_people_are_linked_and_scoped(seeded):
     """ORG-9 set-up for demos: the owner owns, the sub-administrator is scoped to Sales,
     and the member login owns the roster entry in a Sales team whose mobile is theirs."""
-    owner, sub_admin, member, staff = (User.objects.get(phone=login.phone) for login in DEMO_LOGINS)
+    owner, sub_admin, member = (User.objects.get(phone=login.phone) for login in DEMO_LOGINS[:3])
+    staff = User.objects.get(phone=STAFF.phone)
     assert Administrator.objects.get(organization=seeded, user=owner).role == AdministratorRole.OWNER
     scoped = Administrator.objects.get(organization=seeded, user=sub_admin)
     assert scoped.role == AdministratorRole.SUB_ADMIN

@@ -159,7 +159,7 @@ def test_operations_request_completes_when_the_archive_is_ready(django_capture_o
     archive = built(data_request, django_capture_on_commit_callbacks)
     data_request.refresh_from_db()
     assert data_request.status == RequestStatus.COMPLETED
-    assert timezone.localtime(archive.expires_at).strftime("%Y-%m-%d %H:%M") in data_request.outcome
+    assert timezone.localtime(archive.expires_at).strftime("%Y-%m-%d %H:%M") in data_request.answer
     assert AuditEvent.objects.filter(action="request.export_ready").count() == 1
 
 

@@ -72,7 +72,7 @@ def test_correction_is_applied_and_recipients_are_told(cast):
     assert cast.member.position == "Senior engineer"
     data_request.refresh_from_db()
     assert data_request.status == RequestStatus.COMPLETED
-    assert "corrected" in data_request.outcome
+    assert "corrected" in data_request.answer
     notice = DeletionNotice.objects.get()
     assert notice.service == hr_app and notice.reason == "corrected"
     assert notice.payload["members"] == [member_open_id("hrapp", cast.member.pk)]
@@ -156,7 +156,7 @@ def populated(cast):
 
 def isolation_events(data_request) -> list[RequestEvent]:
     # The text is encrypted at rest: read it back, not in SQL.
-    return [event for event in RequestEvent.objects.filter(request=data_request) if "isolated" in event.text]
+    return [event for event in RequestEvent.objects.filter(request=data_request) if "isolated" in event.display_text]
 
 
 def _values_of(member: Member, values: set[str]) -> set[str]:
@@ -203,7 +203,7 @@ def test_deletion_erases_exactly_that_members_records_and_tells_recipients(popul
     (isolation,) = isolation_events(data_request)
     assert not isolation.internal
     purge_on = timezone.localtime(timezone.now() + timedelta(days=40)).date().isoformat()
-    assert purge_on in isolation.text
+    assert purge_on in isolation.display_text
     data_request.refresh_from_db()
     assert data_request.status == RequestStatus.IN_PROGRESS
 
@@ -223,7 +223,7 @@ def test_deletion_erases_exactly_that_members_records_and_tells_recipients(popul
     data_request.refresh_from_db()
     assert data_request.status == RequestStatus.COMPLETED
     assert data_request.subject_id == people[1].pk  # the request stays the person's record
-    assert "deleted" in data_request.outcome
+    assert "deleted" in data_request.answer
 
 
 def test_deletion_with_nothing_left_completes_at_once(cast):
@@ -233,7 +233,7 @@ def test_deletion_with_nothing_left_completes_at_once(cast):
     assert fulfilment.carry_out_deletion(data_request, actor=cast.owner) is None
     data_request.refresh_from_db()
     assert data_request.status == RequestStatus.COMPLETED
-    assert "Nothing" in data_request.outcome
+    assert "Nothing" in data_request.answer
     assert not AnonymizationJob.objects.exists()
 
 

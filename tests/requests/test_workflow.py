@@ -426,7 +426,7 @@ def test_disband_hands_open_requests_to_operations():
     assert open_request.organization is None and open_request.assignee is None
     assert open_request.status == S.IN_PROGRESS
     event = open_request.events.get()
-    assert event.internal is False and "disbanded" in event.text
+    assert event.internal is False and "disbanded" in event.display_text
     assert DataSubjectRequest.objects.get(pk=closed.pk).organization_id == org.pk
     assert DataSubjectRequest.objects.get(pk=elsewhere.pk).organization_id == other.pk
     assert audit_actions(open_request) == ["request.handed_over"]

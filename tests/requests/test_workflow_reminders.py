@@ -43,7 +43,7 @@ def test_assignee_is_reminded_once_a_day(settings):
     assert request.last_reminded_on == timezone.localdate()
     note = RequestEvent.objects.get(request=request)
     assert (note.kind, note.internal) == (EventKind.NOTE, True)
-    assert "Due on" in note.text and str(handler) in note.text
+    assert "Due on" in note.display_text and str(handler) in note.display_text
     [body] = sms_to(handler)
     assert request.reference in body and str(request.subject) not in body
     assert AuditEvent.objects.filter(action="request.reminded").count() == 1
@@ -58,7 +58,7 @@ def test_overdue_is_said(settings):
     handler = UserFactory(is_staff=True)
     request = due_in(-4, assignee=handler)
     remind_assignees()
-    assert "Overdue by 4 days" in RequestEvent.objects.get(request=request).text
+    assert "Overdue by 4 days" in RequestEvent.objects.get(request=request).display_text
     assert "Overdue by 4 days" in sms_to(handler)[0]
 
 
@@ -116,4 +116,4 @@ def test_unassigned_organization_request_reminds_its_request_handlers():
 def test_nobody_to_remind_still_records_the_notice():
     request = due_in(0, organization=OrganizationFactory())
     remind_assignees()
-    assert "assign it" in RequestEvent.objects.get(request=request).text
+    assert "assign it" in RequestEvent.objects.get(request=request).display_text

@@ -1,9 +1,11 @@
 """``manage.py seed_demo``: create the demo organization (ORG-3, ORG-4, ORG-10).
 
 A presenter or load tester gets one realistic enterprise -- a department tree, a roster
-whose sensitive values are encrypted, attendance and approvals -- and four demo logins,
-in seconds even at 100k members. Running it again changes nothing; ``--reset`` replaces
-the demo organization and the demo users.
+whose sensitive values are encrypted, attendance and approvals -- and a login for every
+role (owner, sub-administrator, member, each operations role), each with its journey
+ready to walk, in seconds even at 100k members. Running it again changes nothing (a demo
+made by an older version gets what its journeys lack); ``--reset`` replaces the demo
+organization and the demo users.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from organizations.services.demo_data import (
+    DEFAULT_PORTAL_URL,
     DEMO_PASSWORD,
     MAX_DAYS,
     MAX_MEMBERS,
@@ -36,15 +39,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reset", action="store_true", help="delete the demo organization and demo users first, then seed"
         )
+        parser.add_argument(
+            "--portal-url",
+            default=DEFAULT_PORTAL_URL,
+            help=f"where the portal is served (default {DEFAULT_PORTAL_URL}): the demo provider's deletion "
+            "endpoint is the development receiver there",
+        )
 
-    def handle(self, *args, members: int, days: int, seed: int, reset: bool, **options):
+    def handle(self, *args, members: int, days: int, seed: int, reset: bool, portal_url: str, **options):
         try:
             validate_demo_arguments(members=members, days=days)
             # One transaction: a failed re-seed leaves the previous demo data in place.
             with transaction.atomic():
                 if reset:
                     delete_demo_data(stdout=self.stdout)
-                result = seed_demo_organization(members=members, days=days, seed=seed, stdout=self.stdout)
+                result = seed_demo_organization(
+                    members=members, days=days, seed=seed, portal_url=portal_url.rstrip("/"), stdout=self.stdout
+                )
         except DemoDataError as exc:
             raise CommandError(str(exc)) from exc
 
@@ -56,11 +67,18 @@ class Command(BaseCommand):
         self.stdout.write(f"  {'elapsed seconds':<20} {result.elapsed:>12.2f}")
         if result.created and result.elapsed > 0:
             self.stdout.write(f"  {'rows per second':<20} {total_rows / result.elapsed:>12,.0f}")
+        added = {name: count for name, count in result.journeys.items() if count}
+        if added:
+            self.stdout.write("Prepared for the role journeys: " + ", ".join(name.replace("_", " ") for name in added))
         self.stdout.write("")
         self.stdout.write(f"Demo logins (every one uses the password {DEMO_PASSWORD}):")
-        self.stdout.write(f"  {'Role':<46} {'Phone':<16} Password")
+        self.stdout.write(f"  {'Role':<62} {'Phone':<16} Password")
         for login in result.logins:
-            self.stdout.write(f"  {_pad(login.label, 46)} {login.phone:<16} {login.password}")
+            self.stdout.write(f"  {_pad(login.label, 62)} {login.phone:<16} {login.password}")
+        self.stdout.write(
+            "The owner, the sub-administrator and the operations logins set up an authenticator app at their "
+            "first sign-in."
+        )
 
 
 def _pad(text: str, width: int) -> str:

@@ -28,6 +28,7 @@ def seed(token_file: Path) -> dict:
     from organizations.services.demo_data import MEMBER, OWNER
     from requests.deadlines import WEEKDAYS, initial_due_on
     from requests.models import DataSubjectRequest, Jurisdiction, RequestKind, RequestStatus
+    from tests.factories import verified_session
 
     call_command("seed_demo", members=40, days=1, seed=7, verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
     owner = User.objects.get(phone=OWNER.phone)
@@ -52,7 +53,9 @@ def seed(token_file: Path) -> dict:
                 due_on=due,
             )
 
-    secret, _token = create_api_token(owner, name="fuzzing", scope=TokenScope.WRITE, days=1)
+    secret, _token = create_api_token(
+        owner, minted_by=verified_session(), name="fuzzing", scope=TokenScope.WRITE, days=1
+    )
     token_file.write_text(secret)
     token_file.chmod(0o600)
     return {"organization": organization.pk, "owner": owner.pk, "member": member.pk}

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from accounts.api.tokens import create_api_token
 from accounts.models import TokenScope
 from organizations.models import AdministratorRole
-from tests.factories import AdministratorFactory, OrganizationFactory
+from tests.factories import AdministratorFactory, OrganizationFactory, verified_session
 from tests.organizations.matrix import ROLES
 from tests.organizations.test_roster_views import roster  # noqa: F401 (the roster tests' fixture, shared)
 
@@ -20,13 +20,17 @@ API_ROLES = (*ROLES, "read_token", "other_org_token")
 def api_client_as(cast, role: str) -> APIClient:
     client = APIClient()
     if role == "read_token":
-        secret, _token = create_api_token(cast.owner, name="reader", scope=TokenScope.READ)
+        secret, _token = create_api_token(
+            cast.owner, minted_by=verified_session(), name="reader", scope=TokenScope.READ
+        )
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     elif role == "other_org_token":
         # The owner also owns a second organization; the token is restricted to it.
         other = OrganizationFactory(name="Owner's second org")
         AdministratorFactory(organization=other, user=cast.owner, role=AdministratorRole.OWNER)
-        secret, _token = create_api_token(cast.owner, name="other", scope=TokenScope.WRITE, organization_id=other.pk)
+        secret, _token = create_api_token(
+            cast.owner, minted_by=verified_session(), name="other", scope=TokenScope.WRITE, organization_id=other.pk
+        )
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     elif role != "anonymous":
         client.force_authenticate(getattr(cast, role))

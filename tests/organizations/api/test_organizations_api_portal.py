@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.api.tokens import create_api_token, revoke_api_token
 from accounts.models import ApiToken, TokenScope
-from dataprotection.models import AuditEvent, JobStatus
+from dataprotection.models import AnonymizationJob, AuditEvent, JobStatus
 from organizations.models import (
     Administrator,
     AdministratorRole,
@@ -23,7 +23,7 @@ from organizations.models import (
 )
 from organizations.services.grants import grant_rights
 from tests.conftest import last_code
-from tests.factories import AdministratorFactory, DepartmentFactory, OrganizationFactory, UserFactory
+from tests.factories import AdministratorFactory, DepartmentFactory, OrganizationFactory, UserFactory, verified_session
 from tests.organizations.api.conftest import api_client_as, base, error_of
 
 pytestmark = pytest.mark.django_db
@@ -258,6 +258,22 @@ def test_disband_with_a_fresh_code_then_cancel(cast, owner_api, sms_outbox, djan
     assert owner_api.post(base(cast) + "disband/cancel/").status_code == 409
 
 
+def test_after_the_grace_window_the_api_offers_no_cancel(
+    cast, owner_api, sms_outbox, django_capture_on_commit_callbacks, settings
+):
+    """ORG-11: a due job (grace window over, not taken up yet) cannot be cancelled."""
+    settings.DISBAND_GRACE_DAYS = 7
+    send_disband_code(cast, owner_api, django_capture_on_commit_callbacks)
+    code = last_code(sms_outbox, cast.owner.phone)
+    owner_api.post(base(cast) + "disband/", {"code": code, "confirm_name": cast.organization.name}, format="json")
+    AnonymizationJob.objects.filter(organization_id=cast.organization.pk).update(
+        not_before=timezone.now() - timedelta(seconds=1)
+    )
+    status = owner_api.get(base(cast) + "disband/").json()
+    assert status["job"]["status"] == JobStatus.SCHEDULED and status["job"]["can_cancel"] is False
+    assert owner_api.post(base(cast) + "disband/cancel/").status_code == 409
+
+
 def test_a_disband_code_is_used_once(cast, owner_api, sms_outbox, django_capture_on_commit_callbacks):
     send_disband_code(cast, owner_api, django_capture_on_commit_callbacks)
     code = last_code(sms_outbox, cast.owner.phone)
@@ -305,7 +321,9 @@ def test_audit_list_query_count_is_constant(cast, owner_api, django_assert_num_q
 
 def test_expired_and_revoked_tokens_are_401(cast):
     """Issue 7: a token that no longer works is a 401 with a message, never anonymous."""
-    secret, token = create_api_token(cast.owner, name="integration", scope=TokenScope.WRITE)
+    secret, token = create_api_token(
+        cast.owner, minted_by=verified_session(), name="integration", scope=TokenScope.WRITE
+    )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert client.get(base(cast)).status_code == 200
@@ -319,7 +337,11 @@ def test_expired_and_revoked_tokens_are_401(cast):
 
 def test_a_token_restricted_to_the_organization_works_there(cast):
     secret, _token = create_api_token(
-        cast.owner, name="hr", scope=TokenScope.WRITE, organization_id=cast.organization.pk
+        cast.owner,
+        minted_by=verified_session(),
+        name="hr",
+        scope=TokenScope.WRITE,
+        organization_id=cast.organization.pk,
     )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('requests', '0002_request_details_permission'),
+        ('requests', '0003_localized_texts'),
     ]
 
     operations = [

@@ -7,31 +7,26 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0005_sign_in_lockout'),
+        ('consent', '0006_child_sharing'),
     ]
 
     operations = [
         migrations.RemoveField(
-            model_name='smsmessage',
-            name='claimed_at',
+            model_name='deletionnotice',
+            name='claimed_until',
         ),
         migrations.AddField(
-            model_name='smsmessage',
+            model_name='deletionnotice',
             name='heartbeat_at',
             field=models.DateTimeField(blank=True, default=django.utils.timezone.now, null=True, verbose_name='last heartbeat'),
         ),
         migrations.AddField(
-            model_name='smsmessage',
-            name='next_attempt_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='next attempt at'),
-        ),
-        migrations.AddField(
-            model_name='smsmessage',
+            model_name='deletionnotice',
             name='queued_at',
             field=models.DateTimeField(blank=True, null=True, verbose_name='re-queued at'),
         ),
         migrations.AddField(
-            model_name='smsmessage',
+            model_name='deletionnotice',
             name='worker',
             field=models.CharField(blank=True, max_length=100, verbose_name='worker'),
         ),

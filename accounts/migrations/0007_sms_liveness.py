@@ -7,26 +7,31 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('consent', '0005_cross_border'),
+        ('accounts', '0006_api_token_assurance'),
     ]
 
     operations = [
         migrations.RemoveField(
-            model_name='deletionnotice',
-            name='claimed_until',
+            model_name='smsmessage',
+            name='claimed_at',
         ),
         migrations.AddField(
-            model_name='deletionnotice',
+            model_name='smsmessage',
             name='heartbeat_at',
             field=models.DateTimeField(blank=True, default=django.utils.timezone.now, null=True, verbose_name='last heartbeat'),
         ),
         migrations.AddField(
-            model_name='deletionnotice',
+            model_name='smsmessage',
+            name='next_attempt_at',
+            field=models.DateTimeField(blank=True, null=True, verbose_name='next attempt at'),
+        ),
+        migrations.AddField(
+            model_name='smsmessage',
             name='queued_at',
             field=models.DateTimeField(blank=True, null=True, verbose_name='re-queued at'),
         ),
         migrations.AddField(
-            model_name='deletionnotice',
+            model_name='smsmessage',
             name='worker',
             field=models.CharField(blank=True, max_length=100, verbose_name='worker'),
         ),
