@@ -65,8 +65,10 @@ checks: install messages
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 
+# The fault-injection suite (tests/integration/test_recovery.py) restarts PostgreSQL
+# under the test: it runs in the PostgreSQL pass only.
 pytest: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not faultinjection" $(PYTEST_ARGS)
 
 # The production-stack test and the benchmarks' tiny runs start their own PostgreSQL:
 # they run once, in the SQLite run above.

@@ -13,6 +13,21 @@ class AccountsConfig(AppConfig):
 
         deletion.register()  # ANON-3: the account's own tables in an account-deletion cascade
 
+        from accounts import services
+        from accounts.models import SMSMessage
+        from dataprotection import liveness
+
+        # ACC-1: messages whose delivery task was lost or whose worker died are sent.
+        liveness.register(
+            liveness.RecoverableKind(
+                key="sms",
+                label=_("SMS messages"),
+                model=SMSMessage,
+                needs_worker=services.sms_needing_a_worker,
+                enqueue=services.resend_sms,
+            )
+        )
+
 
 # SEC-1: django-otp's two apps name themselves and their models in English only; the
 # operations console reads in the staff member's language. These configs only rename:

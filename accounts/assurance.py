@@ -317,8 +317,8 @@ def classify(match: ResolverMatch) -> Area:
         return Area.PROVIDER
     if match.route.startswith("api/"):
         return Area.API
-    if "admin" in match.namespaces:
-        return Area.CONSOLE
+    if "admin" in match.namespaces or match.route.startswith("ops/"):
+        return Area.CONSOLE  # the admin site and the console's own pages beside it
     return Area.PORTAL
 
 

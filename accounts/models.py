@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dataprotection.fields import EncryptedTextField
 from dataprotection.masking import mask_phone
+from dataprotection.models import LiveJob
 from dataprotection.personal_data import (
     DELETE_ROW,
     ERASE_FILE,
@@ -222,16 +223,18 @@ class SMSStatus(models.TextChoices):
     FAILED = "failed", _("failed")
 
 
-class SMSMessage(models.Model):
+class SMSMessage(LiveJob):
     """The SMS outbox. A message is written in the same transaction as the code it
     carries and delivered by a Celery task after commit; the body stays encrypted until
-    delivery and is erased once sent, so codes never rest in plaintext."""
+    delivery and is erased once sent, so codes never rest in plaintext. Liveness
+    (``LiveJob``): a delivery is claimed in ``worker`` and beaten while the gateway
+    call runs; ``next_attempt_at`` is when a failed delivery is due again."""
 
     phone = models.CharField(_("mobile number"), max_length=16)
     body = EncryptedTextField(_("body"), purpose="accounts.sms.body", blank=True)
     status = models.CharField(_("status"), max_length=10, choices=SMSStatus.choices, default=SMSStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     last_error = models.CharField(_("last error"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
@@ -252,7 +255,7 @@ class SMSMessage(models.Model):
             "body": REDACT_BLANK,
             "last_error": redact("", note="gateway errors can echo the number"),
         },
-        non_personal={"id", "status", "attempts", "claimed_at", "created_at", "sent_at"},
+        non_personal={"id", "status", "attempts", "next_attempt_at", "created_at", "sent_at", *LiveJob.LIVENESS_FIELDS},
     )
 
 

@@ -1,6 +1,7 @@
 """Background work for accounts. Tasks take IDs, claim rows with compare-and-set, and
-keep their attempt count in the database (acks_late + reject_on_worker_lost can
-redeliver a message; the row decides whether there is anything left to do)."""
+keep their attempt count in the database (acks_late + reject_on_worker_lost, or the
+recovery sweep, can deliver a message twice; the row decides whether there is anything
+left to do)."""
 
 from __future__ import annotations
 
@@ -15,23 +16,41 @@ logger = logging.getLogger(__name__)
 
 @shared_task(bind=True, max_retries=None)
 def deliver_sms(self, message_id: int) -> str:
+    """ACC-1: claim, send (beating the row's heartbeat), record. The database going
+    away is waited out at each step: before the send the claim is given back with its
+    attempt, after it the outcome is recorded once the database is back, so a message
+    the gateway took is not sent again. A worker that dies mid-send is taken over once
+    its heartbeat is stale (the message may then go out twice: a gateway call cannot be
+    made atomic with our write)."""
     from django.conf import settings
 
     from accounts import services
+    from dataprotection import liveness
 
-    message = services.claim_sms(message_id)
+    what = f"SMS {message_id}"
+    token = liveness.worker_token()
+    message = liveness.outage_tolerant(
+        lambda: services.claim_sms(message_id, token),
+        recover=lambda: services.give_back_sms(message_id, token),
+        what=what,
+    )
     if message is None:
         return "nothing to do"
     try:
-        get_backend().send(message.phone, message.body)
+        with liveness.heartbeat(liveness.beat_rows(services.held_sms(message))):
+            get_backend().send(message.phone, message.body)
     except SMSDeliveryError as exc:
         final = message.attempts >= settings.SMS_DELIVERY_MAX_ATTEMPTS
-        services.mark_sms_failed(message, str(exc), final=final)
+        countdown = min(300, 10 * 2**message.attempts)
+        error = str(exc)
+        liveness.outage_tolerant(
+            lambda: services.mark_sms_failed(message, error, final=final, retry_in=countdown), what=what
+        )
         if final:
             logger.error("SMS %s failed for good after %s attempts: %s", message_id, message.attempts, exc)
             return "failed"
-        raise self.retry(countdown=min(300, 10 * 2**message.attempts), exc=exc) from exc
-    services.mark_sms_sent(message)
+        raise self.retry(countdown=countdown, exc=exc) from exc
+    liveness.outage_tolerant(lambda: services.mark_sms_sent(message), what=what)
     return "sent"
 
 

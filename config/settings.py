@@ -298,6 +298,24 @@ if CELERY_TASK_TIME_LIMIT >= CELERY_BROKER_VISIBILITY_TIMEOUT:
 if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("CELERY_TASK_SOFT_TIME_LIMIT must stay below CELERY_TASK_TIME_LIMIT")
 
+# --- Recovery of background jobs (README "Recovery"; dataprotection/liveness.py) -------
+# A worker holding a job row beats its heartbeat every JOB_HEARTBEAT_SECONDS while it
+# works; a row whose heartbeat is older than JOB_STALE_SECONDS has no live worker and is
+# taken over. The sweep (beat, every JOB_SWEEP_SECONDS, and each worker as it starts)
+# enqueues again every job that should be running and has no live worker, so a lost
+# message or a dead worker costs at most JOB_STALE_SECONDS + JOB_SWEEP_SECONDS. A task
+# that loses the database waits up to JOB_DATABASE_RETRY_SECONDS for it (backing off)
+# and goes on, without counting an attempt. The time limits above stay the last resort.
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 3, minimum=1)
+JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 15, minimum=2)
+JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 5, minimum=1)
+JOB_DATABASE_RETRY_SECONDS = env_int("JOB_DATABASE_RETRY_SECONDS", 120, minimum=0)
+if JOB_STALE_SECONDS <= 2 * JOB_HEARTBEAT_SECONDS:
+    # Two missed beats (a slow statement, a busy database) must not look like a death.
+    raise ImproperlyConfigured("JOB_STALE_SECONDS must be more than twice JOB_HEARTBEAT_SECONDS")
+if JOB_DATABASE_RETRY_SECONDS >= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("JOB_DATABASE_RETRY_SECONDS must stay below CELERY_TASK_SOFT_TIME_LIMIT")
+
 # --- Anonymization engine (ANON-2, ORG-11) -------------------------------------------
 # Rows per chunk: one chunk is one short transaction (~0.1 s at 5,000 rows on the
 # reference box), far below every time limit, and never a long table lock.
@@ -306,9 +324,11 @@ ANONYMIZATION_CHUNK_ROWS = env_int("ANONYMIZATION_CHUNK_ROWS", 5000, minimum=1)
 ANONYMIZATION_TASK_BUDGET_SECONDS = env_int("ANONYMIZATION_TASK_BUDGET_SECONDS", 60, minimum=1)
 if ANONYMIZATION_TASK_BUDGET_SECONDS >= CELERY_TASK_SOFT_TIME_LIMIT:
     raise ImproperlyConfigured("ANONYMIZATION_TASK_BUDGET_SECONDS must stay below CELERY_TASK_SOFT_TIME_LIMIT")
-# A chunk whose worker died is taken again after its lease; it must outlast the hard
-# time limit so that a live worker never loses a chunk it is still writing.
-ANONYMIZATION_CHUNK_LEASE_SECONDS = env_int("ANONYMIZATION_CHUNK_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=1)
+if ANONYMIZATION_TASK_BUDGET_SECONDS + JOB_DATABASE_RETRY_SECONDS >= CELERY_TASK_SOFT_TIME_LIMIT:
+    # A driver that waited for the database still hands over before the soft limit.
+    raise ImproperlyConfigured(
+        "ANONYMIZATION_TASK_BUDGET_SECONDS + JOB_DATABASE_RETRY_SECONDS must stay below CELERY_TASK_SOFT_TIME_LIMIT"
+    )
 # Drivers started per cascade: chunks spread over this many worker processes.
 ANONYMIZATION_PARALLEL_TASKS = env_int("ANONYMIZATION_PARALLEL_TASKS", 2, minimum=1)
 # ORG-11: days between the owner's confirmation and the cascade (0: start at once).
@@ -362,13 +382,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dataprotection.tasks.sweep_retention",
         "schedule": timedelta(days=1),
     },
-    "resume-anonymization-jobs": {
-        "task": "dataprotection.tasks.resume_anonymization_jobs",
-        "schedule": timedelta(minutes=1),
-    },
-    "deliver-due-deletion-notices": {
-        "task": "consent.tasks.deliver_due_notices",
-        "schedule": timedelta(minutes=1),
+    # Every kind of background job (cascades, imports, exports, deletion notices, SMS)
+    # that should be running and has no live worker is enqueued again.
+    "recover-background-jobs": {
+        "task": "dataprotection.tasks.recover_jobs",
+        "schedule": timedelta(seconds=JOB_SWEEP_SECONDS),
     },
     "remind-request-assignees": {
         "task": "requests.tasks.remind_assignees",
@@ -377,10 +395,6 @@ CELERY_BEAT_SCHEDULE = {
     "expire-request-exports": {
         "task": "requests.tasks.expire_exports",
         "schedule": timedelta(hours=1),
-    },
-    "resume-request-exports": {
-        "task": "requests.tasks.resume_exports",
-        "schedule": timedelta(minutes=1),
     },
     "purge-spent-sms-codes": {
         "task": "accounts.tasks.purge_spent_codes",

@@ -12,6 +12,7 @@ from django.views.generic import TemplateView
 from accounts import views as account_views
 from config import health
 from consent.views import deletion_receiver
+from dataprotection.admin import stalled_jobs_view
 from organizations.views import incidents as incident_views
 from organizations.views import retention as retention_views
 
@@ -38,6 +39,7 @@ urlpatterns = [
     path("i18n/setlang/", account_views.switch_language, name="set_language"),
     # SEC-1: the console has no sign-in of its own: its login hands over to the portal's.
     path("ops/login/", account_views.console_sign_in, name="console_login"),
+    path("ops/stalled-jobs/", admin.site.admin_view(stalled_jobs_view), name="ops_stalled_jobs"),
     path("ops/", admin.site.urls),
     path("dev/sms/", account_views.dev_sms_outbox, name="dev_sms_outbox"),
     path("dev/deletion-notices/", deletion_receiver.received_notices, name="dev_deletion_notices"),

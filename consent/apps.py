@@ -21,6 +21,20 @@ class ConsentConfig(AppConfig):
         # CON-5: explicit consents to sensitive processing given on lower apps' pages.
         sensitive.connect()
 
+        from consent.models import DeletionNotice
+        from consent.services import notices
+        from dataprotection import liveness
+
+        # SVC-3: notices due again, and deliveries whose worker died, are sent again.
+        liveness.register(
+            liveness.RecoverableKind(
+                key="deletion_notice",
+                label=_("Deletion notices"),
+                model=DeletionNotice,
+                needs_worker=notices.needs_worker,
+                enqueue=notices.resume,
+            )
+        )
         from consent.services import demo_data
         from organizations.services.demo_data import register_demo_step
 

@@ -1,6 +1,7 @@
 import json
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -9,7 +10,9 @@ from django.db.models import BigIntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import redirect
-from django.urls import path
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
@@ -17,7 +20,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from dataprotection import anonymization, audit_chain, tasks
+from dataprotection import anonymization, audit_chain, liveness, tasks
 from dataprotection.admin_base import OrganizationNamesAdmin, ReadOnlyModelAdmin, choice_column, choice_filter
 from dataprotection.audit import client_ip, record_event
 from dataprotection.audit_labels import action_label
@@ -248,6 +251,8 @@ class AnonymizationJobAdmin(OrganizationNamesAdmin):
         "finished_at",
         "cancelled_at",
         "heartbeat_at",
+        "worker",
+        "queued_at",
         "attempts",
         "last_error",
         "progress_bar",
@@ -330,3 +335,65 @@ class AnonymizationJobAdmin(OrganizationNamesAdmin):
                 % {"count": skipped},
                 messages.WARNING,
             )
+
+
+# --------------------------------------------------------------------------- stalled jobs
+
+
+def visible_kinds(user) -> list:
+    """The kinds of background job ``user`` may look at (their model's view permission)."""
+    return [
+        kind
+        for kind in liveness.kinds()
+        if user.has_perm(f"{kind.model._meta.app_label}.view_{kind.model._meta.model_name}")
+    ]
+
+
+def stalled_groups(user, now=None) -> list[dict]:
+    """Per kind of background job (those ``user`` may view), the rows that should be
+    running and have no live worker, for the console. Ids, statuses, times, attempts and
+    worker names only: never an error text (some echo personal values)."""
+    now = now or timezone.now()
+    groups = []
+    for kind in visible_kinds(user):
+        opts = kind.model._meta
+        try:
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+            link = f"admin:{opts.app_label}_{opts.model_name}_change"
+        except NoReverseMatch:
+            link = ""
+        rows = []
+        for row in liveness.stalled(kind, now):
+            rows.append(
+                {
+                    "pk": row.pk,
+                    "status": row.get_status_display(),
+                    "waiting_since": liveness.waiting_since(row.heartbeat_at, now=now),
+                    "attempts": row.attempts,
+                    "worker": row.worker,
+                    "queued_at": row.queued_at,
+                    "url": reverse(link, args=[row.pk]) if link else "",
+                }
+            )
+        groups.append({"key": kind.key, "label": kind.label, "rows": rows})
+    return groups
+
+
+def stalled_jobs_view(request):
+    """Operations: every background job that should be running and has no live worker
+    (its heartbeat is older than ``JOB_STALE_SECONDS``), by kind, with since when it
+    waits, its attempts, its last worker and when the recovery sweep last enqueued it.
+    The sweep takes them up by itself; a job that stays here has no worker able to run
+    it (none running, the broker down, or one crashing on it)."""
+    if not visible_kinds(request.user):
+        raise PermissionDenied
+    groups = stalled_groups(request.user)
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Background jobs waiting for a worker"),
+        "groups": groups,
+        "total": sum(len(group["rows"]) for group in groups),
+        "stale_seconds": settings.JOB_STALE_SECONDS,
+        "sweep_seconds": settings.JOB_SWEEP_SECONDS,
+    }
+    return TemplateResponse(request, "admin/dataprotection/stalled_jobs.html", context)

@@ -16,11 +16,12 @@ Why it is shaped like this (see ``../shared/reference/perf-anchors.md``):
 - **Keyset chunks planned up front.** One ``ROW_NUMBER()`` pass per table finds the
   chunk boundaries, so chunk k costs the same as chunk 1 (no OFFSET) and the total is
   known for the progress bar before the first row changes.
-- **Resumable, idempotent, parallel.** A chunk is claimed by compare-and-set with a lease
-  (a committed write), then applied and marked done in one transaction. A worker killed
-  mid-chunk loses its transaction, the lease runs out and any worker takes the chunk
-  again. The values are constants, so applying a range twice changes nothing. Any number
-  of workers drive one job; phases order the deletes (children before parents).
+- **Resumable, idempotent, parallel.** A chunk is claimed by compare-and-set (a
+  committed write), then applied and marked done, on its claim, in one transaction. A
+  worker killed mid-chunk loses its transaction and stops beating its heartbeat; within
+  ``JOB_STALE_SECONDS`` any worker takes the chunk again (``dataprotection.liveness``).
+  The values are constants, so applying a range twice changes nothing. Any number of
+  workers drive one job; phases order the deletes (children before parents).
 - **Verified.** When every chunk is done, every stage is checked in SQL: no row left
   to delete, no personal column holding anything but its anonymized value. A value scan
   covers the columns declared non-personal: a copy of an original personal value found
@@ -37,7 +38,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from functools import reduce
 from operator import or_
 
@@ -48,7 +48,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 
-from dataprotection import crypto, files
+from dataprotection import crypto, files, liveness
 from dataprotection.fields import EncryptedTextField
 from dataprotection.models import (
     LIVE_JOB_STATUSES,
@@ -311,6 +311,7 @@ def create_job(
         label=label,
         not_before=not_before or timezone.now(),
         preview=preview or {},
+        heartbeat_at=None,  # nobody works on it before it is due (``needs_worker``)
     )
 
 
@@ -526,28 +527,76 @@ def scan_values(job: AnonymizationJob, stages: Iterable[AnonymizationStage]) -> 
 
 
 # --------------------------------------------------------------------------- driving
+#
+# Liveness (``dataprotection.liveness``): a driver beats the job's heartbeat (and the
+# chunk it holds) from a thread while it works. A chunk whose heartbeat is stale is taken
+# over by the next claim; the steps one worker does alone (planning, verifying) are
+# claimed on the job's ``worker`` and taken over the same way. Every write that finishes
+# a step is conditioned on the claim, so two drivers never both apply a chunk or both
+# complete a job. A lost database connection is waited out inside the driver and the
+# chunk it held given back with its attempt.
 
 
-def _lease() -> timedelta:
-    return timedelta(seconds=settings.ANONYMIZATION_CHUNK_LEASE_SECONDS)
+def _step_claim(job_id: int, status: str, token: str) -> bool:
+    """Claim a step one worker does alone (planning a scheduled job, verifying) by
+    compare-and-set on ``worker``: free, or held by a worker that stopped beating. Taking
+    the step over from such a worker counts a failed attempt, so that a plan or a
+    verification that kills its worker every time ends (failed) at the attempt cap."""
+    now = timezone.now()
+    job = AnonymizationJob.objects.filter(pk=job_id, status=status)
+    if job.filter(worker="").update(worker=token, heartbeat_at=now):
+        return True
+    taken = (
+        job.exclude(worker="")
+        .filter(liveness.no_live_worker(now))
+        .update(
+            worker=token,
+            heartbeat_at=now,
+            attempts=F("attempts") + 1,
+            last_error=f"the worker {status} this job stopped (no heartbeat); taken over",
+        )
+    )
+    if not taken:
+        return False
+    if AnonymizationJob.objects.filter(pk=job_id, worker=token, attempts__gte=MAX_JOB_ATTEMPTS).update(
+        status=JobStatus.FAILED, finished_at=now, worker=""
+    ):
+        logger.error("anonymization job %s failed: its workers kept stopping while %s", job_id, status)
+        return False
+    return True
 
 
-def start(job_id: int) -> bool:
-    """Plan a due scheduled job and mark it running (compare-and-set). False when the
-    job is not scheduled, not due, or another worker got there first."""
+def _release_step(job_id: int, token: str) -> None:
+    AnonymizationJob.objects.filter(pk=job_id, worker=token).update(worker="")
+
+
+def start(job_id: int, token: str | None = None) -> bool:
+    """Plan a due scheduled job and mark it running. The planning is claimed first
+    (``_step_claim``, committed, so the sweep sees a live planner), then the stages and
+    chunks are written and the job moved to running in one transaction that commits only
+    while the claim holds. False when the job is not scheduled, not due, or another
+    worker is planning it."""
+    token = token or liveness.worker_token()
+    job = AnonymizationJob.objects.filter(pk=job_id).first()
+    if job is None or job.status != JobStatus.SCHEDULED or job.not_before > timezone.now():
+        return False
+    if not _step_claim(job_id, JobStatus.SCHEDULED, token):
+        return False
     try:
         with transaction.atomic():
-            job = AnonymizationJob.objects.filter(pk=job_id).first()
-            if job is None or job.status != JobStatus.SCHEDULED or job.not_before > timezone.now():
-                return False
-            now = timezone.now()
-            started = AnonymizationJob.objects.filter(pk=job_id, status=JobStatus.SCHEDULED).update(
-                status=JobStatus.RUNNING, started_at=now, heartbeat_at=now
-            )
-            if not started:
-                return False
             plan(job, stages_for(job))
+            liveness.checkpoint("anonymization.planning")
+            now = timezone.now()
+            started = AnonymizationJob.objects.filter(pk=job_id, status=JobStatus.SCHEDULED, worker=token).update(
+                status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, worker=""
+            )
+            if not started:  # taken over meanwhile: the other planner's plan counts
+                transaction.set_rollback(True)
+                return False
     except Exception as exc:  # the plan rolled back: the job is still scheduled
+        if liveness.is_database_outage(exc):
+            raise  # not the plan's fault: the driver waits for the database
+        _release_step(job_id, token)
         _attempt_failed(job_id, f"planning failed: {type(exc).__name__}: {exc}")
         return False
     return True
@@ -555,8 +604,8 @@ def start(job_id: int) -> bool:
 
 def _attempt_failed(job_id: int, error: str) -> None:
     """Count a failed attempt at a job step (planning, verifying) and fail the job once
-    it has had ``MAX_JOB_ATTEMPTS``: the resume sweep retries it until then, never
-    forever, and a job that fails is never marked done."""
+    it has had ``MAX_JOB_ATTEMPTS``: the sweep retries it until then, never forever, and
+    a job that fails is never marked done."""
     logger.warning("anonymization job %s: %s", job_id, error)
     AnonymizationJob.objects.filter(pk=job_id).update(attempts=F("attempts") + 1, last_error=error[:4000])
     AnonymizationJob.objects.filter(
@@ -568,7 +617,7 @@ def _attempt_failed(job_id: int, error: str) -> None:
 
 def _claim(job_id: int, stages: dict[int, AnonymizationStage] | None = None) -> AnonymizationChunk | None:
     """Take the next chunk of the lowest unfinished phase: a pending one, or a running
-    one whose lease ran out (its worker died). One read and one compare-and-set,
+    one whose heartbeat is stale (its worker died). One read and one compare-and-set,
     committed at once; ``stages`` caches the job's stage rows between claims."""
     now = timezone.now()
     lowest_open_phase = (
@@ -581,14 +630,14 @@ def _claim(job_id: int, stages: dict[int, AnonymizationStage] | None = None) -> 
     )
     candidates = (
         AnonymizationChunk.objects.filter(job_id=job_id, phase=models.Subquery(lowest_open_phase))
-        .filter(Q(status=ChunkStatus.PENDING) | Q(status=ChunkStatus.RUNNING, lease_until__lt=now))
+        .filter(Q(status=ChunkStatus.PENDING) | Q(status=ChunkStatus.RUNNING) & liveness.no_live_worker(now))
         .order_by("id")
         .values_list("id", "status", "claim", "stage_id", "phase", "low", "high", "planned", "attempts")[:8]
     )
     for chunk_id, status, old_claim, stage_id, phase, low, high, planned, attempts in candidates:
         token = secrets.token_hex(8)
         claimed = AnonymizationChunk.objects.filter(pk=chunk_id, status=status, claim=old_claim).update(
-            status=ChunkStatus.RUNNING, claim=token, lease_until=now + _lease(), attempts=F("attempts") + 1
+            status=ChunkStatus.RUNNING, claim=token, heartbeat_at=now, attempts=F("attempts") + 1
         )
         if not claimed:
             continue  # another worker was faster: try the next candidate
@@ -613,20 +662,16 @@ def _claim(job_id: int, stages: dict[int, AnonymizationStage] | None = None) -> 
     return None
 
 
-def _heartbeat_every() -> float:
-    """Seconds between writes of the job's heartbeat (what the resume sweep looks at):
-    at most every 5 s, and well inside a lease so that a live job never looks stalled."""
-    return min(5.0, settings.ANONYMIZATION_CHUNK_LEASE_SECONDS / 2)
-
-
-def _run_chunk(chunk: AnonymizationChunk, *, heartbeat: bool = True) -> bool:
+def _run_chunk(chunk: AnonymizationChunk) -> bool:
     """Apply a claimed chunk and mark it done, in one transaction. False if the claim
-    was lost (the lease ran out and another worker took the chunk)."""
+    was lost (its heartbeat went stale and another worker took the chunk): then nothing
+    of this transaction is kept, neither the rows nor the counters."""
     with transaction.atomic():
         changed, erased = apply_range(chunk.stage, chunk.low, chunk.high)
+        liveness.checkpoint("anonymization.chunk")
         now = timezone.now()
         done = AnonymizationChunk.objects.filter(pk=chunk.pk, claim=chunk.claim, status=ChunkStatus.RUNNING).update(
-            status=ChunkStatus.DONE, rows=changed, done_at=now, lease_until=None
+            status=ChunkStatus.DONE, rows=changed, done_at=now, heartbeat_at=None
         )
         if not done:
             transaction.set_rollback(True)
@@ -636,15 +681,13 @@ def _run_chunk(chunk: AnonymizationChunk, *, heartbeat: bool = True) -> bool:
             changed=F("changed") + changed,
             files_erased=F("files_erased") + erased,
         )
-        if heartbeat:
-            AnonymizationJob.objects.filter(pk=chunk.job_id).update(heartbeat_at=now)
     return True
 
 
 def _chunk_failed(chunk: AnonymizationChunk, error: str) -> None:
     """Give the chunk back (or fail the job once the chunk has used its attempts)."""
     AnonymizationChunk.objects.filter(pk=chunk.pk, claim=chunk.claim).update(
-        status=ChunkStatus.PENDING, claim="", lease_until=None, last_error=error[:2000]
+        status=ChunkStatus.PENDING, claim="", heartbeat_at=None, last_error=error[:2000]
     )
     if chunk.attempts >= MAX_CHUNK_ATTEMPTS:
         fail(chunk.job_id, f"chunk {chunk.pk} of {chunk.stage.model_label} failed {chunk.attempts} times: {error}")
@@ -652,7 +695,7 @@ def _chunk_failed(chunk: AnonymizationChunk, error: str) -> None:
 
 def fail(job_id: int, error: str) -> None:
     AnonymizationJob.objects.filter(pk=job_id, status__in=[JobStatus.RUNNING, JobStatus.VERIFYING]).update(
-        status=JobStatus.FAILED, last_error=error[:4000], finished_at=timezone.now()
+        status=JobStatus.FAILED, last_error=error[:4000], finished_at=timezone.now(), worker=""
     )
     logger.error("anonymization job %s failed: %s", job_id, error)
 
@@ -665,13 +708,52 @@ def drive(job_id: int, budget_seconds: float | None = None) -> str:
     """Work on a job until it is finished or ``budget_seconds`` have passed.
 
     Returns ``"finished"`` (completed, failed or cancelled), ``"waiting"`` (not due, or
-    the remaining chunks are leased to other workers), or ``"more"`` (budget used up,
-    work left: the caller enqueues another drive).
+    another worker holds the step or the remaining chunks), or ``"more"`` (budget used
+    up, work left: the caller enqueues another drive). While it works, a thread beats the
+    job's heartbeat and the held chunk's. When the database goes away the driver waits
+    for it (``liveness.outage_tolerant``), gives the chunk and the step it held back with
+    their attempts, and goes on.
     """
     budget = settings.ANONYMIZATION_TASK_BUDGET_SECONDS if budget_seconds is None else budget_seconds
     deadline = time.monotonic() + budget
+    token = liveness.worker_token()
+    held: dict[str, AnonymizationChunk | None] = {"chunk": None}
+
+    def beat(now) -> int:
+        # Any driver of a running job keeps it alive; a scheduled or verifying job only
+        # its planner or verifier (the one holding the step), so that a dead one shows.
+        beaten = (
+            AnonymizationJob.objects.filter(pk=job_id)
+            .filter(Q(status=JobStatus.RUNNING) | Q(worker=token))
+            .update(heartbeat_at=now)
+        )
+        chunk = held["chunk"]
+        if chunk is not None:
+            AnonymizationChunk.objects.filter(pk=chunk.pk, claim=chunk.claim, status=ChunkStatus.RUNNING).update(
+                heartbeat_at=now
+            )
+        return beaten
+
+    def give_back() -> None:
+        # An outage is nobody's failure: the chunk goes back with its attempt.
+        chunk, held["chunk"] = held["chunk"], None
+        if chunk is not None:
+            AnonymizationChunk.objects.filter(pk=chunk.pk, claim=chunk.claim, status=ChunkStatus.RUNNING).update(
+                status=ChunkStatus.PENDING, claim="", heartbeat_at=None, attempts=F("attempts") - 1
+            )
+        _release_step(job_id, token)
+
+    with liveness.heartbeat(beat):
+        return liveness.outage_tolerant(
+            lambda: _drive(job_id, deadline, token, held),
+            recover=give_back,
+            what=f"anonymization job {job_id}",
+        )
+
+
+def _drive(job_id: int, deadline: float, token: str, held: dict) -> str:
     stages: dict[int, AnonymizationStage] = {}
-    status_checked = last_heartbeat = 0.0
+    status_checked = 0.0
     status = None
     while True:
         # Between chunks the job's status is read at most once a second (a failure or
@@ -681,20 +763,20 @@ def drive(job_id: int, budget_seconds: float | None = None) -> str:
         if status is None or status in {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED}:
             return "finished"
         if status == JobStatus.SCHEDULED:
-            if not start(job_id) and _status(job_id) == JobStatus.SCHEDULED:
+            if not start(job_id, token) and _status(job_id) == JobStatus.SCHEDULED:
                 return "waiting"
             status = None
             continue
         if status == JobStatus.VERIFYING:
-            if finish(job_id) or _status(job_id) == JobStatus.RUNNING:
+            if finish(job_id, token) or _status(job_id) == JobStatus.RUNNING:
                 status = None
                 continue  # finished, or a sweep-up pass was planned
             return "waiting"  # another worker is verifying
         chunk = _claim(job_id, stages)
         if chunk is None:
             if AnonymizationChunk.objects.filter(job_id=job_id).exclude(status=ChunkStatus.DONE).exists():
-                return "waiting"  # the remaining chunks are leased to other workers
-            if finish(job_id) or _status(job_id) == JobStatus.RUNNING:
+                return "waiting"  # the remaining chunks are held by other workers
+            if finish(job_id, token) or _status(job_id) == JobStatus.RUNNING:
                 status = None
                 continue
             return "waiting"
@@ -702,16 +784,16 @@ def drive(job_id: int, budget_seconds: float | None = None) -> str:
             # Its workers keep dying (a poison range): stop instead of looping forever.
             fail(job_id, f"chunk {chunk.pk} of {chunk.stage.model_label} was attempted {chunk.attempts} times")
             return "finished"
-        beat = time.monotonic() - last_heartbeat >= _heartbeat_every()
+        held["chunk"] = chunk
         try:
-            _run_chunk(chunk, heartbeat=beat)
+            _run_chunk(chunk)
         except Exception as exc:  # recorded on the chunk, retried by the next claim
+            if liveness.is_database_outage(exc):
+                raise  # ``drive`` waits for the database and gives the chunk back
             logger.warning("anonymization chunk %s failed: %s", chunk.pk, exc)
             _chunk_failed(chunk, f"{type(exc).__name__}: {exc}")
             status = None
-        else:
-            if beat:
-                last_heartbeat = time.monotonic()
+        held["chunk"] = None
         if time.monotonic() >= deadline:
             return "more"
 
@@ -719,51 +801,63 @@ def drive(job_id: int, budget_seconds: float | None = None) -> str:
 # --------------------------------------------------------------------------- verifying
 
 
-def finish(job_id: int) -> bool:
+def finish(job_id: int, token: str | None = None) -> bool:
     """Verify a job whose chunks are all done and complete it (ANON-7). The running ->
-    verifying step is a compare-and-set; a worker that dies while verifying leaves the
-    job ``verifying`` with a stale heartbeat, and the resume sweep verifies again."""
-    now = timezone.now()
+    verifying step is a compare-and-set that also claims the verification; a worker that
+    dies while verifying leaves the job ``verifying`` with a stale heartbeat, and the next
+    driver the sweep sends takes the verification over (``_step_claim``)."""
+    token = token or liveness.worker_token()
     took = AnonymizationJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
-        status=JobStatus.VERIFYING, heartbeat_at=now
+        status=JobStatus.VERIFYING, heartbeat_at=timezone.now(), worker=token
     )
-    if not took:
-        stale = AnonymizationJob.objects.filter(
-            pk=job_id, status=JobStatus.VERIFYING, heartbeat_at__lt=now - _lease()
-        ).update(heartbeat_at=now)
-        if not stale:
-            return False
+    if not took and not _step_claim(job_id, JobStatus.VERIFYING, token):
+        return False
+    liveness.checkpoint("anonymization.verifying")
     job = AnonymizationJob.objects.get(pk=job_id)
     try:
-        return _verify_and_complete(job)
-    except Exception as exc:  # stays verifying; the resume sweep tries again after a lease
+        return _verify_and_complete(job, token)
+    except Exception as exc:  # stays verifying; the sweep sends a driver to verify again
+        if liveness.is_database_outage(exc):
+            raise  # not the verification's fault: the driver waits for the database
+        _release_step(job_id, token)
         _attempt_failed(job_id, f"verification failed: {type(exc).__name__}: {exc}")
         return False
 
 
-def _verify_and_complete(job: AnonymizationJob) -> bool:
+def _verify_and_complete(job: AnonymizationJob, token: str) -> bool:
+    """Verify, then in one transaction that holds the job row (and only while this
+    worker's claim holds): complete it and run the kind's finishers, or plan a sweep-up
+    pass, or fail it. Returns whether the job finished."""
     job_id = job.pk
     report = verify(job)
     with transaction.atomic():
+        # The row lock keeps a takeover out until this commits; without the claim the
+        # verification belongs to another worker now, and this one writes nothing.
+        mine = AnonymizationJob.objects.select_for_update().filter(pk=job_id, status=JobStatus.VERIFYING, worker=token)
+        if not mine.exists():
+            return False
         if report["verified"]:
             for finisher in _finishers[job.kind]:
                 finisher(job)
-            AnonymizationJob.objects.filter(pk=job_id, status=JobStatus.VERIFYING).update(
-                status=JobStatus.COMPLETED, finished_at=timezone.now(), report=report
-            )
+            mine.update(status=JobStatus.COMPLETED, finished_at=timezone.now(), report=report, worker="")
             # The digests served their one purpose; they are data about the subjects.
             AnonymizationFingerprints.objects.filter(job_id=job_id).delete()
         elif job.attempts < MAX_JOB_ATTEMPTS and not report["value_scan"]["matches"] and _plan_sweep_up(job):
             # Rows that appeared or changed after planning: one more pass over them.
-            AnonymizationJob.objects.filter(pk=job_id, status=JobStatus.VERIFYING).update(
-                status=JobStatus.RUNNING, attempts=F("attempts") + 1, heartbeat_at=timezone.now(), report=report
+            mine.update(
+                status=JobStatus.RUNNING,
+                attempts=F("attempts") + 1,
+                heartbeat_at=timezone.now(),
+                report=report,
+                worker="",
             )
             return False
         else:
-            AnonymizationJob.objects.filter(pk=job_id, status=JobStatus.VERIFYING).update(
+            mine.update(
                 status=JobStatus.FAILED,
                 finished_at=timezone.now(),
                 report=report,
+                worker="",
                 last_error=(
                     "verification found original personal values in columns declared non-personal: "
                     + ", ".join(f"{m['model']}.{m['field']}" for m in report["value_scan"]["matches"])
@@ -883,17 +977,25 @@ def progress(job: AnonymizationJob) -> dict:
     }
 
 
-def due_or_stalled_jobs() -> list[int]:
-    """Jobs a worker should drive now: scheduled and due, or running/verifying with no
-    progress for longer than a lease (their workers died or their messages were lost)."""
-    now = timezone.now()
-    stale = now - _lease()
-    return list(
-        AnonymizationJob.objects.filter(
-            Q(status=JobStatus.SCHEDULED, not_before__lte=now)
-            | Q(status__in=[JobStatus.RUNNING, JobStatus.VERIFYING], heartbeat_at__lt=stale)
-        ).values_list("pk", flat=True)
-    )
+def needs_worker(now=None) -> models.QuerySet:
+    """Jobs that should be driven now and have no live driver (the recovery sweep's
+    query, ``dataprotection.liveness``): scheduled, running or verifying, due for
+    longer than ``JOB_STALE_SECONDS`` and with a heartbeat older than that -- their
+    grace window ended, their workers died or their messages were lost. (A job that has
+    just become due, or was just started, has its first driver's message on its way.)"""
+    now = now or timezone.now()
+    return AnonymizationJob.objects.filter(
+        status__in=LIVE_JOB_STATUSES, not_before__lt=liveness.stale_before(now)
+    ).filter(liveness.no_live_worker(now))
+
+
+def waiting_since(job: AnonymizationJob, now=None):
+    """Since when a job that should be running has had no live driver (``None`` while
+    one works on it, and for jobs not due or over)."""
+    now = now or timezone.now()
+    if job.status not in LIVE_JOB_STATUSES or job.not_before > now:
+        return None
+    return liveness.waiting_since(job.heartbeat_at, now=now, not_before=job.not_before)
 
 
 def plan_audit_trail_of_subject(job: AnonymizationJob) -> list[StageSpec]:
@@ -966,13 +1068,14 @@ def retry_job(job_id: int, staff) -> bool:
             return False
         planned = job.stages.exists()
         AnonymizationChunk.objects.filter(job_id=job_id).exclude(status=ChunkStatus.DONE).update(
-            status=ChunkStatus.PENDING, claim="", lease_until=None, attempts=0
+            status=ChunkStatus.PENDING, claim="", heartbeat_at=None, attempts=0
         )
         retried = AnonymizationJob.objects.filter(pk=job_id, status=JobStatus.FAILED).update(
             status=JobStatus.RUNNING if planned else JobStatus.SCHEDULED,
             attempts=0,
             finished_at=None,
             heartbeat_at=timezone.now(),
+            worker="",
         )
         if not retried:
             return False

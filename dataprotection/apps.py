@@ -21,6 +21,25 @@ class DataProtectionConfig(AppConfig):
         # ANON-4: values kept under a legal hold get their final policy when it ends.
         anonymization.register_kind(JobKind.RETENTION, anonymization.plan_ended_holds)
 
+        from dataprotection import liveness
+        from dataprotection.models import AnonymizationJob
+
+        def drive_again(job) -> None:
+            from dataprotection.tasks import enqueue_drivers
+
+            enqueue_drivers(job.pk, on_commit=False)
+
+        # ANON-2: cascades whose drivers died or whose messages were lost are resumed.
+        liveness.register(
+            liveness.RecoverableKind(
+                key="anonymization",
+                label=_("Anonymization jobs"),
+                model=AnonymizationJob,
+                needs_worker=anonymization.needs_worker,
+                enqueue=drive_again,
+            )
+        )
+
         def reset_key_ring(setting, **kwargs):
             # Tests and key rotation change the key settings at run time.
             if setting in {"FIELD_ENCRYPTION_KEYS", "FIELD_HASH_KEY", "SECRET_KEY"}:

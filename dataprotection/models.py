@@ -201,6 +201,22 @@ class AuditChainHead(models.Model):
     )
 
 
+class LiveJob(models.Model):
+    """The liveness of a background job's row (``dataprotection.liveness``): who holds
+    it, when that worker last proved it was alive, and when the recovery sweep last
+    enqueued it. Every kind of job (cascades, roster imports, export archives, deletion
+    notices, SMS) carries these fields; none of them is personal data."""
+
+    worker = models.CharField(_("worker"), max_length=100, blank=True)
+    heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True, default=timezone.now)
+    queued_at = models.DateTimeField(_("re-queued at"), null=True, blank=True)
+
+    LIVENESS_FIELDS = frozenset({"worker", "heartbeat_at", "queued_at"})
+
+    class Meta:
+        abstract = True
+
+
 class JobKind(models.TextChoices):
     DISBAND = "disband", _("Organization disband")
     ACCOUNT_DELETION = "account_deletion", _("Account deletion")
@@ -221,11 +237,14 @@ class JobStatus(models.TextChoices):
 LIVE_JOB_STATUSES = (JobStatus.SCHEDULED, JobStatus.RUNNING, JobStatus.VERIFYING)
 
 
-class AnonymizationJob(models.Model):
+class AnonymizationJob(LiveJob):
     """One cascade (ORG-11, ACC-5, ANON-2, ANON-3): the database row that the Celery
     tasks drive, checkpoint and report on, and that the owner's and staff's progress bars
     read. ``organization_id`` and ``subject_id`` are plain integers: the job outlives what
-    it anonymizes, and this package imports no app (docs/architecture.md)."""
+    it anonymizes, and this package imports no app (docs/architecture.md).
+
+    Liveness (``LiveJob``): every driver of a running job beats ``heartbeat_at``; the
+    steps one worker does alone (planning, verifying) are claimed in ``worker``."""
 
     kind = models.CharField(_("kind"), max_length=20, choices=JobKind.choices)
     status = models.CharField(
@@ -247,7 +266,6 @@ class AnonymizationJob(models.Model):
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
-    heartbeat_at = models.DateTimeField(_("last progress"), null=True, blank=True)
     attempts = models.PositiveIntegerField(_("failed attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
     preview = models.JSONField(_("preview"), default=dict, blank=True)
@@ -284,11 +302,11 @@ class AnonymizationJob(models.Model):
             "started_at",
             "finished_at",
             "cancelled_at",
-            "heartbeat_at",
             "attempts",
             "last_error",
             "preview",
             "report",
+            *LiveJob.LIVENESS_FIELDS,
         },
     )
 
@@ -353,10 +371,11 @@ class ChunkStatus(models.TextChoices):
 class AnonymizationChunk(models.Model):
     """A key range of one stage: the unit of work one task runs in one transaction.
 
-    A worker claims a chunk by compare-and-set (pending -> running, with a lease), works
-    on it in one transaction that also marks it done. A worker killed mid-chunk rolls its
-    transaction back; the lease runs out and another worker takes the chunk again, so
-    each range is applied exactly once and the attempt count stops redelivery loops."""
+    A worker claims a chunk by compare-and-set (pending -> running, with its claim token
+    and a heartbeat), works on it in one transaction that also marks it done on that
+    token. A worker killed mid-chunk rolls its transaction back and stops beating; once
+    the heartbeat is stale another worker takes the chunk again, so each range is applied
+    exactly once and the attempt count stops redelivery loops."""
 
     job = models.ForeignKey(AnonymizationJob, on_delete=models.CASCADE, related_name="chunks")
     stage = models.ForeignKey(AnonymizationStage, on_delete=models.CASCADE, related_name="chunks")
@@ -365,7 +384,7 @@ class AnonymizationChunk(models.Model):
     high = models.BigIntegerField()
     planned = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=8, choices=ChunkStatus.choices, default=ChunkStatus.PENDING)
-    lease_until = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     claim = models.CharField(max_length=32, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     rows = models.PositiveIntegerField(default=0)
@@ -390,7 +409,7 @@ class AnonymizationChunk(models.Model):
             "high",
             "planned",
             "status",
-            "lease_until",
+            "heartbeat_at",
             "claim",
             "attempts",
             "rows",

@@ -1,12 +1,14 @@
-"""Background work of the anonymization engine (ANON-2): drive cascades, resume stalled
-ones. Tasks take job ids; the job, stage and chunk rows decide what is left to do, so a
-message delivered twice (acks_late + reject_on_worker_lost) does nothing twice."""
+"""Background work of the anonymization engine (ANON-2), and the recovery sweep of
+every kind of background job (``dataprotection.liveness``). Tasks take job ids; the job,
+stage and chunk rows decide what is left to do, so a message delivered twice (acks_late
++ reject_on_worker_lost, or the sweep) does nothing twice."""
 
 from __future__ import annotations
 
 import logging
 
 from celery import shared_task
+from celery.signals import worker_ready
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +29,8 @@ def enqueue_drivers(job_id: int, *, on_commit: bool = True) -> None:
 def drive_anonymization_job(self, job_id: int) -> str:
     """Work on one cascade for at most ``ANONYMIZATION_TASK_BUDGET_SECONDS`` (far below
     the broker's visibility timeout), then hand over to a fresh message."""
+    from django.utils import timezone
+
     from dataprotection import anonymization
     from dataprotection.models import AnonymizationJob, JobStatus
 
@@ -40,25 +44,42 @@ def drive_anonymization_job(self, job_id: int) -> str:
     if outcome == "more":
         drive_anonymization_job.delay(job_id)
     elif outcome == "waiting":
-        status = AnonymizationJob.objects.filter(pk=job_id).values_list("status", flat=True).first()
-        if status == JobStatus.RUNNING:
-            # Other workers hold the last chunks of a phase: look again shortly, so the
-            # next phase runs on more than one worker too. (A job being verified is
-            # another worker's; if that worker dies, the resume sweep takes it up.)
+        row = AnonymizationJob.objects.filter(pk=job_id).values("status", "worker", "not_before").first()
+        planning = (
+            row is not None
+            and row["status"] == JobStatus.SCHEDULED
+            and row["worker"]
+            and row["not_before"] <= timezone.now()
+        )
+        if row is not None and (row["status"] == JobStatus.RUNNING or planning):
+            # Another worker plans the job or holds the last chunks of a phase: look
+            # again shortly, so the chunks run on more than one worker. (A job being
+            # verified is another worker's; if that worker dies, the sweep sends a
+            # driver.)
             drive_anonymization_job.apply_async((job_id,), countdown=1)
     return outcome
 
 
 @shared_task
-def resume_anonymization_jobs() -> str:
-    """Beat, every minute: start cascades whose grace window ended, and restart those
-    whose workers died (no progress for longer than a chunk lease)."""
-    from dataprotection import anonymization
+def recover_jobs() -> str:
+    """Beat, every ``JOB_SWEEP_SECONDS``, and every worker as it starts: enqueue again
+    every background job that should be running and has no live worker -- cascades
+    (including those whose grace window ended), roster imports, export archives,
+    deletion notices, SMS (``dataprotection.liveness.sweep``)."""
+    from dataprotection import liveness
 
-    job_ids = anonymization.due_or_stalled_jobs()
-    for job_id in job_ids:
-        enqueue_drivers(job_id, on_commit=False)
-    return f"driving {len(job_ids)} jobs"
+    sent = liveness.sweep()
+    return f"enqueued {sum(sent.values())} jobs" + "".join(
+        f", {count} {key}" for key, count in sorted(sent.items()) if count
+    )
+
+
+@worker_ready.connect(dispatch_uid="dataprotection.recover_on_worker_start")
+def recover_on_worker_start(sender=None, **kwargs) -> None:
+    """A worker that starts (a deploy, a restart after a crash) sweeps at once instead
+    of waiting for beat: the jobs its predecessor held are taken up as soon as their
+    heartbeats are stale."""
+    recover_jobs.delay()
 
 
 @shared_task

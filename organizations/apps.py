@@ -39,6 +39,20 @@ class OrganizationsConfig(AppConfig):
         )
         register_file_column("organizations.RosterImport", "report_ref", import_services.REPORT_PURPOSE)
 
+        from dataprotection import liveness
+        from organizations.models import RosterImport
+
+        # ORG-7: imports whose worker died (mid-check, mid-write) or whose message was lost.
+        liveness.register(
+            liveness.RecoverableKind(
+                key="roster_import",
+                label=_("Roster imports"),
+                model=RosterImport,
+                needs_worker=import_services.needs_worker,
+                enqueue=import_services.resume,
+            )
+        )
+
         from dataprotection.anonymization import register_kind
         from dataprotection.models import JobKind
         from organizations.incidents import plan_incident_rows_of_person

@@ -15,6 +15,7 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from dataprotection.fields import EncryptedTextField
 from dataprotection.masking import mask_bank_card, mask_id_number, mask_phone
+from dataprotection.models import LiveJob
 from dataprotection.personal_data import (
     DELETE_ROW,
     ERASE_FILE,
@@ -1047,11 +1048,16 @@ class ImportMode(models.TextChoices):
     VALID_ONLY = "valid_only", _("Only the valid rows")
 
 
-class RosterImport(models.Model):
+class RosterImport(LiveJob):
     """A roster file import (ORG-7): a job row the page polls. The file is validated in
     full first; nothing is written to the roster until the administrator chooses to
     import, and then either every row or, explicitly, only the valid ones. The uploaded
-    file and the error report are stored encrypted in private storage."""
+    file and the error report are stored encrypted in private storage.
+
+    Liveness (``LiveJob``): the check, the merge and the write are claimed in ``worker``
+    and beaten while they run; the parts of a large file's check all beat the row.
+    ``language``: the uploader's language when they last acted, in which a worker taken
+    up by the recovery sweep writes the job's messages."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="imports")
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -1080,11 +1086,20 @@ class RosterImport(models.Model):
     parts_total = models.PositiveSmallIntegerField(default=0)
     parts_done = models.PositiveSmallIntegerField(default=0)
     parts = models.JSONField(default=dict, blank=True)
+    language = models.CharField(_("language"), max_length=10, blank=True)
 
     class Meta:
         verbose_name = _("roster import")
         verbose_name_plural = _("roster imports")
         ordering = ["-created_at"]
+        indexes = [
+            # The recovery sweep's query: the few imports at work, by heartbeat.
+            models.Index(
+                fields=["heartbeat_at"],
+                condition=models.Q(status__in=["validating", "importing"]),
+                name="import_at_work",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.get_status_display()})"
@@ -1118,7 +1133,9 @@ class RosterImport(models.Model):
             "finished_at",
             "parts_total",
             "parts_done",
-            "parts",  # column names, offsets, counts and random file names
+            "parts",  # column names, offsets, counts, claim tokens and random file names
+            "language",
+            *LiveJob.LIVENESS_FIELDS,
         },
     )
 

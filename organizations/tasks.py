@@ -1,10 +1,11 @@
 """Background work for organizations: the roster import (ORG-7).
 
-Tasks take IDs and claim the job row by compare-and-set on its status
-(``services.roster_import.claim``), keeping the attempt count in the row: with
-acks_late and reject_on_worker_lost a message can be delivered twice, and the row
-decides whether anything is left to do. After ``MAX_ATTEMPTS`` failed attempts the job
-is ``failed`` with the last error. Enqueue with ``delay_on_commit``.
+Tasks take IDs and claim the job row by compare-and-set on its status and its holder
+(``services.roster_import.claim``), keeping the attempt count in the row and beating its
+heartbeat while they work: with acks_late and reject_on_worker_lost (or the recovery
+sweep) a message can be delivered twice, and the row decides whether anything is left
+to do. After ``MAX_ATTEMPTS`` failed attempts the job is ``failed`` with the last error;
+a lost database is waited out and costs no attempt. Enqueue with ``delay_on_commit``.
 """
 
 from __future__ import annotations
@@ -16,26 +17,48 @@ from celery import shared_task
 logger = logging.getLogger(__name__)
 
 
-def _run(task, import_id: int, status: str, body, language: str | None, attempts_of=None) -> str:
-    """Run ``body(import_id)``; ``attempts_of()``: the attempts counted so far (by
-    default the job's; a part of a check counts its own)."""
+def _run(task, import_id: int, status: str, body, language: str | None, attempts_of=None, give_back=None) -> str:
+    """Run ``body(import_id, token)``, each attempt under a fresh claim token.
+    ``attempts_of()``: the attempts counted so far (by default the job's; a part of a
+    check counts its own); ``give_back(token)``: returns the claim and its attempt after a
+    database outage (by default the job's claim), which is waited out here
+    (``liveness.outage_tolerant``) and never counts as a failed attempt."""
     from django.utils import translation
 
+    from dataprotection import liveness
     from organizations.models import RosterImport
     from organizations.services import roster_import as services
 
+    held: dict[str, str] = {}
+
+    def work():
+        held["token"] = liveness.worker_token()
+        # Messages stored on the job (errors, report) in the uploader's language.
+        with translation.override(language or translation.get_language()):
+            return body(import_id, held["token"])
+
+    def recover():
+        if give_back is not None:
+            give_back(held["token"])
+        else:
+            services.give_back(import_id, held["token"])
+
     while True:
         try:
-            # Messages stored on the job (errors, report) in the uploader's language.
-            with translation.override(language or translation.get_language()):
-                return body(import_id)
+            return liveness.outage_tolerant(work, recover=recover, what=f"roster import {import_id}")
         except Exception as exc:
+            if liveness.is_database_outage(exc):
+                # The database stayed away: nothing can be recorded now. The job keeps
+                # its claim, whose heartbeat goes stale; the recovery sweep takes it up
+                # once the database is back.
+                raise
             if attempts_of is not None:
                 attempts = attempts_of()
             else:
                 attempts = RosterImport.objects.filter(pk=import_id).values_list("attempts", flat=True).first() or 0
             final = attempts >= services.MAX_ATTEMPTS
-            services.record_failure(import_id, status, f"{type(exc).__name__}: {exc}", final=final)
+            error = f"{type(exc).__name__}: {exc}"
+            services.record_failure(import_id, status, error, final=final, token=held.get("token"))
             if final:
                 logger.exception("roster import %s failed for good after %s attempts", import_id, attempts)
                 return "failed"
@@ -65,9 +88,10 @@ def check_roster_import_part(self, import_id: int, index: int, language: str | N
         self,
         import_id,
         ImportStatus.VALIDATING,
-        lambda pk: services.check_part(pk, index),
+        lambda pk, token: services.check_part(pk, index, token),
         language,
         attempts_of=lambda: services.part_attempts(import_id, index),
+        give_back=lambda token: services.give_back_part(import_id, index, token),
     )
 
 

@@ -32,6 +32,21 @@ class RequestsConfig(AppConfig):
         # REQ-8: deletion requests run on the anonymization engine and complete with it.
         fulfilment.register()
 
+        from dataprotection import liveness
+        from requests import tasks_exports
+        from requests.models import ExportArchive
+
+        # REQ-7: archives whose builder died or whose message was lost are built again.
+        liveness.register(
+            liveness.RecoverableKind(
+                key="export_archive",
+                label=_("Export archives"),
+                model=ExportArchive,
+                needs_worker=tasks_exports.needs_worker,
+                enqueue=tasks_exports.resume,
+            )
+        )
+
         from organizations.services.demo_data import register_demo_step
         from requests.services import demo_data
 

@@ -20,6 +20,7 @@ from django.utils.translation import pgettext_lazy
 
 from dataprotection.deferred_text import render_stored
 from dataprotection.fields import EncryptedTextField
+from dataprotection.models import LiveJob
 from dataprotection.personal_data import (
     DELETE_ROW,
     ERASE_FILE,
@@ -419,17 +420,17 @@ class ExportStatus(models.TextChoices):
     EXPIRED = "expired", _("expired")
 
 
-class ExportArchive(models.Model):
+class ExportArchive(LiveJob):
     """The archive answering an access or portability request (REQ-7): built by a
     Celery job (progress on this row), stored encrypted, downloadable by the person
-    only, until it expires."""
+    only, until it expires. Liveness (``LiveJob``): the build is claimed in ``worker``
+    and beaten while it runs; a build whose worker died is taken over within seconds."""
 
     request = models.ForeignKey(DataSubjectRequest, on_delete=models.CASCADE, related_name="exports")
     status = models.CharField(_("status"), max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
     sections_total = models.PositiveSmallIntegerField(_("sections"), default=0)
     sections_done = models.PositiveSmallIntegerField(_("sections done"), default=0)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    claimed_until = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(_("last error"), max_length=300, blank=True)
     stored_file = models.CharField(_("stored file"), max_length=200, blank=True)
     size = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
@@ -443,7 +444,13 @@ class ExportArchive(models.Model):
         verbose_name = _("export archive")
         verbose_name_plural = _("export archives")
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "expires_at"], name="export_status_expiry")]
+        indexes = [
+            models.Index(fields=["status", "expires_at"], name="export_status_expiry"),
+            # The recovery sweep's query: the few archives queued or being built.
+            models.Index(
+                fields=["heartbeat_at"], condition=models.Q(status__in=["queued", "building"]), name="export_at_work"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.request.reference} ({self.get_status_display()})"
@@ -459,7 +466,6 @@ class ExportArchive(models.Model):
             "sections_total",
             "sections_done",
             "attempts",
-            "claimed_until",
             "last_error",
             "size",
             "sha256",
@@ -467,6 +473,7 @@ class ExportArchive(models.Model):
             "ready_at",
             "expires_at",
             "downloads",
+            *LiveJob.LIVENESS_FIELDS,
         },
     )
 

@@ -1,11 +1,14 @@
-"""Export archives (REQ-7): building, resuming and expiring them.
+"""Export archives (REQ-7): building and expiring them.
 
 ``build_export`` claims the ``ExportArchive`` row by compare-and-set (queued, or
-building with a lease that ran out -> building with a fresh lease; the attempt is
-counted in the row, and the attempt number is the fencing token: a worker that lost its
-claim cannot mark the archive ready). After ``MAX_ATTEMPTS`` the archive fails. Progress
-(``sections_done``) is written after each section and renews the lease, so a live build
-is never taken over. The file is stored encrypted; an operations-routed request
+building by a worker whose heartbeat is stale -> building under this worker's claim
+token; the attempt is counted in the row). The token fences the build: a worker that
+lost its claim can neither record progress nor mark the archive ready. While it builds,
+a thread beats the row's heartbeat (``dataprotection.liveness``), so a live build is
+never taken over and a dead one is within seconds; archives whose message was lost are
+enqueued again by the recovery sweep. A lost database is waited out and costs no
+attempt. After ``MAX_ATTEMPTS`` the archive fails. Progress (``sections_done``) is
+written after each section. The file is stored encrypted; an operations-routed request
 completes when its archive is ready.
 """
 
@@ -22,7 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 
-from dataprotection import files
+from dataprotection import files, liveness
 from dataprotection.audit import record_event
 from dataprotection.deferred_text import deferred
 from requests.models import OPEN_STATUSES, DataSubjectRequest, ExportArchive, ExportStatus
@@ -30,45 +33,56 @@ from requests.models import OPEN_STATUSES, DataSubjectRequest, ExportArchive, Ex
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-LEASE_SECONDS = 300
 
 
-def _lease():
-    return timezone.now() + timedelta(seconds=LEASE_SECONDS)
+def _claimable(now=None) -> Q:
+    return Q(status=ExportStatus.QUEUED) | Q(status=ExportStatus.BUILDING) & liveness.no_live_worker(now)
 
 
-def _claimable() -> Q:
-    return Q(status=ExportStatus.QUEUED) | Q(status=ExportStatus.BUILDING, claimed_until__lt=timezone.now())
+def needs_worker(now=None):
+    """Archives queued, or being built by a worker that stopped beating (the recovery
+    sweep's query, ``dataprotection.liveness``)."""
+    return ExportArchive.objects.filter(status__in=[ExportStatus.QUEUED, ExportStatus.BUILDING]).filter(
+        liveness.no_live_worker(now)
+    )
 
 
-def claim_archive(archive_id: int) -> int | None:
-    """Compare-and-set: take the archive for one build attempt. Returns the attempt
-    number (the fencing token), or None when there is nothing to build (another worker
-    holds it, it is done, or its attempts are used up -- then it is marked failed)."""
-    claimed = ExportArchive.objects.filter(_claimable(), pk=archive_id, attempts__lt=MAX_ATTEMPTS).update(
+def claim_archive(archive_id: int, token: str) -> int | None:
+    """Compare-and-set: take the archive for one build attempt under the claim
+    ``token``. Returns the attempt number, or None when there is nothing to build
+    (another live worker holds it, it is done, or its attempts are used up -- then it
+    is marked failed)."""
+    now = timezone.now()
+    claimed = ExportArchive.objects.filter(_claimable(now), pk=archive_id, attempts__lt=MAX_ATTEMPTS).update(
         status=ExportStatus.BUILDING,
-        claimed_until=_lease(),
+        worker=token,
+        heartbeat_at=now,
         attempts=F("attempts") + 1,
         sections_done=0,
     )
     if not claimed:
-        ExportArchive.objects.filter(_claimable(), pk=archive_id, attempts__gte=MAX_ATTEMPTS).update(
-            status=ExportStatus.FAILED, claimed_until=None
+        ExportArchive.objects.filter(_claimable(now), pk=archive_id, attempts__gte=MAX_ATTEMPTS).update(
+            status=ExportStatus.FAILED, worker=""
         )
         return None
     return ExportArchive.objects.filter(pk=archive_id).values_list("attempts", flat=True).first()
 
 
-def _mine(archive_id: int, attempt: int):
-    return ExportArchive.objects.filter(pk=archive_id, status=ExportStatus.BUILDING, attempts=attempt)
+def _mine(archive_id: int, token: str):
+    return ExportArchive.objects.filter(pk=archive_id, status=ExportStatus.BUILDING, worker=token)
 
 
-def _failed(archive_id: int, attempt: int, error: str) -> None:
-    """A failed attempt goes back to the queue (``resume_exports`` takes it again) until
-    the cap, then fails for good."""
+def give_back(archive_id: int, token: str) -> None:
+    """After a database outage: the archive goes back to the queue with its attempt."""
+    _mine(archive_id, token).update(status=ExportStatus.QUEUED, worker="", attempts=F("attempts") - 1)
+
+
+def _failed(archive_id: int, token: str, attempt: int, error: str) -> None:
+    """A failed attempt goes back to the queue (the recovery sweep takes it again)
+    until the cap, then fails for good."""
     logger.warning("export %s attempt %s failed: %s", archive_id, attempt, error)
     status = ExportStatus.FAILED if attempt >= MAX_ATTEMPTS else ExportStatus.QUEUED
-    _mine(archive_id, attempt).update(status=status, claimed_until=None, last_error=error[:300])
+    _mine(archive_id, token).update(status=status, worker="", last_error=error[:300])
 
 
 def _complete_request(request: DataSubjectRequest, archive: ExportArchive) -> None:
@@ -92,24 +106,31 @@ def _complete_request(request: DataSubjectRequest, archive: ExportArchive) -> No
     )
 
 
-def build(archive_id: int) -> str:
+def build(archive_id: int, token: str | None = None) -> str:
     """One build attempt (the body of ``build_export``)."""
+    token = token or liveness.worker_token()
+    attempt = claim_archive(archive_id, token)
+    if attempt is None:
+        return "not claimed"
+    with liveness.heartbeat(liveness.beat_rows(_mine(archive_id, token))):
+        return _build(archive_id, token, attempt)
+
+
+def _build(archive_id: int, token: str, attempt: int) -> str:
     from requests.exporting import build_archive
     from requests.services.fulfilment import EXPORT_PURPOSE
 
-    attempt = claim_archive(archive_id)
-    if attempt is None:
-        return "not claimed"
     archive = ExportArchive.objects.select_related("request__subject").get(pk=archive_id)
     request = archive.request
     if request.subject is None:
-        _failed(archive_id, MAX_ATTEMPTS, "the person no longer has an account")
+        _failed(archive_id, token, MAX_ATTEMPTS, "the person no longer has an account")
         return "failed"
 
     def progress(done: int) -> None:
-        # Progress for the polling page, and a renewed lease: a live build is never taken over.
-        if not _mine(archive_id, attempt).update(sections_done=done, claimed_until=_lease()):
+        # Progress for the polling page; a worker that lost its claim stops here.
+        if not _mine(archive_id, token).update(sections_done=done):
             raise RuntimeError("lost the claim on the archive")
+        liveness.checkpoint("export.section")
 
     stored = ""
     try:
@@ -124,14 +145,14 @@ def build(archive_id: int) -> str:
         now = timezone.now()
         expires_at = now + timedelta(hours=settings.REQUEST_EXPORT_TTL_HOURS)
         with transaction.atomic():
-            done = _mine(archive_id, attempt).update(
+            done = _mine(archive_id, token).update(
                 status=ExportStatus.READY,
+                worker="",
                 stored_file=stored,
                 size=len(data),
                 sha256=digest,
                 ready_at=now,
                 expires_at=expires_at,
-                claimed_until=None,
                 last_error="",
             )
             if not done:
@@ -148,25 +169,32 @@ def build(archive_id: int) -> str:
     except Exception as exc:
         if stored:
             files.delete_stored(stored)
-        _failed(archive_id, attempt, f"{type(exc).__name__}: {exc}")
+        if liveness.is_database_outage(exc):
+            raise  # ``build_export`` waits for the database and builds again
+        _failed(archive_id, token, attempt, f"{type(exc).__name__}: {exc}")
         return "failed"
     return "ready"
 
 
 @shared_task(name="requests.tasks.build_export")
 def build_export(archive_id: int) -> str:
-    """REQ-7: build one archive (idempotent: a second run finds nothing to claim)."""
-    return build(archive_id)
+    """REQ-7: build one archive (idempotent: a second run finds nothing to claim). A
+    lost database is waited out (the attempt is given back) and the archive built
+    again."""
+    held: dict[str, str] = {}
+
+    def attempt() -> str:
+        held["token"] = liveness.worker_token()  # each claim its own token
+        return build(archive_id, held["token"])
+
+    return liveness.outage_tolerant(
+        attempt, recover=lambda: give_back(archive_id, held["token"]), what=f"export archive {archive_id}"
+    )
 
 
-@shared_task(name="requests.tasks.resume_exports")
-def resume_exports() -> str:
-    """Beat: queued archives whose message was lost, and builds whose worker died (the
-    lease ran out), are built again."""
-    ids = list(ExportArchive.objects.filter(_claimable()).values_list("pk", flat=True)[:100])
-    for archive_id in ids:
-        build_export.delay(archive_id)
-    return f"{len(ids)} resumed"
+def resume(archive: ExportArchive) -> None:
+    """The recovery sweep sends an archive without a live builder to be built."""
+    build_export.delay(archive.pk)
 
 
 @shared_task(name="requests.tasks.expire_exports")

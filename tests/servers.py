@@ -78,14 +78,28 @@ class PostgresServer:
 
     def start(self) -> None:
         self._run("initdb", "-D", str(self.datadir), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale")
+        self.start_again()
+
+    @property
+    def options(self) -> str:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=50"
         if self.durable:
             # Benchmarks: a production-like server (perf-anchors Part 2's settings).
-            options += " -c shared_buffers=1GB -c max_wal_size=4GB -c work_mem=32MB"
-        else:
-            # Tests: nothing needs to survive a crash, so skip the flushes.
-            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        self._run("pg_ctl", "-D", str(self.datadir), "-o", options, "-l", str(self.root / "log"), "-w", "start")
+            return options + " -c shared_buffers=1GB -c max_wal_size=4GB -c work_mem=32MB"
+        # Tests: nothing needs to survive a crash of the machine, so skip the flushes to
+        # disk. Commits still wait for their WAL to reach the kernel (synchronous_commit
+        # on), so a committed transaction survives the server being killed
+        # (``crash``): the fault-injection suite stops it with -m immediate mid-test.
+        return options + " -c fsync=off -c full_page_writes=off"
+
+    def start_again(self) -> None:
+        """Start the server on its data directory (after ``crash``: crash recovery)."""
+        self._run("pg_ctl", "-D", str(self.datadir), "-o", self.options, "-l", str(self.root / "log"), "-w", "start")
+
+    def crash(self) -> None:
+        """Stop the server the hard way (``-m immediate``: every backend killed, no
+        checkpoint), keeping its data for ``start_again``."""
+        self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
 
     def stop(self) -> None:
         try:
@@ -132,18 +146,39 @@ class RedisServer:
     process: subprocess.Popen
     port: int
     root: Path
+    binary: str = "redis-server"
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def stop(self) -> None:
+    def _terminate(self) -> None:
         self.process.terminate()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait(timeout=10)
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Stop and start the server on the same port. It keeps nothing on disk, so
+        every queued message is lost, as after a crash of a Redis without persistence."""
+        self._terminate()
+        time.sleep(down_seconds)
+        self.process = _redis_process(self.binary, self.port, self.root)
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        self._terminate()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _redis_process(binary: str, port: int, root: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def start_redis() -> RedisServer:
@@ -152,10 +187,6 @@ def start_redis() -> RedisServer:
         raise MissingBinary("redis-server is not installed: apt-get install redis-server")
     root = Path(tempfile.mkdtemp(prefix="custodia-redis-"))
     port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(root)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = _redis_process(binary, port, root)
     wait_for_port(port)
-    return RedisServer(process=process, port=port, root=root)
+    return RedisServer(process=process, port=port, root=root, binary=binary)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dataprotection.fields import EncryptedTextField
+from dataprotection.models import LiveJob
 from dataprotection.personal_data import DELETE_ROW, SET_NULL, PersonalData, redact
 
 
@@ -347,11 +348,12 @@ class NoticeStatus(models.TextChoices):
     ACKNOWLEDGED = "acknowledged", _("acknowledged")
 
 
-class DeletionNotice(models.Model):
+class DeletionNotice(LiveJob):
     """The outbox of deletion notices to providers (SVC-3, REQ-8). Retried with
     backoff until the provider acknowledges; once acknowledged never sent again. The
     payload names people only by the pseudonymous IDs the provider already holds, and
-    those are erased from it once the provider acknowledges."""
+    those are erased from it once the provider acknowledges. Liveness (``LiveJob``): a
+    delivery is claimed in ``worker`` and beaten while the POST is in flight."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="deletion_notices")
@@ -367,7 +369,6 @@ class DeletionNotice(models.Model):
     status = models.CharField(_("status"), max_length=12, choices=NoticeStatus.choices, default=NoticeStatus.PENDING)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
-    claimed_until = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(_("last error"), max_length=300, blank=True)
     last_status_code = models.PositiveSmallIntegerField(_("last HTTP status"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -394,10 +395,10 @@ class DeletionNotice(models.Model):
             "status",
             "attempts",
             "next_attempt_at",
-            "claimed_until",
             "last_error",
             "last_status_code",
             "created_at",
             "acknowledged_at",
+            *LiveJob.LIVENESS_FIELDS,
         },
     )

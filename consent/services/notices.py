@@ -2,10 +2,14 @@
 
 A notice is written in the same transaction as the decision that causes it (closing a
 service, a deletion), and handed to a Celery task only after commit. Delivery claims
-the row by compare-and-set (pending and due -> sending, with a lease), POSTs the signed
-JSON payload, and then either marks it acknowledged (a 2xx answer: never sent again) or
-puts it back to pending with an exponential backoff. A worker that dies mid-delivery
-leaves the row ``sending`` with a lease that runs out, after which it is due again.
+the row by compare-and-set (pending and due -> sending, under the worker's claim token,
+``dataprotection.liveness``), POSTs the signed JSON payload while a thread beats the
+row's heartbeat, and then, only while its claim holds, either marks it acknowledged (a
+2xx answer: never sent again) or puts it back to pending with an exponential backoff. A
+worker that dies mid-delivery leaves the row ``sending`` with a heartbeat that goes
+stale within ``JOB_STALE_SECONDS``, after which the recovery sweep sends it again (the
+provider deduplicates on the notice ID). A lost database is waited out: an answer
+received is still recorded, so an acknowledged notice is not sent again.
 
 The payload names people and organizations only by the pseudonymous IDs this provider
 already knows (``consent.open_ids``): never an internal key, a phone number or a name.
@@ -40,6 +44,7 @@ from django.utils.translation import gettext as _
 
 from consent.models.sharing import DeletionNotice, NoticeStatus, Service, ServiceKind
 from consent.open_ids import member_open_id, organization_open_id, user_open_id
+from dataprotection import liveness
 from dataprotection.audit import record_event
 
 logger = logging.getLogger(__name__)
@@ -47,15 +52,8 @@ logger = logging.getLogger(__name__)
 BACKOFF_BASE_SECONDS = 30
 # Keep the exponent small: 2**20 * 30 s is far beyond any configured cap already.
 MAX_BACKOFF_EXPONENT = 20
-LEASE_MARGIN_SECONDS = 60
 MAX_ERROR_LENGTH = 300
 USER_AGENT = "Custodia-Deletion-Notice/1"
-
-
-def notice_lease_seconds() -> int:
-    """A claim outlives the HTTP timeout, so no second worker takes a row whose
-    delivery is still in flight."""
-    return settings.DELETION_NOTICE_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS
 
 
 def backoff_seconds(attempts: int, *, rand=random.random) -> float:
@@ -129,37 +127,49 @@ def queue_deletion_notice(
 # --------------------------------------------------------------------------- delivery
 
 
-def _due() -> Q:
-    now = timezone.now()
-    return Q(status=NoticeStatus.PENDING, next_attempt_at__lte=now) | Q(
-        status=NoticeStatus.SENDING, claimed_until__lt=now
+def _due(now=None) -> Q:
+    now = now or timezone.now()
+    return Q(status=NoticeStatus.PENDING, next_attempt_at__lte=now) | Q(status=NoticeStatus.SENDING) & (
+        liveness.no_live_worker(now)
     )
 
 
-def due_notice_ids(limit: int = 100) -> list[int]:
-    """Due notices, oldest first: pending ones whose time came, and ``sending`` ones
-    whose worker's lease ran out."""
-    return list(
-        DeletionNotice.objects.filter(_due()).order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit]
-    )
+def needs_worker(now=None):
+    """Notices due that no live worker is delivering (the recovery sweep's query,
+    ``dataprotection.liveness``): pending ones whose next attempt is due, a moment after
+    their last sign of life (a fresh notice's own message is on its way), and
+    ``sending`` ones whose worker stopped beating."""
+    now = now or timezone.now()
+    return DeletionNotice.objects.filter(
+        Q(status=NoticeStatus.PENDING, next_attempt_at__lte=now) | Q(status=NoticeStatus.SENDING)
+    ).filter(liveness.no_live_worker(now))
 
 
-def claim_notice(notice_id: int) -> DeletionNotice | None:
-    """Compare-and-set: only one worker moves a due notice to ``sending``; the attempt
-    is counted here, so a worker killed mid-delivery still uses one up."""
+def claim_notice(notice_id: int, token: str | None = None) -> DeletionNotice | None:
+    """Compare-and-set: only one worker moves a due notice to ``sending``, under its
+    claim ``token``; the attempt is counted here, so a worker killed mid-delivery still
+    uses one up (it only sets the backoff: notices are retried until acknowledged)."""
     now = timezone.now()
     claimed = (
         DeletionNotice.objects.filter(pk=notice_id)
-        .filter(_due())
+        .filter(_due(now))
         .update(
             status=NoticeStatus.SENDING,
-            claimed_until=now + timedelta(seconds=notice_lease_seconds()),
+            worker=token or liveness.worker_token(),
+            heartbeat_at=now,
             attempts=F("attempts") + 1,
         )
     )
     if not claimed:
         return None
     return DeletionNotice.objects.select_related("service").get(pk=notice_id)
+
+
+def give_back(notice_id: int, token: str) -> None:
+    """After a database outage before the POST: the claim goes back with its attempt."""
+    DeletionNotice.objects.filter(pk=notice_id, status=NoticeStatus.SENDING, worker=token).update(
+        status=NoticeStatus.PENDING, worker="", attempts=F("attempts") - 1
+    )
 
 
 def notice_signature(secret: str, stamp: str, body: bytes) -> str:
@@ -243,13 +253,19 @@ def erased_payload(payload: dict) -> dict:
     return kept
 
 
+def _held(notice: DeletionNotice):
+    """The notice while this delivery's claim holds (a delivery taken over after its
+    heartbeat went stale records nothing: the new holder does)."""
+    return DeletionNotice.objects.filter(pk=notice.pk, status=NoticeStatus.SENDING, worker=notice.worker)
+
+
 @transaction.atomic
 def mark_notice_acknowledged(notice: DeletionNotice, status_code: int) -> bool:
     now = timezone.now()
-    done = DeletionNotice.objects.filter(pk=notice.pk, status=NoticeStatus.SENDING).update(
+    done = _held(notice).update(
         status=NoticeStatus.ACKNOWLEDGED,
         acknowledged_at=now,
-        claimed_until=None,
+        worker="",
         last_error="",
         last_status_code=status_code,
         payload=erased_payload(notice.payload),
@@ -269,9 +285,9 @@ def mark_notice_failed(notice: DeletionNotice, error: DeliveryFailed) -> bool:
     itself is the record, and a long outage would flood the trail)."""
     delay = backoff_seconds(notice.attempts)
     return bool(
-        DeletionNotice.objects.filter(pk=notice.pk, status=NoticeStatus.SENDING).update(
+        _held(notice).update(
             status=NoticeStatus.PENDING,
-            claimed_until=None,
+            worker="",
             last_error=str(error)[:MAX_ERROR_LENGTH],
             last_status_code=error.status_code,
             next_attempt_at=timezone.now() + timedelta(seconds=delay),
@@ -280,19 +296,38 @@ def mark_notice_failed(notice: DeletionNotice, error: DeliveryFailed) -> bool:
 
 
 def deliver_notice(notice_id: int) -> str:
-    """SVC-3: claim, POST, record the outcome. Safe to call twice or concurrently: the
-    claim lets one caller through, and an acknowledged notice is never due again."""
-    notice = claim_notice(notice_id)
+    """SVC-3: claim, POST (beating the row's heartbeat meanwhile), record the outcome.
+    Safe to call twice or concurrently: the claim lets one caller through, and an
+    acknowledged notice is never due again. The database going away is waited out at
+    each step (``liveness.outage_tolerant``): an answer the provider gave is recorded
+    once the database is back, never lost to a resend."""
+    what = f"deletion notice {notice_id}"
+    token = liveness.worker_token()
+    notice = liveness.outage_tolerant(
+        lambda: claim_notice(notice_id, token), recover=lambda: give_back(notice_id, token), what=what
+    )
     if notice is None:
         return "nothing to do"
-    try:
-        status_code = post_notice(notice)
-    except DeliveryFailed as exc:
-        mark_notice_failed(notice, exc)
-        logger.info("Deletion notice %s not delivered (attempt %s): %s", notice.uuid, notice.attempts, exc)
+    with liveness.heartbeat(liveness.beat_rows(_held(notice))):
+        try:
+            status_code = post_notice(notice)
+        except DeliveryFailed as exc:
+            failure = exc
+        else:
+            failure = None
+    if failure is not None:
+        liveness.outage_tolerant(lambda: mark_notice_failed(notice, failure), what=what)
+        logger.info("Deletion notice %s not delivered (attempt %s): %s", notice.uuid, notice.attempts, failure)
         return "retry"
-    mark_notice_acknowledged(notice, status_code)
+    liveness.outage_tolerant(lambda: mark_notice_acknowledged(notice, status_code), what=what)
     return "acknowledged"
+
+
+def resume(notice: DeletionNotice) -> None:
+    """The recovery sweep sends a due notice without a live deliverer."""
+    from consent.tasks import deliver_deletion_notice
+
+    deliver_deletion_notice.delay(notice.pk)
 
 
 # --------------------------------------------------------------------------- who must act

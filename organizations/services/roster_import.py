@@ -23,9 +23,13 @@ The life of an import (``RosterImport.status``):
    the status ``completed`` in the same transaction. A failure anywhere rolls back
    everything.
 
-Both tasks claim the job row by compare-and-set on its status and count their attempts
-in it: a redelivered message finds nothing to do, and a job that failed three times is
-``failed`` with the last error.
+The tasks claim the job row by compare-and-set on its status and on ``worker`` (free,
+or held by a worker whose heartbeat is stale: ``dataprotection.liveness``), count their
+attempts in it, beat its heartbeat while they work, and finish only while their claim
+holds: a redelivered message finds nothing to do, a worker killed mid-check or mid-write
+is taken over within seconds (the write is one transaction: nothing of it is left), and
+a job that failed three times is ``failed`` with the last error. A lost database is
+waited out inside the task and costs no attempt.
 """
 
 from __future__ import annotations
@@ -42,14 +46,14 @@ from datetime import date
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Subquery
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from dataprotection import crypto
+from dataprotection import crypto, liveness
 from dataprotection.audit import record_event
 from dataprotection.fields import EncryptedTextField
 from dataprotection.files import delete_stored, read_decrypted, store_encrypted
@@ -92,6 +96,10 @@ BOM = "\ufeff"
 
 class ImportConflict(Exception):
     """The roster or the uploader's rights changed since the check: nothing is written."""
+
+
+class ClaimLost(Exception):
+    """Another worker took the job over (this one stopped beating): nothing is written."""
 
 
 # --------------------------------------------------------------------------- the snapshot
@@ -190,6 +198,7 @@ def start_import(
             file_ref=file_ref,
             status=ImportStatus.VALIDATING,
             attestation=attestation,
+            language=translation.get_language() or "",
         )
         record_event(
             "roster.import_uploaded",
@@ -210,29 +219,72 @@ def start_import(
 # --------------------------------------------------------------------------- claims
 
 
-def claim(import_id: int, status: str, **conditions) -> RosterImport | None:
-    """Compare-and-set: count one more attempt on a job in ``status`` (and matching
-    ``conditions``); ``None`` when there is nothing to do (another status, or the
-    attempts are spent -- then the job is marked failed)."""
-    claimed = RosterImport.objects.filter(pk=import_id, status=status, attempts__lt=MAX_ATTEMPTS, **conditions).update(
-        attempts=F("attempts") + 1
-    )
+def claim(import_id: int, status: str, token: str, **conditions) -> RosterImport | None:
+    """Compare-and-set: take a job in ``status`` (and matching ``conditions``) that no
+    live worker holds, for one more attempt, under the claim ``token``; ``None`` when
+    there is nothing to do (another status, a live worker holds it, or the attempts are
+    spent -- then the job is marked failed)."""
+    now = timezone.now()
+    free = RosterImport.objects.filter(pk=import_id, status=status, **conditions).filter(liveness.claimable(now))
+    claimed = free.filter(attempts__lt=MAX_ATTEMPTS).update(attempts=F("attempts") + 1, worker=token, heartbeat_at=now)
     if not claimed:
-        failed = RosterImport.objects.filter(
-            pk=import_id, status=status, attempts__gte=MAX_ATTEMPTS, **conditions
-        ).update(status=ImportStatus.FAILED, finished_at=timezone.now())
+        failed = free.filter(attempts__gte=MAX_ATTEMPTS).update(status=ImportStatus.FAILED, finished_at=now, worker="")
         if failed:
             _delete_parts(import_id)
         return None
     return RosterImport.objects.select_related("organization", "uploaded_by").get(pk=import_id)
 
 
-def record_failure(import_id: int, status: str, message: str, *, final: bool) -> None:
-    """Keep the last error of an attempt; the final attempt marks the job failed."""
+def give_back(import_id: int, token: str) -> None:
+    """After a database outage: release the claim with its attempt (the outage was not
+    the job's failure)."""
+    RosterImport.objects.filter(pk=import_id, worker=token).update(worker="", attempts=F("attempts") - 1)
+
+
+def needs_worker(now=None):
+    """Imports being checked or written that no live worker holds (the recovery
+    sweep's query, ``dataprotection.liveness``)."""
+    return RosterImport.objects.filter(status__in=[ImportStatus.VALIDATING, ImportStatus.IMPORTING]).filter(
+        liveness.no_live_worker(now)
+    )
+
+
+def resume(job: RosterImport) -> None:
+    """Send the task that takes ``job`` up where it stopped (the recovery sweep): the
+    write, the check of a small file, the parts of a large file not recorded yet, or
+    the merge. Each claims the row, so a message too many does nothing."""
+    from organizations import tasks
+
+    language = job.language or None
+    if job.status == ImportStatus.IMPORTING:
+        tasks.run_roster_import.delay(job.pk, language=language)
+    elif not job.parts_total:
+        tasks.validate_roster_import.delay(job.pk, language=language)
+    elif job.parts_done < job.parts_total:
+        recorded = job.parts.get("refs", {})
+        for index in range(job.parts_total):
+            if str(index) not in recorded:
+                tasks.check_roster_import_part.delay(job.pk, index, language=language)
+    else:
+        tasks.finish_roster_check.delay(job.pk, language=language)
+
+
+def _beating(import_id: int, token: str) -> liveness.Heartbeat:
+    """The heartbeat of a claimed step (the check of a small file, the merge, the write)."""
+    return liveness.heartbeat(liveness.beat_rows(RosterImport.objects.filter(pk=import_id, worker=token)))
+
+
+def record_failure(import_id: int, status: str, message: str, *, final: bool, token: str | None = None) -> None:
+    """Keep the last error of an attempt and release its claim; the final attempt marks
+    the job failed. With ``token``, only while that claim holds."""
     changes: dict = {"last_error": message[:2000]}
     if final:
         changes.update(status=ImportStatus.FAILED, finished_at=timezone.now())
-    if RosterImport.objects.filter(pk=import_id, status=status).update(**changes) and final:
+    mine = RosterImport.objects.filter(pk=import_id, status=status)
+    if token is not None:
+        mine = mine.filter(Q(worker=token) | Q(worker=""))
+        changes["worker"] = ""
+    if mine.update(**changes) and final:
         _delete_parts(import_id)
 
 
@@ -240,6 +292,18 @@ def part_attempts(import_id: int, index: int) -> int:
     """How many times part ``index`` of the job's check was started."""
     parts = RosterImport.objects.filter(pk=import_id).values_list("parts", flat=True).first() or {}
     return parts.get("attempts", {}).get(str(index), 0)
+
+
+def give_back_part(import_id: int, index: int, token: str) -> None:
+    """After a database outage: the part's attempt is given back (under the row lock)."""
+    key = str(index)
+    with transaction.atomic():
+        job = RosterImport.objects.select_for_update().filter(pk=import_id).only("parts").first()
+        if job is None or not job.parts or job.parts.get("workers", {}).get(key) != token:
+            return
+        job.parts["attempts"][key] = max(0, job.parts["attempts"].get(key, 1) - 1)
+        del job.parts["workers"][key]
+        job.save(update_fields=["parts"])
 
 
 def _take_part_refs(import_id: int) -> list[str]:
@@ -262,10 +326,20 @@ def _delete_parts(import_id: int) -> None:
         delete_stored(ref)
 
 
-def _fail(job: RosterImport, status: str, message: str) -> None:
-    """A failure retrying cannot fix: the job is failed and its stored file deleted."""
-    changes = {"status": ImportStatus.FAILED, "last_error": message, "finished_at": timezone.now(), "file_ref": ""}
-    if RosterImport.objects.filter(pk=job.pk, status=status).update(**changes):
+def _fail(job: RosterImport, status: str, message: str, token: str | None = None) -> None:
+    """A failure retrying cannot fix: the job is failed and its stored file deleted
+    (with ``token``: only while that claim holds)."""
+    changes = {
+        "status": ImportStatus.FAILED,
+        "last_error": message,
+        "finished_at": timezone.now(),
+        "file_ref": "",
+        "worker": "",
+    }
+    mine = RosterImport.objects.filter(pk=job.pk, status=status)
+    if token is not None:
+        mine = mine.filter(worker=token)
+    if mine.update(**changes):
         _delete(job.file_ref)
         _delete_parts(job.pk)
 
@@ -315,10 +389,15 @@ def _gc_paused():
             gc.enable()
 
 
-def _file_failed(job: RosterImport, error: importing.ImportFileError) -> str:
-    """The file as a whole cannot be imported: the job fails with a one-line report."""
+def _file_failed(job: RosterImport, error: importing.ImportFileError, token: str | None = None) -> str:
+    """The file as a whole cannot be imported: the job fails with a one-line report
+    (with ``token``: only while that claim holds)."""
     report_ref = store_encrypted(write_report([error.as_dict()]), REPORT_PURPOSE)
-    updated = RosterImport.objects.filter(pk=job.pk, status=ImportStatus.VALIDATING).update(
+    mine = RosterImport.objects.filter(pk=job.pk, status=ImportStatus.VALIDATING)
+    if token is not None:
+        mine = mine.filter(worker=token)
+    updated = mine.update(
+        worker="",
         status=ImportStatus.FAILED,
         file_ref="",
         last_error=error.message,
@@ -336,7 +415,7 @@ def _file_failed(job: RosterImport, error: importing.ImportFileError) -> str:
     return "failed"
 
 
-def check_import(import_id: int) -> str:
+def check_import(import_id: int, token: str | None = None) -> str:
     """Task body of ``validate_roster_import``: check every row, write nothing to the
     roster. Unexpected errors propagate (the task retries up to the attempt cap).
 
@@ -346,13 +425,19 @@ def check_import(import_id: int) -> str:
     ``finish_roster_check``, which finds the duplicates within the file over all the
     parts and writes the report and the checked rows. Anything smaller is checked here
     in one go, the same way with a single part."""
-    job = claim(import_id, ImportStatus.VALIDATING, parts_total=0)
+    token = token or liveness.worker_token()
+    job = claim(import_id, ImportStatus.VALIDATING, token, parts_total=0)
     if job is None:
         return "nothing to do"
+    with _beating(import_id, token):
+        return _check_whole(job, token)
+
+
+def _check_whole(job: RosterImport, token: str) -> str:
     try:
         access = _uploader_access(job)
     except ImportConflict as exc:
-        _fail(job, ImportStatus.VALIDATING, str(exc))
+        _fail(job, ImportStatus.VALIDATING, str(exc), token)
         return "failed"
     data = read_decrypted(job.file_ref, FILE_PURPOSE)
     collected = collected_fields(access.organization)
@@ -361,16 +446,26 @@ def check_import(import_id: int) -> str:
             split = importing.split_file(data, job.file_format, collected, CHECK_PART_ROWS)
             if len(split.spans) == 1:
                 snapshot = build_snapshot(access, collected)
+                liveness.checkpoint("roster_import.check")
                 part = importing.check_part(
                     data, job.file_format, snapshot, split.header, split.spans[0], _progress(job.pk)
                 )
-                return _finish_check(job, [(part, _prepare_part(part))])
+                return _finish_check(job, [(part, _prepare_part(part))], token)
         except importing.ImportFileError as exc:
-            return _file_failed(job, exc)
-    parts = {"header": split.header, "spans": split.spans, "refs": {}, "attempts": {}}
+            return _file_failed(job, exc, token)
+    parts = {"header": split.header, "spans": split.spans, "refs": {}, "attempts": {}, "workers": {}}
     with transaction.atomic():
-        updated = RosterImport.objects.filter(pk=job.pk, status=ImportStatus.VALIDATING, parts_total=0).update(
-            parts_total=len(split.spans), parts_done=0, parts=parts, attempts=0, processed_rows=0
+        # The parts have no single holder: each part task beats the row while it works.
+        updated = RosterImport.objects.filter(
+            pk=job.pk, status=ImportStatus.VALIDATING, parts_total=0, worker=token
+        ).update(
+            parts_total=len(split.spans),
+            parts_done=0,
+            parts=parts,
+            attempts=0,
+            processed_rows=0,
+            worker="",
+            heartbeat_at=timezone.now(),
         )
         if updated:
             from organizations.tasks import check_roster_import_part
@@ -391,12 +486,15 @@ def _progress(import_id: int) -> Callable[[int], None]:
     return progress
 
 
-def check_part(import_id: int, index: int) -> str:
+def check_part(import_id: int, index: int, token: str | None = None) -> str:
     """Task body of ``check_roster_import_part``: check one part of the file and store
     what it found (encrypted). Each part counts its attempts in ``parts``, under a lock
     on the job row; so does recording its result, which a redelivered message finds
-    there already. The part recorded last queues ``finish_roster_check``, once."""
+    there already. The part recorded last queues ``finish_roster_check``, once. While
+    it works, the part beats the job's heartbeat (any part does: when none is alive
+    any more, the recovery sweep sends the parts that are not recorded again)."""
     key = str(index)
+    token = token or liveness.worker_token()
     with transaction.atomic():
         job = RosterImport.objects.select_for_update().filter(pk=import_id, status=ImportStatus.VALIDATING).first()
         if job is None or index >= job.parts_total or key in job.parts["refs"]:
@@ -408,7 +506,16 @@ def check_part(import_id: int, index: int) -> str:
             transaction.on_commit(lambda: _delete_parts(import_id))
             return "nothing to do"
         job.parts["attempts"][key] = attempts + 1
-        job.save(update_fields=["parts"])
+        job.parts.setdefault("workers", {})[key] = token
+        job.heartbeat_at = timezone.now()
+        job.save(update_fields=["parts", "heartbeat_at"])
+    beat = liveness.beat_rows(RosterImport.objects.filter(pk=import_id, status=ImportStatus.VALIDATING))
+    with liveness.heartbeat(beat):
+        return _check_one_part(job, index, key)
+
+
+def _check_one_part(job: RosterImport, index: int, key: str) -> str:
+    import_id = job.pk
     try:
         access = _uploader_access(job)
     except ImportConflict as exc:
@@ -419,6 +526,7 @@ def check_part(import_id: int, index: int) -> str:
     with _gc_paused():
         try:
             span = tuple(job.parts["spans"][index])
+            liveness.checkpoint("roster_import.check")
             part = importing.check_part(data, job.file_format, snapshot, job.parts["header"], span, _progress(job.pk))
         except importing.ImportFileError as exc:  # e.g. a column no longer collected
             return _file_failed(job, exc)
@@ -429,6 +537,7 @@ def check_part(import_id: int, index: int) -> str:
         recorded = job is not None and key not in job.parts["refs"]
         if recorded:
             job.parts["refs"][key] = ref
+            job.parts.get("workers", {}).pop(key, None)
             job.parts_done = len(job.parts["refs"])
             job.save(update_fields=["parts", "parts_done"])
             if job.parts_done == job.parts_total:
@@ -441,18 +550,19 @@ def check_part(import_id: int, index: int) -> str:
     return "checked"
 
 
-def finish_check(import_id: int) -> str:
+def finish_check(import_id: int, token: str | None = None) -> str:
     """Task body of ``finish_roster_check``: merge the parts once all are checked."""
-    job = claim(import_id, ImportStatus.VALIDATING, parts_total__gt=0, parts_done=F("parts_total"))
+    token = token or liveness.worker_token()
+    job = claim(import_id, ImportStatus.VALIDATING, token, parts_total__gt=0, parts_done=F("parts_total"))
     if job is None:
         return "nothing to do"
-    with _gc_paused():
+    with _beating(import_id, token), _gc_paused():
         refs = [job.parts["refs"][str(index)] for index in range(job.parts_total)]
         parts = [_load_part(read_decrypted(ref, PART_PURPOSE)) for ref in refs]
         try:
-            return _finish_check(job, parts)
+            return _finish_check(job, parts, token)
         except importing.ImportFileError as exc:
-            return _file_failed(job, exc)
+            return _file_failed(job, exc, token)
 
 
 # A part as stored between its task and ``finish_check``: ``marshal`` (plain lists,
@@ -508,10 +618,10 @@ def _load_part(blob: bytes) -> tuple[importing.PartResult, bytes]:
     return part, rows
 
 
-def _finish_check(job: RosterImport, parts: list[tuple[importing.PartResult, bytes]]) -> str:
+def _finish_check(job: RosterImport, parts: list[tuple[importing.PartResult, bytes]], token: str) -> str:
     """Merge the parts (``importing.merge_parts``), store the report and the plan --
     the prepared rows of every part, in order, and the rows dropped as duplicates --
-    and move the job to ``validated``."""
+    and move the job to ``validated`` (only while the claim ``token`` holds)."""
     merged = importing.merge_parts([part for part, _rows in parts])
     first = parts[0][0]
     errors = [error.as_dict() for error in merged.errors]
@@ -528,8 +638,9 @@ def _finish_check(job: RosterImport, parts: list[tuple[importing.PartResult, byt
     plan_ref = store_encrypted(marshal.dumps(plan), PLAN_PURPOSE)
     report_ref = store_encrypted(write_report(errors), REPORT_PURPOSE)
     with transaction.atomic():
-        updated = RosterImport.objects.filter(pk=job.pk, status=ImportStatus.VALIDATING).update(
+        updated = RosterImport.objects.filter(pk=job.pk, status=ImportStatus.VALIDATING, worker=token).update(
             status=ImportStatus.VALIDATED,
+            worker="",
             file_ref=plan_ref,
             report_ref=report_ref,
             total_rows=merged.total_rows,
@@ -545,7 +656,7 @@ def _finish_check(job: RosterImport, parts: list[tuple[importing.PartResult, byt
             UploadAttestation.objects.filter(pk=job.attestation_id).update(rows=merged.total_rows, fields=header)
         # In the same transaction: whoever sees the job validated never sees parts left.
         part_refs = _take_part_refs(job.pk) if updated and job.parts_total else []
-    if not updated:  # discarded or failed meanwhile
+    if not updated:  # discarded, failed or taken over meanwhile
         delete_stored(plan_ref)
         delete_stored(report_ref)
         return "nothing to do"
@@ -588,7 +699,13 @@ def decide(access: OrgAccess, job: RosterImport, action: str, ip: str | None = N
     else:
         raise ValueError(f"unknown decision {action!r}")
     updated = RosterImport.objects.filter(pk=job.pk, status=ImportStatus.VALIDATED, **allowed).update(
-        status=ImportStatus.IMPORTING, mode=action, attempts=0, processed_rows=0
+        status=ImportStatus.IMPORTING,
+        mode=action,
+        attempts=0,
+        processed_rows=0,
+        worker="",
+        heartbeat_at=timezone.now(),
+        language=translation.get_language() or "",
     )
     if updated:
         from organizations.tasks import run_roster_import
@@ -600,28 +717,42 @@ def decide(access: OrgAccess, job: RosterImport, action: str, ip: str | None = N
 # --------------------------------------------------------------------------- 4. write
 
 
-def run_import(import_id: int) -> str:
-    """Task body of ``run_roster_import``: all or nothing, in one transaction."""
-    job = claim(import_id, ImportStatus.IMPORTING)
+def run_import(import_id: int, token: str | None = None) -> str:
+    """Task body of ``run_roster_import``: all or nothing, in one transaction, which
+    commits only while this worker's claim holds (a worker that lost it -- its heartbeat
+    went stale and another took over -- writes nothing)."""
+    token = token or liveness.worker_token()
+    job = claim(import_id, ImportStatus.IMPORTING, token)
     if job is None:
         return "nothing to do"
+    with _beating(import_id, token):
+        return _write(job, token)
+
+
+def _write(job: RosterImport, token: str) -> str:
     status = ImportStatus.IMPORTING
     blob = read_decrypted(job.file_ref, PLAN_PURPOSE)
     try:
         with _gc_paused(), transaction.atomic(), bulk_load_tuning():
             counts = _apply_plan(job, _load_plan(blob))
-            RosterImport.objects.filter(pk=job.pk, status=status).update(
+            liveness.checkpoint("roster_import.write")
+            done = RosterImport.objects.filter(pk=job.pk, status=status, worker=token).update(
                 status=ImportStatus.COMPLETED,
+                worker="",
                 imported_rows=counts["created"] + counts["updated"],
                 processed_rows=counts["created"] + counts["updated"],
                 file_ref="",
                 last_error="",
                 finished_at=timezone.now(),
             )
+            if not done:  # taken over (or discarded): the rows written here go too
+                raise ClaimLost
             ref = job.file_ref
             transaction.on_commit(lambda: _delete(ref))
+    except ClaimLost:
+        return "nothing to do"
     except ImportConflict as exc:
-        _fail(job, status, str(exc))
+        _fail(job, status, str(exc), token)
         return "failed"
     return "completed"
 

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.reverification import send_reverification_code
 from accounts.services import CodeRejected
-from dataprotection import anonymization
+from dataprotection import anonymization, liveness
 from dataprotection.audit import client_ip
 from dataprotection.models import AnonymizationJob, JobKind, JobStatus
 from organizations.forms.disband import DisbandForm
@@ -153,8 +153,10 @@ def _status_context(job: AnonymizationJob) -> dict:
     # The report was written by a worker in its own language: the tables are named again.
     report = anonymization.localized_report(job.report)
     grace_open = services.in_grace_window(job, now=now)
+    since = anonymization.waiting_since(job, now)
     return {
         "progress": progress,
+        "waiting_since": liveness.since_label(since, now) if since else "",
         "refresh": refresh,
         # ORG-11: only within the grace window; once it ends the cascade may start any moment.
         "can_cancel": grace_open,

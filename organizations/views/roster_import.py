@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from dataprotection import liveness
 from dataprotection.audit import client_ip, record_event
 from organizations import importing
 from organizations.collection import collected_fields
@@ -130,6 +131,7 @@ def import_detail(request: HttpRequest, org_id: int, import_id: int) -> HttpResp
             messages.error(request, _("This file cannot be imported any more; its status changed."))
         return redirect("organizations:roster_import_detail", org_id=access.organization.pk, import_id=job.pk)
     working = job.status in WORKING
+    since = liveness.waiting_since(job.heartbeat_at) if working else None
     return render_org(
         request,
         "organizations/roster_import/detail.html",
@@ -138,6 +140,7 @@ def import_detail(request: HttpRequest, org_id: int, import_id: int) -> HttpResp
             "section": "roster",
             "job": job,
             "working": working,
+            "waiting_since": liveness.since_label(since) if since else "",
             "can_decide": job.status == ImportStatus.VALIDATED,
             "can_import_all": job.status == ImportStatus.VALIDATED and job.error_rows == 0 and job.valid_rows > 0,
             "can_import_valid": job.status == ImportStatus.VALIDATED and job.valid_rows > 0,
@@ -151,13 +154,16 @@ def import_detail(request: HttpRequest, org_id: int, import_id: int) -> HttpResp
 @login_required
 @require_GET
 def import_status(request: HttpRequest, org_id: int, import_id: int) -> JsonResponse:
-    """ORG-7: where a job is, for the detail page's progress bar (same rights as the page)."""
+    """ORG-7: where a job is, for the detail page's progress bar (same rights as the page);
+    ``waiting`` says the job has no live worker (the page then says since when)."""
     access = org_access(request.user, org_id)
     job = _get_import(access, import_id)
+    working = job.status in WORKING
     return JsonResponse(
         {
             "status": job.status,
-            "working": job.status in WORKING,
+            "working": working,
+            "waiting": bool(working and liveness.waiting_since(job.heartbeat_at)),
             "processed_rows": job.processed_rows,
             "total_rows": job.total_rows,
         }

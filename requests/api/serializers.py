@@ -136,6 +136,9 @@ class ArchiveStateSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(allow_null=True)
     size = serializers.IntegerField(help_text="Bytes (0 until ready).")
     download_url = serializers.CharField(allow_blank=True, help_text="Only the person downloads it; empty until ready.")
+    waiting_since = serializers.DateTimeField(
+        allow_null=True, help_text="Queued or building with no worker on it: since when it waits for one."
+    )
 
 
 class RequestDetailSerializer(RequestSummarySerializer):

@@ -38,7 +38,7 @@ from django.utils.translation import gettext_noop
 
 from consent.models import Disclosure, NoticeReason, ServiceKind
 from consent.services import notices
-from dataprotection import anonymization, deferred_text, files
+from dataprotection import anonymization, deferred_text, files, liveness
 from dataprotection.anonymization import StageSpec
 from dataprotection.audit import record_event
 from dataprotection.deferred_text import deferred
@@ -158,19 +158,23 @@ def can_download(archive: ExportArchive, user) -> bool:
 def export_progress(archive: ExportArchive) -> dict:
     """REQ-7: how far the archive is, for the download panel and the API: its status
     (expired as soon as a ready archive's time is up, before ``expire_exports`` marks
-    it), the sections prepared out of how many, and whether it can be downloaded."""
+    it), the sections prepared out of how many, whether it can be downloaded, and since
+    when it has been waiting for a worker (``None`` while one builds it)."""
     status = archive.status
     if status == ExportStatus.READY and archive.expires_at and archive.expires_at <= timezone.now():
         status = ExportStatus.EXPIRED
     ready = status == ExportStatus.READY
     total = archive.sections_total or 1
     done = total if ready else min(archive.sections_done, total)
+    working = status in (ExportStatus.QUEUED, ExportStatus.BUILDING)
     return {
         "status": status,
         "sections_done": done,
         "sections_total": total,
         "percent": round(100 * done / total),
         "ready": ready,
+        # Queued or building, and no live worker on it: since when it waits for one.
+        "waiting_since": liveness.waiting_since(archive.heartbeat_at) if working else None,
     }
 
 

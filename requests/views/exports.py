@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from dataprotection import liveness
 from dataprotection.audit import client_ip
 from requests.models import ExportArchive, ExportStatus
 from requests.services import fulfilment
@@ -32,8 +33,17 @@ def _own_archive(user, archive_id: int) -> ExportArchive:
 def archive_state(archive: ExportArchive) -> dict:
     """What the panel shows, as JSON for the poller."""
     progress = fulfilment.export_progress(archive)
+    since = progress.pop("waiting_since")
     return {
         **progress,
+        "waiting_since": liveness.since_label(since) if since else "",
+        "waiting_text": _(
+            "Waiting for a worker since %(since)s. Nothing is lost: the work goes on where it stopped as soon as "
+            "a worker takes it up, and operations staff see that it waits."
+        )
+        % {"since": liveness.since_label(since)}
+        if since
+        else "",
         "status_label": str(ExportStatus(progress["status"]).label),
         "expires_at": timezone.localtime(archive.expires_at).strftime("%Y-%m-%d %H:%M") if archive.expires_at else "",
         "download_url": reverse("data_requests:export_download", args=[archive.pk]) if progress["ready"] else "",

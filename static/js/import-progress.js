@@ -1,6 +1,6 @@
 // ORG-7: while a roster import is being checked or written, ask its status every 2
-// seconds and move the progress bar; once the job is no longer working, reload the page
-// (once) to show the outcome. No inline script (strict CSP): the URL is in a data
+// seconds and move the progress bar; once the job is no longer working, or starts or
+// stops waiting for a worker, reload the page (once) to show the outcome or the wait. No inline script (strict CSP): the URL is in a data
 // attribute.
 (function () {
   "use strict";
@@ -13,7 +13,10 @@
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (state) {
         if (!state) { window.setTimeout(poll, 2000); return; }
-        if (!state.working) { window.location.reload(); return; }
+        if (!state.working || state.waiting !== panel.hasAttribute("data-waiting")) {
+          window.location.reload();
+          return;
+        }
         if (bar && state.total_rows) { bar.max = state.total_rows; bar.value = state.processed_rows; }
         window.setTimeout(poll, 2000);
       })

@@ -478,35 +478,80 @@ def test_a_sent_message_is_not_sent_again(flaky, deliver):
     assert flaky.calls == [PHONE]
 
 
-def _sending(claimed_at, attempts: int = 1) -> SMSMessage:
+def _sending(heartbeat_at, attempts: int = 1) -> SMSMessage:
     return SMSMessage.objects.create(
-        phone=PHONE, body="[Custodia] test", status=SMSStatus.SENDING, claimed_at=claimed_at, attempts=attempts
+        phone=PHONE,
+        body="[Custodia] test",
+        status=SMSStatus.SENDING,
+        worker="dead-host:1:x",
+        heartbeat_at=heartbeat_at,
+        attempts=attempts,
     )
 
 
 @pytest.mark.django_db
 def test_stale_sending_claim_can_be_taken_over():
-    """ACC-1: a worker that died mid-send leaves a SENDING row; after the task time limit
-    another worker may claim it again (and the attempt is counted)."""
-    stale_at = timezone.now() - timedelta(seconds=django_settings.CELERY_TASK_TIME_LIMIT + 1)
+    """ACC-1: a worker that died mid-send leaves a SENDING row whose heartbeat goes
+    stale; after ``JOB_STALE_SECONDS`` another worker may claim it again (and the
+    attempt is counted)."""
+    stale_at = timezone.now() - timedelta(seconds=django_settings.JOB_STALE_SECONDS + 1)
     message = _sending(stale_at)
-    claimed = services.claim_sms(message.pk)
+    claimed = services.claim_sms(message.pk, "taker:2:y")
     assert claimed is not None
     assert claimed.status == SMSStatus.SENDING
     assert claimed.attempts == 2
-    assert claimed.claimed_at > stale_at
+    assert claimed.worker == "taker:2:y" and claimed.heartbeat_at > stale_at
 
 
 @pytest.mark.django_db
 def test_fresh_sending_claim_cannot_be_taken(flaky):
-    """ACC-1: while a worker is within its time limit, nobody else claims its message."""
-    claimed_at = timezone.now() - timedelta(seconds=5)
-    message = _sending(claimed_at)
+    """ACC-1: while a worker beats its heartbeat, nobody else claims its message."""
+    heartbeat_at = timezone.now() - timedelta(seconds=2)
+    message = _sending(heartbeat_at)
     assert services.claim_sms(message.pk) is None
     assert tasks.deliver_sms.apply(args=[message.pk]).get() == "nothing to do"
     assert flaky.calls == []
     message.refresh_from_db()
-    assert (message.attempts, message.claimed_at) == (1, claimed_at)
+    assert (message.attempts, message.heartbeat_at) == (1, heartbeat_at)
+
+
+@pytest.mark.django_db
+def test_a_taken_over_delivery_records_nothing():
+    """ACC-1: the worker that lost its claim (its heartbeat went stale) cannot mark the
+    message sent or failed: only the holder of the claim records an outcome."""
+    message = SMSMessage.objects.create(phone=PHONE, body="x")
+    late = services.claim_sms(message.pk, "late:1:a")
+    SMSMessage.objects.filter(pk=message.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    taker = services.claim_sms(message.pk, "taker:2:b")
+    services.mark_sms_sent(late)
+    services.mark_sms_failed(late, "gateway down", final=True)
+    message.refresh_from_db()
+    assert (message.status, message.worker, message.body) == (SMSStatus.SENDING, "taker:2:b", "x")
+    services.mark_sms_sent(taker)
+    message.refresh_from_db()
+    assert (message.status, message.worker, message.body) == (SMSStatus.SENT, "", "")
+
+
+@pytest.mark.django_db
+def test_the_sweep_sends_a_lost_message_and_waits_for_a_failed_ones_backoff(flaky, settings):
+    """ACC-1: a message whose delivery task was lost (never claimed) is sent by the
+    recovery sweep once its last sign of life is stale; a failed one only once its
+    backoff has passed."""
+    from dataprotection.tasks import recover_jobs
+
+    stale = timezone.now() - timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
+    lost = SMSMessage.objects.create(phone=PHONE, body="lost")
+    assert recover_jobs() == "enqueued 0 jobs"  # its own task is on its way
+    SMSMessage.objects.filter(pk=lost.pk).update(heartbeat_at=stale)
+    backing_off = SMSMessage.objects.create(
+        phone=PHONE, body="later", attempts=1, heartbeat_at=stale, next_attempt_at=timezone.now() + timedelta(minutes=1)
+    )
+    assert recover_jobs() == "enqueued 1 jobs, 1 sms"
+    assert flaky.calls == [PHONE]
+    assert SMSMessage.objects.get(pk=lost.pk).status == SMSStatus.SENT
+    SMSMessage.objects.filter(pk=backing_off.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert recover_jobs() == "enqueued 1 jobs, 1 sms"
+    assert SMSMessage.objects.get(pk=backing_off.pk).status == SMSStatus.SENT
 
 
 @pytest.mark.django_db
@@ -518,3 +563,27 @@ def test_no_claim_beyond_the_attempt_cap(settings):
     pending = SMSMessage.objects.create(phone=PHONE, body="x", attempts=1)
     assert services.claim_sms(pending.pk).attempts == 2
     assert services.claim_sms(pending.pk) is None  # now SENDING and fresh
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_outage_before_the_send_costs_no_attempt(flaky, monkeypatch):
+    """ACC-1: the database goes away while the message is claimed: the task waits for
+    it and claims again; the message is sent once, with one attempt counted."""
+    from tests.dataprotection.test_anonymization_recovery import connection_lost
+
+    message = SMSMessage.objects.create(phone=PHONE, body="[Custodia] 123456")
+    real = services.claim_sms
+    lost = []
+
+    def flaky_claim(message_id, token=None):
+        claimed = real(message_id, token)
+        if not lost:
+            lost.append(True)
+            raise connection_lost()  # after the claim was written: it is given back
+        return claimed
+
+    monkeypatch.setattr(services, "claim_sms", flaky_claim)
+    assert tasks.deliver_sms.apply(args=[message.pk]).get() == "sent"
+    message.refresh_from_db()
+    assert lost and flaky.calls == [PHONE]
+    assert (message.status, message.attempts, message.worker) == (SMSStatus.SENT, 1, "")

@@ -160,6 +160,7 @@ AREAS = {
     "security-notices/": "public",
     "i18n/setlang/": "public",
     "ops/login/": "sign-in",
+    "ops/stalled-jobs/": "console",
     "ops/": "console",
     "ops/logout/": "sign-in",
     "ops/password_change/": "console",

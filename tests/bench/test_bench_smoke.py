@@ -29,6 +29,13 @@ TINY_RUNS = {
         rf"anonymize rows=\d+ engine_s={NUMBER} floor_s={NUMBER} ratio={NUMBER} vs_per_row={NUMBER}",
         (),
     ),
+    # One scenario (the access archive: the quickest to build) with one-second outages;
+    # the fault-injection suite covers every case, this only keeps the script working.
+    "recovery.py": (
+        ["--members", "60", "--records", "600", "--import-rows", "100", "--outage", "1", "--only", "export"],
+        rf"recovery cases=3 max_recovery_s={NUMBER} within_30s=\d/3 within_2x=\d/3",
+        ("redis-server",),
+    ),
     "roster.py": (
         ["--members", "120", "--departments", "8", "--requests", "2", "--deep-page", "2", "--db", "sqlite"],
         rf"roster queries=\d+ p50_ms={NUMBER} members=120",

@@ -95,3 +95,35 @@ def test_owner_confirms_sees_the_frozen_banner_and_cancels(page, cast, settings,
     expect(page.get_by_test_id("frozen-banner")).to_have_count(0)
     assert Organization.objects.get(pk=cast.organization.pk).status == OrganizationStatus.ACTIVE
     assert AnonymizationJob.objects.get().status == JobStatus.CANCELLED
+
+
+def test_the_status_page_says_when_the_cascade_waits_for_a_worker(page, cast, settings):
+    """ANON-2 (recovery): a running cascade nobody beats any more shows, in the owner's
+    language (English, then Chinese after switching), since when it waits for a worker;
+    it is gone once a worker is back."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dataprotection import anonymization
+
+    settings.ANONYMIZATION_CHUNK_ROWS = 50
+    populate(cast.organization, members=3, records_per_member=1)
+    Organization.objects.filter(pk=cast.organization.pk).update(status=OrganizationStatus.FROZEN)
+    job = anonymization.create_job("disband", organization_id=cast.organization.pk, requested_by=cast.owner)
+    assert anonymization.start(job.pk)
+    last_beat = timezone.now() - timedelta(minutes=6)
+    AnonymizationJob.objects.filter(pk=job.pk).update(heartbeat_at=last_beat, not_before=last_beat)
+    since = timezone.localtime(last_beat).strftime("%H:%M")
+    sign_in(page, cast.owner)
+    page.goto(f"/orgs/{cast.organization.pk}/disband/status/")
+    waiting = page.get_by_test_id("waiting-for-worker")
+    expect(waiting).to_contain_text(f"Waiting for a worker since {since}.")
+    page.get_by_label("Language").select_option("zh-hans")
+    page.get_by_role("button", name="Switch").click()
+    expect(waiting).to_contain_text(f"自 {since} 起正在等待后台进程处理")
+
+    AnonymizationJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())  # a worker is back
+    page.reload()
+    expect(page.get_by_test_id("job-status")).to_be_visible()
+    expect(waiting).to_have_count(0)

@@ -100,3 +100,40 @@ def test_the_panel_follows_the_build_until_the_download_appears(page, settings, 
         live_link.click()
     with zipfile.ZipFile(info.value.path()) as zipped:
         assert json.loads(zipped.read("profile.json"))["name"] == "Polling Person"
+
+
+def test_the_panel_says_when_the_archive_waits_for_a_worker(page, settings, tmp_path):
+    """REQ-7 (recovery): an archive queued with no live worker on it -- its message was
+    lost, its worker killed -- does not leave a frozen bar: the panel says since when it
+    waits for a worker; when a worker takes it up and builds it, the notice goes and the
+    download appears, without reloading the page."""
+    from django.utils import timezone
+
+    from requests import tasks_exports
+
+    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
+    person = UserFactory(name="Waiting Person")
+    today = timezone.localdate()
+    request = DataSubjectRequest.objects.create(
+        kind=RequestKind.ACCESS,
+        jurisdiction="mainland",
+        subject=person,
+        status="in_progress",
+        verified_at=timezone.now(),
+        original_due_on=today + timedelta(days=15),
+        due_on=today + timedelta(days=15),
+    )
+    last_sign_of_life = timezone.now() - timedelta(minutes=4)
+    archive = ExportArchive.objects.create(request=request, sections_total=4, heartbeat_at=last_sign_of_life)
+    sign_in(page, person)
+    page.goto(f"/requests/{request.reference}/")
+    panel = page.get_by_test_id("export-panel")
+    waiting = panel.get_by_test_id("waiting-for-worker")
+    since = timezone.localtime(last_sign_of_life).strftime("%H:%M")
+    expect(waiting).to_be_visible()
+    expect(waiting).to_contain_text(f"Waiting for a worker since {since}.")
+
+    assert tasks_exports.build(archive.pk) == "ready"  # a worker is back and builds it
+
+    expect(panel.locator("[data-export-ready] a")).to_be_visible(timeout=10_000)
+    expect(waiting).to_be_hidden()

@@ -31,7 +31,7 @@ from consent.models import (
 from consent.open_ids import member_open_id, organization_open_id, user_open_id
 from consent.services import personal_apps, tokens
 from dataprotection.models import AnonymizationJob, JobStatus
-from dataprotection.tasks import resume_anonymization_jobs
+from dataprotection.tasks import recover_jobs
 from organizations.models import Member
 from organizations.permissions import org_access
 from organizations.services import disband
@@ -80,8 +80,8 @@ def test_disband_closes_every_open_service_and_notifies_each_provider(cast, sms_
         confirm_name=cast.organization.name,
     )
     assert tokens.authenticate_token(raw) is not None  # the grace window changes nothing yet
-    AnonymizationJob.objects.filter(pk=job.pk).update(not_before=timezone.now() - timedelta(seconds=1))
-    resume_anonymization_jobs()
+    AnonymizationJob.objects.filter(pk=job.pk).update(not_before=timezone.now() - timedelta(minutes=1))
+    recover_jobs()
     job.refresh_from_db()
     assert job.status == JobStatus.COMPLETED, job.report
 

@@ -23,8 +23,8 @@ from django.utils import timezone
 from consent.models.sharing import DeletionNotice, NoticeReason, NoticeStatus, Service
 from consent.open_ids import member_open_id, organization_open_id, user_open_id
 from consent.services import notices
-from consent.tasks import deliver_due_notices
 from dataprotection.models import AuditEvent
+from dataprotection.tasks import recover_jobs
 from tests.consent.test_sharing import NOTICE_SECRET, first_party, third_party
 
 pytestmark = pytest.mark.django_db
@@ -92,7 +92,15 @@ def signature_ok(request: dict, secret: str = NOTICE_SECRET) -> bool:
 
 
 def due_now(notice: DeletionNotice) -> None:
-    DeletionNotice.objects.filter(pk=notice.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    """Drive time: the backoff has passed (and so has the last sign of life)."""
+    long_ago = timezone.now() - timedelta(hours=1)
+    DeletionNotice.objects.filter(pk=notice.pk).update(next_attempt_at=long_ago, heartbeat_at=long_ago, queued_at=None)
+
+
+def sweep_notices() -> int:
+    """The recovery sweep (beat), run here: how many notices it sent to be delivered
+    (eagerly, in tests)."""
+    return int(recover_jobs().split()[1])
 
 
 # --------------------------------------------------------------------------- the payload
@@ -162,7 +170,8 @@ def test_a_failure_backs_off_and_records_the_error(cast):
     wait = (notice.next_attempt_at - before).total_seconds()
     assert 0.8 * notices.backoff_seconds(1, rand=lambda: 0.0) - 1 <= wait <= notices.backoff_seconds(1, rand=lambda: 0)
     assert notices.deliver_notice(notice.pk) == "nothing to do"  # not due yet
-    assert deliver_due_notices() == "nothing due"
+    DeletionNotice.objects.filter(pk=notice.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert sweep_notices() == 0  # the sweep leaves it until its backoff has passed
 
 
 def test_non_2xx_is_a_failure_and_2xx_acknowledges_once(cast):
@@ -181,8 +190,10 @@ def test_non_2xx_is_a_failure_and_2xx_acknowledges_once(cast):
         assert (notice.status, notice.last_status_code, notice.last_error) == (NoticeStatus.PENDING, 503, "HTTP 503")
         receiver.status = 200
         due_now(notice)
-        assert deliver_due_notices() == "1 acknowledged"
-        assert deliver_due_notices() == "nothing due"
+        assert sweep_notices() == 1
+        assert DeletionNotice.objects.get(pk=notice.pk).status == NoticeStatus.ACKNOWLEDGED
+        due_now(notice)
+        assert sweep_notices() == 0
         assert notices.deliver_notice(notice.pk) == "nothing to do"
     assert len(receiver.requests) == 2
     request = receiver.requests[-1]
@@ -228,17 +239,33 @@ def test_the_claim_lets_one_worker_through(cast):
     first = notices.claim_notice(notice.pk)
     assert first is not None and first.status == NoticeStatus.SENDING and first.attempts == 1
     assert notices.claim_notice(notice.pk) is None
-    assert notices.due_notice_ids() == []
+    assert not notices.needs_worker().exists()  # its worker is alive
 
 
-def test_a_dead_workers_lease_runs_out(cast):
-    """SVC-3: a notice left ``sending`` by a killed worker is due again after its lease."""
+def test_a_delivery_that_lost_its_claim_records_nothing(cast):
+    """SVC-3: a worker whose heartbeat went stale was taken over; its late answer is
+    not recorded over the new holder's (the claim token fences it)."""
+    notice = notices.queue_deletion_notice(third_party(), NoticeReason.SERVICE_CLOSED)
+    late = notices.claim_notice(notice.pk)
+    DeletionNotice.objects.filter(pk=notice.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    taker = notices.claim_notice(notice.pk)
+    assert taker is not None and taker.worker != late.worker and taker.attempts == 2
+    assert notices.mark_notice_acknowledged(late, 200) is False
+    assert notices.mark_notice_failed(late, notices.DeliveryFailed("HTTP 500")) is False
+    assert DeletionNotice.objects.get(pk=notice.pk).status == NoticeStatus.SENDING
+    assert notices.mark_notice_acknowledged(taker, 200) is True
+
+
+def test_a_dead_workers_notice_is_sent_again_once_its_heartbeat_is_stale(cast, settings):
+    """SVC-3: a notice left ``sending`` by a killed worker is sent again by the recovery
+    sweep once its heartbeat is older than ``JOB_STALE_SECONDS`` (not before)."""
     with NoticeReceiver() as receiver:
         notice = notices.queue_deletion_notice(third_party(notice_url=receiver.url), NoticeReason.SERVICE_CLOSED)
         assert notices.claim_notice(notice.pk) is not None  # the worker dies here
-        assert deliver_due_notices() == "nothing due"
-        DeletionNotice.objects.filter(pk=notice.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
-        assert deliver_due_notices() == "1 acknowledged"
+        assert sweep_notices() == 0
+        stale = timezone.now() - timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
+        DeletionNotice.objects.filter(pk=notice.pk).update(heartbeat_at=stale)
+        assert sweep_notices() == 1
     assert len(receiver.requests) == 1
     notice.refresh_from_db()
     assert (notice.status, notice.attempts) == (NoticeStatus.ACKNOWLEDGED, 2)
@@ -248,7 +275,37 @@ def test_retry_now_makes_pending_notices_due(cast):
     """Operations: "retry now" moves the next attempt of pending notices to now (audited)."""
     notice = notices.queue_deletion_notice(third_party(), NoticeReason.SERVICE_CLOSED)
     notices.deliver_notice(notice.pk)
-    assert notices.due_notice_ids() == []
+    DeletionNotice.objects.filter(pk=notice.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert not notices.needs_worker().exists()  # backing off
     assert notices.retry_notices_now(cast.staff, [notice.pk]) == 1
-    assert notices.due_notice_ids() == [notice.pk]
+    assert list(notices.needs_worker().values_list("pk", flat=True)) == [notice.pk]
     assert AuditEvent.objects.get(action="service.deletion_notices_retried").metadata == {"notices": [notice.pk]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_received_during_a_database_outage_is_recorded_not_resent(cast):
+    """SVC-3: the provider acknowledged, then the database went away before the
+    acknowledgement was written: the task waits for the database and records it. The
+    notice is acknowledged after one POST, never sent again."""
+    from tests.dataprotection.test_anonymization_recovery import connection_lost
+
+    real = notices.mark_notice_acknowledged
+    lost = []
+
+    def flaky(notice, status_code):
+        if not lost:
+            lost.append(True)
+            raise connection_lost()
+        return real(notice, status_code)
+
+    with NoticeReceiver() as receiver:
+        service = third_party(notice_url=receiver.url)
+        notice = DeletionNotice.objects.create(service=service, reason=NoticeReason.SERVICE_CLOSED, payload={})
+        notices.mark_notice_acknowledged = flaky
+        try:
+            assert notices.deliver_notice(notice.pk) == "acknowledged"
+        finally:
+            notices.mark_notice_acknowledged = real
+    notice.refresh_from_db()
+    assert lost and (notice.status, notice.attempts, notice.worker) == (NoticeStatus.ACKNOWLEDGED, 1, "")
+    assert len(receiver.requests) == 1

@@ -102,16 +102,18 @@ def break_chunks_of(monkeypatch, label: str, error: str) -> None:
 
 
 @pytest.mark.django_db
-def test_a_chunk_whose_worker_died_is_taken_again_after_its_lease(settings):
-    """ANON-2: a worker killed mid-chunk loses its transaction; once the lease runs out
-    another worker takes the chunk, and the job completes with every chunk done once."""
+def test_a_chunk_whose_worker_died_is_taken_again_once_its_heartbeat_is_stale(settings):
+    """ANON-2: a worker killed mid-chunk loses its transaction and stops beating; once
+    the chunk's heartbeat is older than ``JOB_STALE_SECONDS`` another worker takes the
+    chunk, and the job completes with every chunk done once."""
     settings.ANONYMIZATION_CHUNK_ROWS = 5
     organization = OrganizationFactory()
     populate(organization, members=8)
     job = started_job(organization, UserFactory())
     dead = anonymization._claim(job.pk)  # claimed, then the worker died before committing
-    assert anonymization.drive(job.pk, budget_seconds=600) == "waiting"  # its lease still holds
-    AnonymizationChunk.objects.filter(pk=dead.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert anonymization.drive(job.pk, budget_seconds=600) == "waiting"  # its heartbeat is fresh
+    stale = timezone.now() - timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
+    AnonymizationChunk.objects.filter(pk=dead.pk).update(heartbeat_at=stale)
     assert anonymization.drive(job.pk, budget_seconds=600) == "finished"
     job.refresh_from_db()
     assert job.status == JobStatus.COMPLETED and job.report["verified"]
@@ -122,7 +124,7 @@ def test_a_chunk_whose_worker_died_is_taken_again_after_its_lease(settings):
 
 
 @pytest.mark.django_db
-def test_a_worker_that_lost_its_lease_cannot_mark_the_chunk_done(settings):
+def test_a_worker_that_lost_its_claim_cannot_mark_the_chunk_done(settings):
     """ANON-2: compare-and-set on the claim token: the late worker's transaction rolls
     back, so no range is counted (or written) twice."""
     settings.ANONYMIZATION_CHUNK_ROWS = 5
@@ -130,7 +132,7 @@ def test_a_worker_that_lost_its_lease_cannot_mark_the_chunk_done(settings):
     populate(organization, members=8)
     job = started_job(organization, UserFactory())
     late = anonymization._claim(job.pk)
-    AnonymizationChunk.objects.filter(pk=late.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    AnonymizationChunk.objects.filter(pk=late.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     taker = anonymization._claim(job.pk)
     assert taker.pk == late.pk and taker.claim != late.claim
     assert anonymization._run_chunk(late) is False
@@ -387,7 +389,8 @@ def test_a_plan_that_keeps_failing_fails_the_job_after_the_attempt_cap(monkeypat
 @pytest.mark.django_db
 def test_a_verification_that_crashes_is_retried_then_fails(monkeypatch, settings):
     """ANON-7: a crash while verifying leaves the job verifying (never completed); the
-    resume sweep verifies again once the lease has run out, up to the attempt cap."""
+    recovery sweep sends a driver that verifies again once the heartbeat is stale, up
+    to the attempt cap."""
     settings.ANONYMIZATION_CHUNK_ROWS = 50
     organization = OrganizationFactory()
     populate(organization, members=2)
@@ -400,9 +403,11 @@ def test_a_verification_that_crashes_is_retried_then_fails(monkeypatch, settings
     assert anonymization.drive(job.pk, budget_seconds=600) == "waiting"
     job.refresh_from_db()
     assert job.status == JobStatus.VERIFYING and job.attempts == 1 and "connection reset" in job.last_error
-    assert anonymization.due_or_stalled_jobs() == []  # the lease has not run out yet
-    AnonymizationJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(days=1))
-    assert anonymization.due_or_stalled_jobs() == [job.pk]
+    assert job.worker == ""  # the verification was given up: the next driver takes it at once
+    assert list(anonymization.needs_worker().values_list("pk", flat=True)) == []  # not stale yet
+    long_ago = timezone.now() - timedelta(days=1)
+    AnonymizationJob.objects.filter(pk=job.pk).update(heartbeat_at=long_ago, not_before=long_ago)
+    assert list(anonymization.needs_worker().values_list("pk", flat=True)) == [job.pk]
     monkeypatch.undo()
     assert anonymization.drive(job.pk, budget_seconds=600) == "finished"
     job.refresh_from_db()

@@ -5,8 +5,9 @@ changes nothing when run again.
 
 The workers are real ``celery worker --pool=solo`` processes sharing the test database
 (a file on SQLite, the throwaway cluster with ``--postgres``) and the private file store.
-They run with small chunks, a short lease and a short task budget so that a cascade of a
-few thousand rows has hundreds of chunks and hands over between messages many times.
+They run with small chunks, short liveness limits (a heartbeat every second, stale after
+three) and a short task budget so that a cascade of a few thousand rows has hundreds of
+chunks and hands over between messages many times.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from accounts.models import CodePurpose, User
 from accounts.services import send_code
 from dataprotection import anonymization
 from dataprotection.models import AnonymizationChunk, AnonymizationJob, ChunkStatus, JobKind, JobStatus
-from dataprotection.tasks import enqueue_drivers, resume_anonymization_jobs
+from dataprotection.tasks import enqueue_drivers
 from organizations.models import Administrator, AdministratorRole, Member, Organization, OrganizationStatus
 from organizations.permissions import org_access
 from organizations.services import disband
@@ -38,7 +39,8 @@ from tests.integration import waiting
 pytestmark = pytest.mark.realservices
 
 CHUNK_ROWS = 50
-LEASE_SECONDS = 3
+HEARTBEAT_SECONDS = 1
+STALE_SECONDS = 3
 BUDGET_SECONDS = 1
 DRIVE_SUCCEEDED = "Task dataprotection.tasks.drive_anonymization_job["
 
@@ -167,9 +169,10 @@ def purge_queue(broker_url: str) -> int:
 @pytest.fixture
 def workers(redis_server, transactional_db, tmp_path, settings):
     """Worker processes for one test; this process and the workers share the settings
-    that matter (chunk size, lease, budget, the private file store)."""
+    that matter (chunk size, liveness limits, budget, the private file store)."""
     settings.ANONYMIZATION_CHUNK_ROWS = CHUNK_ROWS
-    settings.ANONYMIZATION_CHUNK_LEASE_SECONDS = LEASE_SECONDS
+    settings.JOB_HEARTBEAT_SECONDS = HEARTBEAT_SECONDS
+    settings.JOB_STALE_SECONDS = STALE_SECONDS
     settings.ANONYMIZATION_TASK_BUDGET_SECONDS = BUDGET_SECONDS
     settings.ANONYMIZATION_PARALLEL_TASKS = 2
     settings.DISBAND_GRACE_DAYS = 0
@@ -183,7 +186,9 @@ def workers(redis_server, transactional_db, tmp_path, settings):
         "CELERY_TASK_SOFT_TIME_LIMIT": "30",
         "CELERY_TASK_TIME_LIMIT": "40",
         "ANONYMIZATION_CHUNK_ROWS": str(CHUNK_ROWS),
-        "ANONYMIZATION_CHUNK_LEASE_SECONDS": str(LEASE_SECONDS),
+        "JOB_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
+        "JOB_STALE_SECONDS": str(STALE_SECONDS),
+        "JOB_DATABASE_RETRY_SECONDS": "10",
         "ANONYMIZATION_TASK_BUDGET_SECONDS": str(BUDGET_SECONDS),
         "ANONYMIZATION_PARALLEL_TASKS": "2",
         "PRIVATE_MEDIA_ROOT": str(tmp_path / "private"),
@@ -291,11 +296,12 @@ def test_disband_through_the_broker_spares_accounts_and_other_organizations(work
 
 
 def test_a_worker_killed_mid_cascade_is_resumed_to_the_same_result(workers, redis_server):
-    """ANON-2: SIGKILL the worker half-way, lose every queued message; after the lease
-    the beat sweep (``resume_anonymization_jobs``) restarts the job on a new worker. The
-    end state is that of an uninterrupted run: every chunk done and counted once, at
-    most the one in flight done again, verified, no residue, and the same counters and
-    table contents as a reference run on an identical organization."""
+    """ANON-2: SIGKILL the worker half-way, lose every queued message; once the job's
+    heartbeat is stale, the next worker's start-up sweep (``recover_jobs`` on
+    ``worker_ready``) takes the job up, with no beat and no message left. The end state
+    is that of an uninterrupted run: every chunk done and counted once, at most the one
+    in flight done again, verified, no residue, and the same counters and table contents
+    as a reference run on an identical organization."""
     name = "Same Shape Co."
     reference = reference_run(400, 5, name)
     target = OrganizationFactory(name=name)
@@ -312,14 +318,12 @@ def test_a_worker_killed_mid_cascade_is_resumed_to_the_same_result(workers, redi
     assert AnonymizationJob.objects.get(pk=job.pk).status == JobStatus.RUNNING
     purge_queue(redis_server.url)  # the worst case: no message left to continue the job
 
-    time.sleep(LEASE_SECONDS + 0.5)
-    assert wait_until(lambda: job.pk in anonymization.due_or_stalled_jobs(), timeout=30)
-    second = workers.start("second")
+    time.sleep(STALE_SECONDS + 0.5)
+    assert wait_until(lambda: anonymization.needs_worker().filter(pk=job.pk).exists(), timeout=30)
     assert chunk_counts(job.pk)[0] == done_at_kill  # nothing ran in between
-    with celery_on_broker(redis_server.url):
-        resume_anonymization_jobs.delay()  # what beat sends every minute
+    second = workers.start("second")  # its start-up sweep finds the job
     job = wait_for_job(job.pk, workers)
-    assert "'driving 1 jobs'" in second.log()
+    assert "enqueued 1 jobs, 1 anonymization" in second.log()
 
     assert_verified_and_clean(job, data, workers)
     redone = AnonymizationChunk.objects.filter(job=job, attempts__gt=1).count()
@@ -339,8 +343,8 @@ def test_two_workers_share_one_cascade_without_doing_a_chunk_twice(workers, redi
     twice, every chunk and row is counted once, and the result is verified."""
     target = OrganizationFactory(name="Parallel Co.")
     data = populate(target, members=400, records_per_member=5, tag="par")
-    job = frozen_job(target)
     one, two = workers.start("one", recording=True), workers.start("two", recording=True)
+    job = frozen_job(target)  # due now: neither worker's start-up sweep took it up alone
     with celery_on_broker(redis_server.url):
         enqueue_drivers(job.pk, on_commit=False)  # two drivers (ANONYMIZATION_PARALLEL_TASKS)
     job = wait_for_job(job.pk, workers)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from consent.models.sharing import DeletionNotice, NoticeStatus
 from consent.open_ids import organization_open_id
 from consent.services import sharing
-from consent.tasks import deliver_due_notices
+from dataprotection.tasks import recover_jobs
 from tests.consent.test_notices import NoticeReceiver, free_port, signature_ok
 from tests.consent.test_sharing import open_for, owner_access, third_party
 from tests.integration.waiting import wait_until
@@ -23,8 +23,9 @@ pytestmark = pytest.mark.realservices
 
 
 def make_due(notice: DeletionNotice) -> None:
-    """Drive time: the backoff has passed."""
-    DeletionNotice.objects.filter(pk=notice.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    """Drive time: the backoff has passed (and so has the last sign of life)."""
+    long_ago = timezone.now() - timedelta(hours=1)
+    DeletionNotice.objects.filter(pk=notice.pk).update(next_attempt_at=long_ago, heartbeat_at=long_ago, queued_at=None)
 
 
 def attempts_done(notice: DeletionNotice, count: int):
@@ -48,7 +49,7 @@ def test_notice_is_retried_until_the_provider_acknowledges(celery_worker, cast):
     # The provider comes up but answers 503: retried later, with a longer wait.
     with receiver:
         make_due(notice)
-        deliver_due_notices.delay()
+        recover_jobs.delay()
         second = wait_until(lambda: attempts_done(notice, 2))
         assert second, celery_worker.log()
         assert (second.last_status_code, second.last_error) == (503, "HTTP 503")
@@ -57,13 +58,13 @@ def test_notice_is_retried_until_the_provider_acknowledges(celery_worker, cast):
         # Now it answers 200: delivered and acknowledged.
         receiver.status = 200
         make_due(notice)
-        deliver_due_notices.delay()
+        recover_jobs.delay()
         done = wait_until(lambda: DeletionNotice.objects.filter(pk=notice.pk, status=NoticeStatus.ACKNOWLEDGED).first())
         assert done, celery_worker.log()
         assert done.attempts == 3 and done.acknowledged_at is not None
 
-        # Later runs (and a redelivered message for the same notice) send nothing.
-        deliver_due_notices.delay()
+        # Later sweeps (and a redelivered message for the same notice) send nothing.
+        recover_jobs.delay()
         from consent.tasks import deliver_deletion_notice
 
         deliver_deletion_notice.delay(notice.pk)

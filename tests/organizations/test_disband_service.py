@@ -14,7 +14,7 @@ from accounts.models import CodePurpose
 from accounts.services import send_code
 from dataprotection import anonymization
 from dataprotection.models import AnonymizationJob, AuditEvent, JobStatus
-from dataprotection.tasks import resume_anonymization_jobs
+from dataprotection.tasks import recover_jobs
 from organizations.models import Invitation, Member, Organization, OrganizationStatus, Right
 from organizations.permissions import org_access
 from organizations.services import disband
@@ -101,7 +101,7 @@ def test_the_grace_window_freezes_and_cancel_restores(cast, sms_outbox, settings
     invitation = Invitation.objects.select_related("organization").get(pk=invitation.pk)
     with pytest.raises(InvitationRefused, match="being disbanded"):
         check_answerable(invitation, cast.member_user)
-    assert resume_anonymization_jobs() == "driving 0 jobs"  # not due yet
+    assert recover_jobs() == "enqueued 0 jobs"  # not due yet
 
     assert disband.cancel_disband(owner) is True
     job.refresh_from_db()
@@ -123,8 +123,8 @@ def test_the_cascade_starts_when_the_grace_window_ends(cast, sms_outbox, setting
         code=fresh_code(cast.owner, sms_outbox),
         confirm_name=cast.organization.name,
     )
-    AnonymizationJob.objects.filter(pk=job.pk).update(not_before=timezone.now() - timedelta(seconds=1))
-    assert resume_anonymization_jobs() == "driving 1 jobs"  # eager in tests: runs now
+    AnonymizationJob.objects.filter(pk=job.pk).update(not_before=timezone.now() - timedelta(minutes=1))
+    assert recover_jobs() == "enqueued 1 jobs, 1 anonymization"  # eager in tests: runs now
     job.refresh_from_db()
     assert job.status == JobStatus.COMPLETED and job.report["verified"]
     assert Organization.objects.get(pk=cast.organization.pk).status == OrganizationStatus.DISBANDED

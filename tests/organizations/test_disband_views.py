@@ -412,6 +412,51 @@ def test_operations_console_job_detail_is_read_only(client, cast):
     assert AnonymizationJob.objects.get(pk=job.pk).status == JobStatus.COMPLETED
 
 
+def test_status_page_says_since_when_the_cascade_waits_for_a_worker(client, cast, settings):
+    """ANON-2: a running cascade that no worker beats (its workers died, its messages
+    were lost) does not show a frozen bar only: the page says since when it waits for a
+    worker, in the owner's language and time zone; once a worker beats again it is gone."""
+    settings.ANONYMIZATION_CHUNK_ROWS = 50
+    populate(cast.organization, members=2, records_per_member=1)
+    job = anonymization.create_job(
+        JobKind.DISBAND, organization_id=cast.organization.pk, requested_by=cast.owner, not_before=timezone.now()
+    )
+    Organization.objects.filter(pk=cast.organization.pk).update(status=OrganizationStatus.FROZEN)
+    assert anonymization.start(job.pk)
+    client_as(client, cast, "owner")
+    page = client.get(org_url("disband_status", cast), headers={"accept-language": "en"}).content.decode()
+    assert 'data-testid="waiting-for-worker"' not in page  # just started
+    last_beat = timezone.now() - timedelta(minutes=7)
+    AnonymizationJob.objects.filter(pk=job.pk).update(heartbeat_at=last_beat, not_before=last_beat)
+    since = timezone.localtime(last_beat).strftime("%H:%M")
+    page = client.get(org_url("disband_status", cast), headers={"accept-language": "en"}).content.decode()
+    assert f"Waiting for a worker since {since}." in page
+    assert 'data-auto-refresh="2"' in page  # and it keeps looking
+    page = client.get(org_url("disband_status", cast), headers={"accept-language": "zh-hans"}).content.decode()
+    assert f"自 {since} 起正在等待后台进程处理" in page
+    AnonymizationJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
+    page = client.get(org_url("disband_status", cast), headers={"accept-language": "en"}).content.decode()
+    assert 'data-testid="waiting-for-worker"' not in page
+
+
+def test_a_scheduled_cascade_waits_for_a_worker_only_once_due(client, cast):
+    """ORG-11: during the grace window nothing waits for a worker; once the window has
+    ended and no driver took the job up, the page says since when (the window's end)."""
+    job = anonymization.create_job(
+        JobKind.DISBAND,
+        organization_id=cast.organization.pk,
+        requested_by=cast.owner,
+        not_before=timezone.now() + timedelta(days=3),
+    )
+    Organization.objects.filter(pk=cast.organization.pk).update(status=OrganizationStatus.FROZEN)
+    client_as(client, cast, "owner")
+    assert 'data-testid="waiting-for-worker"' not in client.get(org_url("disband_status", cast)).content.decode()
+    ended = timezone.now() - timedelta(minutes=2)
+    AnonymizationJob.objects.filter(pk=job.pk).update(not_before=ended)
+    page = client.get(org_url("disband_status", cast), headers={"accept-language": "en"}).content.decode()
+    assert f"Waiting for a worker since {timezone.localtime(ended).strftime('%H:%M')}." in page
+
+
 def test_once_the_grace_window_ends_cancel_is_neither_offered_nor_accepted(client, cast, disband_code, settings):
     """ORG-11: when the grace window has ended (the job is due, a worker has not taken
     it up yet) the status page no longer offers "Cancel", and a cancel posted from a

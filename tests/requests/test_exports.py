@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import IdentityVerification
 from consent.models import ConsentRecord, Disclosure, PersonalAuthorization, Service, ServiceKind
@@ -216,17 +216,20 @@ def test_build_is_idempotent(django_capture_on_commit_callbacks, settings, tmp_p
 
 
 def test_claim_is_compare_and_set():
+    """REQ-7: one builder at a time; a builder whose heartbeat went stale is taken over,
+    and the claim token fences the late one out (no progress, no archive)."""
     archive = ExportArchive.objects.create(request=make_request(subject=UserFactory()), sections_total=3)
-    assert tasks_exports.claim_archive(archive.pk) == 1
-    assert tasks_exports.claim_archive(archive.pk) is None  # its lease holds
-    ExportArchive.objects.filter(pk=archive.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
-    assert tasks_exports.claim_archive(archive.pk) == 2  # the first worker died
-    assert tasks_exports._mine(archive.pk, 1).update(sections_done=1) == 0  # the first lost its claim
+    assert tasks_exports.claim_archive(archive.pk, "first:1:a") == 1
+    assert tasks_exports.claim_archive(archive.pk, "second:2:b") is None  # its worker is alive
+    ExportArchive.objects.filter(pk=archive.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert tasks_exports.claim_archive(archive.pk, "second:2:b") == 2  # the first worker died
+    assert tasks_exports._mine(archive.pk, "first:1:a").update(sections_done=1) == 0  # the first lost its claim
+    assert tasks_exports._mine(archive.pk, "second:2:b").update(sections_done=1) == 1
 
 
 def test_failed_attempts_are_capped(monkeypatch):
     """Each failed attempt is counted in the row; after five the archive fails for good
-    and the resume sweep leaves it."""
+    and the recovery sweep leaves it."""
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
@@ -236,29 +239,31 @@ def test_failed_attempts_are_capped(monkeypatch):
     for attempt in range(1, 6):
         assert tasks_exports.build(archive.pk) == "failed"
         archive.refresh_from_db()
-        assert archive.attempts == attempt and "disk full" in archive.last_error
+        assert archive.attempts == attempt and "disk full" in archive.last_error and archive.worker == ""
     assert archive.status == ExportStatus.FAILED
     assert tasks_exports.build(archive.pk) == "not claimed"
-    assert tasks_exports.resume_exports() == "0 resumed"
+    assert not tasks_exports.needs_worker(timezone.now() + timedelta(hours=1)).exists()
 
 
-def test_resume_rebuilds_queued_and_stale_archives(monkeypatch):
+def test_the_sweep_rebuilds_queued_and_stale_archives(monkeypatch):
+    """REQ-7: the recovery sweep sends archives queued (their message lost) and those
+    whose builder stopped beating; a live build and a fresh queue entry are left alone,
+    and a second sweep right after sends nothing twice."""
+    from dataprotection.tasks import recover_jobs
+
     calls = []
     monkeypatch.setattr(tasks_exports.build_export, "delay", calls.append)
     person = UserFactory()
-    queued = ExportArchive.objects.create(request=make_request(subject=person))
+    long_ago = timezone.now() - timedelta(minutes=1)
+    queued = ExportArchive.objects.create(request=make_request(subject=person), heartbeat_at=long_ago)
+    ExportArchive.objects.create(request=make_request(subject=person))  # just queued: its message is on its way
     stale = ExportArchive.objects.create(
-        request=make_request(subject=person),
-        status=ExportStatus.BUILDING,
-        claimed_until=timezone.now() - timedelta(minutes=1),
+        request=make_request(subject=person), status=ExportStatus.BUILDING, worker="dead:1:x", heartbeat_at=long_ago
     )
-    ExportArchive.objects.create(
-        request=make_request(subject=person),
-        status=ExportStatus.BUILDING,
-        claimed_until=timezone.now() + timedelta(minutes=5),
-    )
-    assert tasks_exports.resume_exports() == "2 resumed"
+    ExportArchive.objects.create(request=make_request(subject=person), status=ExportStatus.BUILDING, worker="alive:2:y")
+    assert recover_jobs() == "enqueued 2 jobs, 2 export_archive"
     assert sorted(calls) == sorted([queued.pk, stale.pk])
+    assert recover_jobs() == "enqueued 0 jobs"
 
 
 def test_progress_is_recorded_per_section(monkeypatch, django_capture_on_commit_callbacks):
@@ -352,3 +357,60 @@ def test_download_panel(cast, django_capture_on_commit_callbacks):
     ready = render(cast.member_user)
     assert 'data-testid="export-download"' in ready and "Available until" in ready
     assert 'data-testid="export-download"' not in render(agent)
+
+
+# --------------------------------------------------------------------------- recovery
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_outage_during_the_build_costs_no_attempt(monkeypatch, settings, tmp_path):
+    """REQ-7: the connection goes while the archive is built: the task waits for the
+    database, gives the archive back to the queue with its attempt, and builds it again:
+    ready, one attempt counted, one stored file."""
+    from tests.dataprotection.test_anonymization_recovery import connection_lost
+
+    settings.PRIVATE_MEDIA_ROOT = str(tmp_path)
+    archive = ExportArchive.objects.create(request=make_request(subject=UserFactory()), sections_total=3)
+    real = exporting.build_archive
+    lost = []
+
+    def flaky(user, *, reference, progress):
+        if not lost:
+            lost.append(True)
+            progress(1)
+            raise connection_lost()
+        return real(user, reference=reference, progress=progress)
+
+    monkeypatch.setattr(exporting, "build_archive", flaky)
+    assert tasks_exports.build_export(archive.pk) == "ready"
+    archive.refresh_from_db()
+    assert lost and (archive.status, archive.attempts, archive.worker) == (ExportStatus.READY, 1, "")
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_the_status_says_since_when_an_archive_waits_for_a_worker(client, db):
+    """REQ-7: queued or building with no live worker: the poller's JSON (and the page it
+    updates) say "waiting for a worker since ..." in the person's language; the API
+    gives the moment."""
+    person = UserFactory()
+    long_ago = timezone.now() - timedelta(minutes=3)
+    archive = ExportArchive.objects.create(request=make_request(subject=person), sections_total=3)
+    client.force_login(person)
+    url = reverse("data_requests:export_status", args=[archive.pk])
+    state = client.get(url, headers={"accept-language": "en"}).json()
+    assert (state["waiting_since"], state["waiting_text"]) == ("", "")  # just queued
+    ExportArchive.objects.filter(pk=archive.pk).update(heartbeat_at=long_ago)
+    since = timezone.localtime(long_ago).strftime("%H:%M")
+    state = client.get(url, headers={"accept-language": "en"}).json()
+    assert state["waiting_since"] == since and state["waiting_text"].startswith(f"Waiting for a worker since {since}.")
+    state = client.get(url, headers={"accept-language": "zh-hans"}).json()
+    assert state["waiting_text"].startswith(f"自 {since} 起正在等待后台进程处理")
+    client.get(url, headers={"accept-language": "en"})  # the test thread reads English again
+    with translation.override("en"):
+        panel = render_to_string("requests/exports/download_panel.html", {"request": archive.request, "user": person})
+    assert f"Waiting for a worker since {since}." in panel
+    archive.refresh_from_db()
+    assert fulfilment.export_progress(archive)["waiting_since"] == archive.heartbeat_at
+    ExportArchive.objects.filter(pk=archive.pk).update(status=ExportStatus.READY, expires_at=timezone.now())
+    archive.refresh_from_db()
+    assert fulfilment.export_progress(archive)["waiting_since"] is None
