@@ -89,6 +89,23 @@ def postgres_server():
     server.stop()
 
 
+def sqlite_test_database(request) -> Path:
+    """The SQLite test database file of this pytest process (one per xdist worker).
+
+    Normally a fresh temporary directory, removed at the end. With ``--reuse-db`` a
+    stable file under ``var/test-databases/``, kept between runs, so that the next run
+    skips creating it (``--create-db`` makes it afresh, e.g. after switching to a branch
+    with other migrations)."""
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
+    if request.config.getoption("reuse_db"):
+        folder = Path(settings.VAR_DIR) / "test-databases"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"test-{worker}.sqlite3"
+    folder = Path(tempfile.mkdtemp(prefix=f"custodia-sqlite-{worker}-"))
+    request.addfinalizer(lambda: shutil.rmtree(folder, ignore_errors=True))
+    return folder / "test.sqlite3"
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(request, django_db_modify_db_settings_parallel_suffix):
     """Point the test database at a real PostgreSQL with --postgres; otherwise keep
@@ -101,9 +118,7 @@ def django_db_modify_db_settings(request, django_db_modify_db_settings_parallel_
         default.clear()
         default.update(server.django_settings())
     else:
-        test_dir = Path(tempfile.mkdtemp(prefix="custodia-sqlite-"))
-        request.addfinalizer(lambda: shutil.rmtree(test_dir, ignore_errors=True))
-        default.setdefault("TEST", {})["NAME"] = str(test_dir / "test.sqlite3")
+        default.setdefault("TEST", {})["NAME"] = str(sqlite_test_database(request))
     connections.close_all()
     for alias in list(connections):
         # Drop connection objects built from the old settings; never-opened ones are absent.
