@@ -81,5 +81,12 @@ fuzz-api: install
 
 test: lint checks fuzz-api pytest pytest-postgres
 
+# A developer's loop, not CI's: the SQLite suite spread over every core (pytest-xdist),
+# each worker keeping its test database under var/test-databases/ between runs
+# (PYTEST_ARGS=--create-db makes them afresh after switching to other migrations).
+.PHONY: test-fast
+test-fast: install
+	$(BIN)/pytest -n auto --reuse-db $(PYTEST_ARGS)
+
 clean-var:
 	rm -rf var

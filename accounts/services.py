@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -247,13 +246,6 @@ def reauthenticate(user: User, password: str, *, ip: str | None = None) -> None:
 
 
 @transaction.atomic
-def change_password(user: User, new_password: str, *, ip: str | None = None) -> None:
-    user.set_password(new_password)
-    user.save(update_fields=["password"])
-    record_event("account.password_changed", actor=user, subject=user, target=user, ip=ip)
-
-
-@transaction.atomic
 def update_profile(user: User, changes: dict, *, actor: User | None = None, ip: str | None = None) -> list[str]:
     """Correct or supplement profile fields (ACC-2). Returns the names of changed fields;
     the audit event lists names only, never the old or new values."""
@@ -392,12 +384,6 @@ def queue_sms(phone: str, body: str) -> SMSMessage:
     message = SMSMessage.objects.create(phone=phone, body=body)
     deliver_sms.delay_on_commit(message.pk)
     return message
-
-
-@dataclass
-class DeliveryOutcome:
-    delivered: bool
-    reason: str = ""
 
 
 def claim_sms(message_id: int, token: str | None = None) -> SMSMessage | None:

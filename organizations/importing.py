@@ -576,14 +576,6 @@ class PlannedRow:
     values: dict[str, str]
     mobile_digest: str = ""  # set by the checks, reused by the write
 
-    def dump(self, fields: list[str]) -> list:
-        return [self.row, self.member_id, self.department_id, [self.values.get(name, "") for name in fields]]
-
-    @classmethod
-    def load(cls, item: list, fields: list[str]) -> PlannedRow:
-        row, member_id, department_id, values = item
-        return cls(row, member_id, department_id, {n: v for n, v in zip(fields, values, strict=True) if v != ""})
-
 
 def mask_value(name: str | None, value: str) -> str:
     """A cell as the report may show it: sensitive columns masked (ORG-10)."""

@@ -89,6 +89,74 @@ def postgres_server():
     server.stop()
 
 
+def sqlite_test_database(request) -> Path:
+    """The SQLite test database file of this pytest process (one per xdist worker).
+
+    Normally a fresh temporary directory, removed at the end. With ``--reuse-db`` a
+    stable file under ``var/test-databases/``, kept between runs, so that the next run
+    skips creating it: see ``ReusedSqliteDatabase``."""
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
+    if request.config.getoption("reuse_db"):
+        reused = ReusedSqliteDatabase(Path(settings.VAR_DIR) / "test-databases", worker)
+        reused.prepare(create=request.config.getoption("create_db"))
+        return reused.database
+    folder = Path(tempfile.mkdtemp(prefix=f"custodia-sqlite-{worker}-"))
+    request.addfinalizer(lambda: shutil.rmtree(folder, ignore_errors=True))
+    return folder / "test.sqlite3"
+
+
+@dataclass
+class ReusedSqliteDatabase:
+    """A worker's SQLite test database kept between ``--reuse-db`` runs, and beside it
+    the same database as the migrations left it (the "migrated" copy).
+
+    Transactional tests empty every table when they end, the rows of data migrations
+    (the published policies, the staff roles...) included, and a reused database is
+    not migrated again; so each run starts from the migrated copy, saved after the
+    database was set up (``save``). ``--create-db`` (e.g. after switching to a branch
+    with other migrations) starts from nothing."""
+
+    folder: Path
+    worker: str
+
+    @property
+    def database(self) -> Path:
+        return self.folder / f"test-{self.worker}.sqlite3"
+
+    @property
+    def migrated(self) -> Path:
+        return self.folder / f"test-{self.worker}.migrated.sqlite3"
+
+    def prepare(self, *, create: bool) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self.migrated.exists() and not create:
+            copy_sqlite(self.migrated, self.database)
+        else:
+            # Django creates and migrates it; ``save`` then keeps the migrated copy.
+            self.migrated.unlink(missing_ok=True)
+            self.database.unlink(missing_ok=True)
+
+    def save(self) -> None:
+        copy_sqlite(self.database, self.migrated)
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite database, even while another connection has it open."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(source)) as origin, contextlib.closing(sqlite3.connect(target)) as copy:
+        origin.backup(copy)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, request):
+    """pytest-django's set-up, then, with ``--reuse-db`` on SQLite, the migrated copy
+    of the database saved for the next run (``ReusedSqliteDatabase``)."""
+    if request.config.getoption("reuse_db") and not request.config.getoption("--postgres"):
+        worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
+        ReusedSqliteDatabase(Path(settings.VAR_DIR) / "test-databases", worker).save()
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(request, django_db_modify_db_settings_parallel_suffix):
     """Point the test database at a real PostgreSQL with --postgres; otherwise keep
@@ -101,9 +169,7 @@ def django_db_modify_db_settings(request, django_db_modify_db_settings_parallel_
         default.clear()
         default.update(server.django_settings())
     else:
-        test_dir = Path(tempfile.mkdtemp(prefix="custodia-sqlite-"))
-        request.addfinalizer(lambda: shutil.rmtree(test_dir, ignore_errors=True))
-        default.setdefault("TEST", {})["NAME"] = str(test_dir / "test.sqlite3")
+        default.setdefault("TEST", {})["NAME"] = str(sqlite_test_database(request))
     connections.close_all()
     for alias in list(connections):
         # Drop connection objects built from the old settings; never-opened ones are absent.

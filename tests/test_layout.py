@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,3 +48,68 @@ def test_top_level_layout():
     }
     present = {path.name for path in ROOT.iterdir()}
     assert expected <= present
+
+
+# --------------------------------------------------------------------------- runtime requirements
+
+RUNTIME_PACKAGES = ["config", "dataprotection", "accounts", "organizations", "consent", "requests"]
+
+IMPORT_EVERY_MODULE = """
+import importlib, importlib.abc, pkgutil, sys
+
+blocked = set(sys.argv[1].split(","))
+
+
+class DevelopmentOnly(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ImportError(f"{name} is a development-only package (requirements-dev.txt)")
+        return None
+
+
+sys.meta_path.insert(0, DevelopmentOnly())
+import django
+
+django.setup()
+for package_name in sys.argv[2].split(","):
+    package = importlib.import_module(package_name)
+    for module in pkgutil.walk_packages(package.__path__, package_name + "."):
+        importlib.import_module(module.name)
+print("imported", len([name for name in sys.modules if name.split(".")[0] in sys.argv[2].split(",")]))
+"""
+
+
+def requirement_names(path: Path) -> set[str]:
+    names = set()
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            names.add(re.split(r"[\s=<>!~\[;]", line)[0].lower().replace("_", "-").replace(".", "-"))
+    return names
+
+
+def test_runtime_code_needs_no_development_package(tmp_path):
+    """A production install gets requirements.txt only: every module of the portal
+    (migrations, management commands and the demo data of ``seed_demo`` included)
+    imports with the packages that only requirements-dev.txt installs (test runners,
+    factories, Faker, the browser driver) made unimportable."""
+    runtime = requirement_names(ROOT / "requirements.txt")
+    development_only = requirement_names(ROOT / "requirements-dev.txt") - runtime
+    assert "faker" in development_only
+    blocked = {
+        module
+        for module, distributions in importlib.metadata.packages_distributions().items()
+        if distributions
+        and all(name.lower().replace("_", "-").replace(".", "-") in development_only for name in distributions)
+    }
+    assert {"faker", "factory", "pytest"} <= blocked
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_EVERY_MODULE, ",".join(sorted(blocked)), ",".join(RUNTIME_PACKAGES)],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "CUSTODIA_VAR_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("imported ")

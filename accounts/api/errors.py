@@ -117,6 +117,3 @@ def _error_body(status_code: int, code: str, message: str, fields: dict | None) 
 
 def error_response(status_code: int, code: str, message: str, fields: dict | None = None) -> Response:
     return Response(_error_body(status_code, code, message, fields), status=status_code)
-
-
-CONFLICT = status.HTTP_409_CONFLICT

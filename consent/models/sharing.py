@@ -102,10 +102,6 @@ class Service(models.Model):
         return self.name
 
     @property
-    def is_third_party(self) -> bool:
-        return self.kind in {ServiceKind.THIRD_PARTY, ServiceKind.MINI_PROGRAM}
-
-    @property
     def hosted_outside_region(self) -> bool:
         """SEC-6: sending this service personal data transfers it out of the
         deployment's data region, which needs each person's cross-border consent."""
