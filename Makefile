@@ -39,8 +39,8 @@ run: install
 	@echo "  SMS codes are written to var/sms-outbox.jsonl and shown at http://$(HOST):$(PORT)/dev/sms/"
 	@echo "  Press Ctrl-C to stop the web server, the worker and beat together."
 	@echo ""
-	@# Ctrl-C or SIGTERM (an IDE, a supervisor) stops all three within seconds: bin/run-portal.
-	@exec $(BIN)/python bin/run-portal --host $(HOST) --port $(PORT)
+	@# Ctrl-C or SIGTERM (an IDE, a supervisor) stops all three within seconds: config/run.py.
+	@exec $(BIN)/python -m config.run --host $(HOST) --port $(PORT)
 
 # Issue 17: what production runs (config/serve.py): migrate, collectstatic, gunicorn
 # (config/gunicorn.py), WORKERS Celery workers and beat, in the foreground. The

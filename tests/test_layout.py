@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import subprocess
 import os
 import re
 import subprocess
@@ -48,6 +49,23 @@ def test_top_level_layout():
     }
     present = {path.name for path in ROOT.iterdir()}
     assert expected <= present
+
+
+def test_nothing_else_at_the_top_level():
+    """The brief fixes the top level: the four apps, config, templates, tests and the
+    project files, plus one cross-cutting package (``dataprotection``) and the static
+    assets. A script or a helper goes inside one of them (``make run`` is
+    ``python -m config.run``), never into a new top-level folder."""
+    allowed = {
+        *("manage.py", "config", "accounts", "organizations", "consent", "requests", "templates", "tests"),
+        *("requirements.txt", "requirements-dev.txt", "README.md", "Makefile", "pyproject.toml"),
+        *(".ci", "bench", "docs", ".gitignore"),
+        "dataprotection",  # the one cross-cutting package (docs/architecture.md)
+        "static",  # vendored and project assets, collected by collectstatic
+    }
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    top_level = {line.split("/", 1)[0] for line in tracked.splitlines() if line}
+    assert top_level <= allowed, f"not part of the fixed layout: {sorted(top_level - allowed)}"
 
 
 # --------------------------------------------------------------------------- runtime requirements

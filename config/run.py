@@ -1,6 +1,7 @@
-#!/usr/bin/env python3
-"""Run the development portal -- web server, Celery worker and beat -- and stop all three
-together, promptly, when asked (``make run`` calls this).
+"""The development process set, in the foreground: ``make run`` (``python -m config.run``).
+
+Runs the development portal -- web server, Celery worker and beat -- and stops all three
+together, promptly, when asked. ``config/serve.py`` is its production counterpart.
 
 Ctrl-C in the terminal (SIGINT) and SIGTERM (what an IDE or a supervisor sends) both
 stop everything within seconds: the web server and beat get SIGTERM; the worker gets
@@ -14,7 +15,7 @@ Each process runs in its own process group, so only this script decides the orde
 signal to the terminal's group (Ctrl-C) reaches this script, not the worker's pool
 processes directly, which would leave the worker waiting on them.
 
-    bin/run-portal [--python .venv/bin/python] [--host 127.0.0.1] [--port 8000]
+    python -m config.run [--python .venv/bin/python] [--host 127.0.0.1] [--port 8000]
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ class Supervisor:
 
 
 def say(message: str) -> None:
-    sys.stderr.write(f"[run-portal] {message}\n")
+    sys.stderr.write(f"[run] {message}\n")
     sys.stderr.flush()
 
 

@@ -1,4 +1,4 @@
-"""``make run`` stops promptly (``bin/run-portal``): started as an IDE or a supervisor
+"""``make run`` stops promptly (``config/run.py``): started as an IDE or a supervisor
 starts it, with the web server, a Celery worker and beat running, one SIGTERM or Ctrl-C
 to the script stops all three, pool processes included, within seconds -- never a
 worker left in a warm shutdown for a minute, never an orphan."""
@@ -56,7 +56,7 @@ def test_one_signal_stops_the_web_server_the_worker_and_beat(tmp_path, stop_sign
     env.pop("CELERY_TASK_ALWAYS_EAGER", None)
     with log.open("w") as output:
         runner = subprocess.Popen(
-            [sys.executable, "bin/run-portal", "--port", str(free_port()), "--grace", "2"],
+            [sys.executable, "-m", "config.run", "--port", str(free_port()), "--grace", "2"],
             cwd=ROOT,
             env=env,
             stdout=output,
