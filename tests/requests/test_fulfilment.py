@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import AccountDeletionRequest, User
 from consent.models import DeletionNotice, Disclosure, Service, ServiceKind
-from consent.open_ids import member_open_id
+from consent.services.open_ids import member_open_id
 from dataprotection import anonymization
 from dataprotection.models import AnonymizationJob, AuditEvent, JobKind, JobStatus
 from organizations.models import AttendancePunch, Member, MemberStatus, Right, WorkLog
