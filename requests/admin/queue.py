@@ -33,7 +33,6 @@ from dataprotection.admin_base import SensitiveValue, SensitiveValuesAdmin, choi
 from dataprotection.audit import client_ip
 from dataprotection.staff_roles import REVEAL_REQUEST_DETAILS
 from requests import selectors
-from requests.deadlines import add_months
 from requests.models import (
     OPEN_STATUSES,
     DataSubjectRequest,
@@ -42,6 +41,7 @@ from requests.models import (
     RequestStatus,
 )
 from requests.services import fulfilment, workflow
+from requests.services.deadlines import add_months
 from requests.views.org import evidence_response
 
 DETAILS_PERMISSION = REVEAL_REQUEST_DETAILS
@@ -239,7 +239,7 @@ def available_actions(obj: DataSubjectRequest) -> list[str]:
 
 
 def _no_extension(obj: DataSubjectRequest) -> bool:
-    from requests.deadlines import extension_limit_on
+    from requests.services.deadlines import extension_limit_on
 
     return extension_limit_on(obj) is None
 

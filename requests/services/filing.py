@@ -31,7 +31,6 @@ from dataprotection.deferred_text import deferred
 from dataprotection.files import delete_stored, sniff_document_type, store_encrypted
 from organizations.collection import collected_fields
 from organizations.models import Member, MemberStatus
-from requests import deadlines
 from requests.models import (
     DELETION_KINDS,
     KINDS_BY_JURISDICTION,
@@ -45,7 +44,7 @@ from requests.models import (
     RequestStatus,
 )
 from requests.selectors import CORRECTABLE_PROFILE_FIELDS
-from requests.services import decisions, fulfilment, workflow
+from requests.services import deadlines, decisions, fulfilment, workflow
 
 # Purposes bound into the encryption of the stored files (dataprotection.files): a file
 # of one kind cannot be passed off as the other. Readers (the handlers' pages) use these.

@@ -34,7 +34,6 @@ from organizations.models import (
     OrganizationUserObjectPermission,
     Right,
 )
-from requests import deadlines
 from requests.models import (
     CLOSED_STATUSES,
     OPEN_STATUSES,
@@ -45,6 +44,7 @@ from requests.models import (
     RequestKind,
     RequestStatus,
 )
+from requests.services import deadlines
 
 S = RequestStatus
 

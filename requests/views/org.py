@@ -5,7 +5,7 @@ correction, carry out a deletion, prepare the archive of an access request).
 
 Every view starts at the gate: ``org_access`` (404 unless the user administers the
 organization), then ``requests.permissions`` (403 without ``handle_requests``, 404 for a
-request outside the administrator's scope). Views validate with ``requests.forms_org``
+request outside the administrator's scope). Views validate with ``requests.forms.org``
 and call the services; they never write models.
 """
 
@@ -40,7 +40,7 @@ from organizations.permissions import OrgAccess, org_access
 from organizations.services.roster import label as field_label
 from organizations.views.common import render_org
 from requests import permissions
-from requests.forms_org import (
+from requests.forms.org import (
     PAGE_SIZE,
     QUEUE_VIEWS,
     AssignForm,

@@ -26,8 +26,8 @@ def seed(token_file: Path) -> dict:
     from consent.services.ledger import record_consent
     from organizations.models import Administrator, AdministratorRole
     from organizations.services.demo_data import MEMBER, OWNER
-    from requests.deadlines import WEEKDAYS, initial_due_on
     from requests.models import DataSubjectRequest, Jurisdiction, RequestKind, RequestStatus
+    from requests.services.deadlines import WEEKDAYS, initial_due_on
     from tests.factories import verified_session
 
     call_command("seed_demo", members=40, days=1, seed=7, verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
