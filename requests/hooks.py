@@ -10,16 +10,16 @@ from dataprotection.models import JobKind
 from dataprotection.rotation import register_file_column
 from organizations.services import disband
 from organizations.services.demo_data import register_demo_step
-from requests.models import ExportArchive
-from requests.services import demo_data, filing, fulfilment, workflow
+from requests.models import AGENT_PROOF_FILE_PURPOSE, EVIDENCE_FILE_PURPOSE, ExportArchive
+from requests.services import demo_data, fulfilment, workflow
 from requests.services.exporting import EXPORT_PURPOSE
 from requests.tasks import exports as export_tasks
 
 
 def connect() -> None:
     # SEC-5: the columns naming encrypted files, for key rotation.
-    register_file_column("requests.DataSubjectRequest", "evidence", filing.EVIDENCE_FILE_PURPOSE)
-    register_file_column("requests.DataSubjectRequest", "agent_proof", filing.AGENT_PROOF_FILE_PURPOSE)
+    register_file_column("requests.DataSubjectRequest", "evidence", EVIDENCE_FILE_PURPOSE)
+    register_file_column("requests.DataSubjectRequest", "agent_proof", AGENT_PROOF_FILE_PURPOSE)
     register_file_column("requests.ExportArchive", "stored_file", EXPORT_PURPOSE)
 
     # A person's request stays theirs when the organization it was filed with is

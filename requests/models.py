@@ -152,6 +152,13 @@ OPEN_STATUSES = frozenset(
 CLOSED_STATUSES = frozenset({RequestStatus.COMPLETED, RequestStatus.REFUSED, RequestStatus.WITHDRAWN})
 
 
+# Purposes bound into the encryption of the stored files (dataprotection.files): a file
+# of one kind cannot be passed off as the other. Filing writes them, the handlers'
+# pages read them, key rotation re-encrypts them.
+EVIDENCE_FILE_PURPOSE = "requests.request.evidence"
+AGENT_PROOF_FILE_PURPOSE = "requests.request.agent_proof"
+
+
 def new_reference() -> str:
     """A public reference people can quote: short, unguessable, no internal id."""
     alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"

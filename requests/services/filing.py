@@ -32,7 +32,9 @@ from dataprotection.files import delete_stored, sniff_document_type, store_encry
 from organizations.collection import collected_fields
 from organizations.models import Member, MemberStatus
 from requests.models import (
+    AGENT_PROOF_FILE_PURPOSE,
     DELETION_KINDS,
+    EVIDENCE_FILE_PURPOSE,
     KINDS_BY_JURISDICTION,
     AutomatedDecision,
     DataSubjectRequest,
@@ -45,11 +47,6 @@ from requests.models import (
 )
 from requests.selectors import CORRECTABLE_PROFILE_FIELDS
 from requests.services import deadlines, decisions, fulfilment, workflow
-
-# Purposes bound into the encryption of the stored files (dataprotection.files): a file
-# of one kind cannot be passed off as the other. Readers (the handlers' pages) use these.
-EVIDENCE_FILE_PURPOSE = "requests.request.evidence"
-AGENT_PROOF_FILE_PURPOSE = "requests.request.agent_proof"
 
 STRUCTURED_KINDS = frozenset({RequestKind.CORRECTION, RequestKind.SUPPLEMENT})
 # How the identity behind a request was verified (REQ-3), kept on the request.

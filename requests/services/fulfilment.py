@@ -54,6 +54,7 @@ from organizations.services import roster
 from requests import permissions
 from requests.models import (
     DELETION_KINDS,
+    EVIDENCE_FILE_PURPOSE,
     EXPORT_KINDS,
     OPEN_STATUSES,
     AutomatedDecision,
@@ -209,8 +210,6 @@ def download_export(archive: ExportArchive, *, user, ip=None) -> bytes:
 def read_evidence(request: DataSubjectRequest, *, actor, ip=None) -> bytes:
     """The evidence the person attached to a correction, for its handler; audited
     (the caller passed the permission gate)."""
-    from requests.services.filing import EVIDENCE_FILE_PURPOSE  # filing calls this module
-
     if not request.evidence:
         raise Http404
     data = files.read_decrypted(request.evidence, EVIDENCE_FILE_PURPOSE)
