@@ -99,8 +99,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.assurance.AssuranceMiddleware",  # SEC-1: idle sign-out, second factor, fresh proof
     "django.contrib.messages.middleware.MessageMiddleware",
-    "consent.gpc.GlobalPrivacyControlMiddleware",
-    "consent.policy_notice.PolicyNoticeMiddleware",
+    "consent.views.gpc.GlobalPrivacyControlMiddleware",
+    "consent.views.policy_notice.PolicyNoticeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

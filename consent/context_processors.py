@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from django.utils.functional import SimpleLazyObject
 
-from consent.gpc import BANNER_PURPOSES, GPC_PURPOSES, ConsentState, banner_decided, consent_state
 from consent.models import Purpose
+from consent.services.ledger import current_consents, current_visitor_consents
+from consent.views.gpc import BANNER_PURPOSES, GPC_PURPOSES, ConsentState, banner_decided, consent_state
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,6 @@ def gpc_purpose_labels() -> list:
 
 def _decided(state: ConsentState) -> bool:
     if state.decided is None:
-        from consent.services.ledger import current_consents, current_visitor_consents
-
         if state.user is not None:
             consents = current_consents(state.user)
         elif state.visitor_key:

@@ -11,7 +11,7 @@
 - ``GET me``: a mini-program's person, basic information only.
 
 Every answer is JSON; bad input is a 4xx with ``{"error": code, "message": text}``.
-People and organizations appear only by the pseudonymous IDs of ``consent.open_ids``;
+People and organizations appear only by the pseudonymous IDs of ``consent.services.open_ids``;
 every member returned is recorded as a disclosure (SVC-5).
 
 SEC-6: a service hosted outside the deployment's data region receives only people who
@@ -37,10 +37,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from consent.models.ledger import Purpose
 from consent.models.sharing import DataScope, GrantStatus, PersonalAuthorization, Service, ServiceKind, SharingGrant
-from consent.open_ids import member_open_id, organization_open_id, user_open_id
 from consent.services import disclosures, tokens
 from consent.services.child_sharing import shared_child
 from consent.services.ledger import has_consent
+from consent.services.open_ids import member_open_id, organization_open_id, user_open_id
 from consent.services.sharing import (
     children_withheld,
     cross_border_counts,

@@ -4,7 +4,7 @@ when, every step taken, and what they get back.
 A request is filed by the person it is about, or by an authorized agent whom the person
 confirms (REQ-9); its identity was verified with a fresh SMS code bound to the signed-in
 account before it exists (REQ-3). Its due date follows the person's jurisdiction
-(REQ-4, ``requests.deadlines``); it is routed to the organization that controls the data
+(REQ-4, ``requests.services.deadlines``); it is routed to the organization that controls the data
 or to operations staff (REQ-5); every transition is a ``RequestEvent`` and an audit
 event (REQ-6)."""
 
@@ -150,6 +150,13 @@ OPEN_STATUSES = frozenset(
     }
 )
 CLOSED_STATUSES = frozenset({RequestStatus.COMPLETED, RequestStatus.REFUSED, RequestStatus.WITHDRAWN})
+
+
+# Purposes bound into the encryption of the stored files (dataprotection.files): a file
+# of one kind cannot be passed off as the other. Filing writes them, the handlers'
+# pages read them, key rotation re-encrypts them.
+EVIDENCE_FILE_PURPOSE = "requests.request.evidence"
+AGENT_PROOF_FILE_PURPOSE = "requests.request.agent_proof"
 
 
 def new_reference() -> str:

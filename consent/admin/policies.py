@@ -10,7 +10,7 @@ from django.db.models import Count
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from consent.forms_policies import PolicyVersionAdminForm
+from consent.forms.policies import PolicyVersionAdminForm
 from consent.models import PolicyAcknowledgement, PolicyText, PolicyVersion
 from consent.services import policies as services
 from dataprotection.admin_base import LabelledDateTimeAdmin, ReadOnlyModelAdmin

@@ -1,4 +1,4 @@
-"""The consent app's REST API (issue 7).
+"""The consent app's REST API.
 
 Personal endpoints (CON-1 to CON-5): the person's consents, their ledger and receipt,
 and their privacy settings. An organization's integration token may not act as the
@@ -38,7 +38,7 @@ from consent.api.serializers import (
 )
 from consent.models import PURPOSES, Channel, ConsentRecord, Purpose
 from consent.models.sharing import DeletionNotice, Service, SharingGrant
-from consent.selectors import consent_receipt
+from consent.selectors.privacy import consent_receipt
 from consent.services import ledger, sharing
 from consent.services.privacy import privacy_settings_of, set_device_permissions, set_findable_by_phone
 from dataprotection.audit import client_ip

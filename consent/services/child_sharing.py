@@ -17,7 +17,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext as _
 
 from consent.models import ChildSharing, GrantStatus, Service, SharingGrant
-from consent.open_ids import member_open_id
+from consent.services.open_ids import member_open_id
 from consent.services.sharing import PROVIDER_KINDS, current_members, organization_cutoff
 from dataprotection.audit import record_event
 from organizations.children import children_q

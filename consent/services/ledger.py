@@ -20,8 +20,8 @@ from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext as _
 
 from accounts.models import DataRegion, User
-from consent import sensitive
 from consent.models import PURPOSES, Actor, Channel, ConsentRecord, Decision, PolicyEdition, PolicyVersion, Purpose
+from consent.services import sensitive
 from dataprotection.audit import record_event
 
 CURRENT = "current"
@@ -250,3 +250,16 @@ def set_consents(
             if record is not None:
                 written.append(record)
     return written
+
+
+def record_sensitive_consent(sender, *, user, purpose: str, ip: str | None = None, **kwargs) -> None:
+    """CON-5: a lower app's page took the person's explicit consent to sensitive
+    processing (``accounts.signals.sensitive_processing_consented``)."""
+    record_consent(
+        user=user, purpose=purpose, decision=Decision.GRANTED, channel=Channel.WEB, policy_version=CURRENT, ip=ip
+    )
+
+
+def record_sensitive_stop(sender, *, user, purpose: str, ip: str | None = None, **kwargs) -> None:
+    """CON-5: a lower app's page stopped sensitive processing at the person's request."""
+    record_consent(user=user, purpose=purpose, decision=Decision.WITHDRAWN, channel=Channel.WEB, ip=ip)

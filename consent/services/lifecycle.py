@@ -1,6 +1,6 @@
 """What disbanding an organization or deleting an account does to services and
 recipients (ORG-11, ACC-5, SVC-3, REQ-8): the consent app's planners for the
-anonymization engine, registered from ``ConsentConfig.ready``.
+anonymization engine, registered by ``consent.hooks``.
 
 Planners run inside the transaction that starts a job (``anonymization.start``): the
 grants they close, the tokens they revoke and the notices they queue commit with the
@@ -26,6 +26,8 @@ from consent.models import (
     ServiceKind,
     SharingGrant,
 )
+from consent.services import notices, sharing
+from consent.services.personal_apps import revoke_authorization
 from dataprotection.anonymization import StageSpec
 
 # Phases of the account-deletion stages of this app: tokens before the authorizations
@@ -38,8 +40,6 @@ def plan_disband_sharing(job) -> list[StageSpec]:
     """ORG-11: every open service of the organization is closed (tokens revoked at once,
     a deletion notice to each third party). The tables themselves are in the generic
     disband plan (they are declared), so no stages here."""
-    from consent.services import sharing
-
     grants = SharingGrant.objects.filter(organization_id=job.organization_id, status=GrantStatus.ACTIVE)
     for grant in grants.select_related("service"):
         sharing.close_grant(grant, reason=NoticeReason.ORGANIZATION_DISBANDED)
@@ -59,9 +59,6 @@ def plan_person_sharing(job) -> list[StageSpec]:
     party that received their data (through an organization or their own authorization)
     gets a deletion notice, and the app's tables lose the person: consents and policy
     acknowledgements stay as anonymized evidence, settings and credentials go."""
-    from consent.services import notices
-    from consent.services.personal_apps import revoke_authorization
-
     user_id = job.subject_id
     notified: set[int] = set()
     active = PersonalAuthorization.objects.filter(user_id=user_id, status=GrantStatus.ACTIVE)
@@ -102,13 +99,3 @@ def plan_person_sharing(job) -> list[StageSpec]:
         StageSpec(label(ChildSharing), {"guardian_consent__member__user_id": user_id}),
         StageSpec(label(ChildSharing), {"recorded_by_id": user_id}, only=("recorded_by",)),
     ]
-
-
-def register() -> None:
-    from dataprotection import anonymization
-    from dataprotection.models import JobKind
-    from organizations.services import disband
-
-    anonymization.register_kind(JobKind.DISBAND, plan_disband_sharing)
-    anonymization.register_kind(JobKind.ACCOUNT_DELETION, plan_person_sharing)
-    disband.register_preview_contributor(disband_preview_services)

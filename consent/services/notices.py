@@ -12,7 +12,7 @@ provider deduplicates on the notice ID). A lost database is waited out: an answe
 received is still recorded, so an acknowledged notice is not sent again.
 
 The payload names people and organizations only by the pseudonymous IDs this provider
-already knows (``consent.open_ids``): never an internal key, a phone number or a name.
+already knows (``consent.services.open_ids``): never an internal key, a phone number or a name.
 Once the provider acknowledges, the people's IDs are erased from our copy (the counts
 stay as the record of what was asked).
 
@@ -43,7 +43,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from consent.models.sharing import DeletionNotice, NoticeStatus, Service, ServiceKind
-from consent.open_ids import member_open_id, organization_open_id, user_open_id
+from consent.services.open_ids import member_open_id, organization_open_id, user_open_id
 from dataprotection import liveness
 from dataprotection.audit import record_event
 

@@ -18,7 +18,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from consent import selectors_policies as selectors
 from consent.models import (
     PolicyAcknowledgement,
     PolicyEdition,
@@ -27,6 +26,7 @@ from consent.models import (
     PolicyVersion,
     SignificantChange,
 )
+from consent.selectors import policies as selectors
 from dataprotection.audit import record_event
 
 ACK_TOKEN_SALT = "consent.policy-acknowledgement"

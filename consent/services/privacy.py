@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from consent.contact_matching import contact_digest
 from consent.models import DevicePermission, PrivacySettings
+from consent.services.contact_matching import contact_digest
 from dataprotection.audit import record_event
 
 

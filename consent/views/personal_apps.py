@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from consent.models import DataScope, GrantStatus, PersonalAuthorization, Service, ServiceKind
-from consent.services import sharing
+from consent.services import personal_apps, sharing
 from dataprotection.audit import client_ip
 
 # The scope every mini-program gets, and the only one (SVC-4).
@@ -49,8 +49,6 @@ class AuthorizeForm(forms.Form):
 
 @login_required
 def my_apps(request: HttpRequest) -> HttpResponse:
-    from consent.services import personal_apps
-
     authorizations = list(personal_apps.authorizations_of(request.user))
     recipients = list(personal_apps.recipients_of(request.user))
     for disclosure in recipients:
@@ -72,8 +70,6 @@ def my_apps(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def authorize(request: HttpRequest, code: str) -> HttpResponse:
-    from consent.services import personal_apps
-
     service = get_object_or_404(Service, code=code, kind=ServiceKind.MINI_PROGRAM, listed=True)
     form = AuthorizeForm(request.POST if request.method == "POST" else None, service=service)
     if request.method == "POST" and form.is_valid():
@@ -104,8 +100,6 @@ def authorize(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_POST
 def revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    from consent.services import personal_apps
-
     authorization = get_object_or_404(
         PersonalAuthorization.objects.select_related("service", "user"), pk=pk, user=request.user
     )

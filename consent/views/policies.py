@@ -22,11 +22,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from consent import policy_notice
-from consent import selectors_policies as selectors
-from consent.forms_policies import AcknowledgeForm
+from consent.forms.policies import AcknowledgeForm
 from consent.models import PolicyEdition, PolicyPart, PolicyVersion, SignificantChange
+from consent.selectors import policies as selectors
 from consent.services import policies as services
+from consent.views import policy_notice
 from dataprotection.audit import client_ip
 
 # Short lines that open a section ("I. …", "(II) …", "一、…", "（三）…", "第二部分 …") are

@@ -20,9 +20,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from consent import contact_matching
 from consent.context_processors import gpc_purpose_labels
-from consent.forms_privacy import (
+from consent.forms.privacy import (
     SENSITIVE,
     AcceptAllForm,
     ConsentDecisionForm,
@@ -31,11 +30,11 @@ from consent.forms_privacy import (
     DiscoveryForm,
     SensitiveConsentForm,
 )
-from consent.gpc import BANNER_PURPOSES, GPC_PURPOSES, banner_decided, consent_state, gpc_signal
 from consent.models import PURPOSES, Channel, ConsentRecord, Decision, DevicePermission, Purpose
-from consent.selectors import consent_receipt, purpose_states
-from consent.services import ledger
+from consent.selectors.privacy import consent_receipt, purpose_states
+from consent.services import contact_matching, ledger
 from consent.services.privacy import privacy_settings_of, set_device_permissions, set_findable_by_phone
+from consent.views.gpc import BANNER_PURPOSES, GPC_PURPOSES, banner_decided, consent_state, gpc_signal
 from dataprotection.audit import client_ip
 
 HISTORY_PAGE_SIZE = 50

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from consent import provider_api
-from consent.forms_services import ChildSharingForm, CloseServiceForm, ConfirmSharingForm
+from consent.forms.services import ChildSharingForm, CloseServiceForm, ConfirmSharingForm
 from consent.models.sharing import DataScope, GrantStatus, NoticeStatus, Service, ServiceKind, SharingGrant
 from consent.services import child_sharing, sharing
 from dataprotection.audit import client_ip

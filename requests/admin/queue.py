@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -33,15 +32,15 @@ from dataprotection.admin_base import SensitiveValue, SensitiveValuesAdmin, choi
 from dataprotection.audit import client_ip
 from dataprotection.staff_roles import REVEAL_REQUEST_DETAILS
 from requests import selectors
-from requests.deadlines import add_months
+from requests.forms.handling import error_messages, handling_form
 from requests.models import (
     OPEN_STATUSES,
     DataSubjectRequest,
-    RefusalGround,
     RequestEvent,
     RequestStatus,
 )
-from requests.services import fulfilment, workflow
+from requests.services import fulfilment, handling, workflow
+from requests.services.deadlines import add_months
 from requests.views.org import evidence_response
 
 DETAILS_PERMISSION = REVEAL_REQUEST_DETAILS
@@ -114,134 +113,26 @@ class AssigneeFilter(admin.SimpleListFilter):
         return queryset
 
 
-# --------------------------------------------------------------------------- handling forms
+# --------------------------------------------------------------------------- handling
 
-
-def _staff_choices():
-    return get_user_model().objects.filter(is_staff=True, is_active=True).order_by("name", "pk")
-
-
-class AssignForm(forms.Form):
-    assignee = forms.ModelChoiceField(
-        label=_("Assign to"), queryset=_staff_choices(), required=False, empty_label=_("nobody")
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = _staff_choices()
-
-
-class NoteForm(forms.Form):
-    text = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
-    to_person = forms.BooleanField(
-        label=_("Send to the person"),
-        required=False,
-        help_text=_("Unticked, only handlers see the note."),
-    )
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        label=_("Reason"),
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text=_("The person reads it."),
-    )
-
-
-class RefuseForm(forms.Form):
-    ground = forms.ChoiceField(label=_("Ground"), choices=[("", "---------"), *RefusalGround.choices])
-    explanation = forms.CharField(
-        label=_("Explanation"),
-        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
-        help_text=_("The person reads it with the ground, and may escalate to a complaint."),
-    )
-
-
-class CompleteForm(forms.Form):
-    outcome = forms.CharField(
-        label=_("Answer to the person"),
-        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
-    )
-
-
-class EmptyForm(forms.Form):
-    pass
-
-
-def _act_assign(request, obj, data, actor, ip):
-    workflow.assign_request(obj, data["assignee"], actor=actor, ip=ip)
-    return gettext("The assignment was saved.")
-
-
-def _act_note(request, obj, data, actor, ip):
-    workflow.add_note(obj, actor=actor, text=data["text"], internal=not data["to_person"], ip=ip)
-    return gettext("The note was added.")
-
-
-def _act_start(request, obj, data, actor, ip):
-    workflow.transition(obj, S.IN_PROGRESS, actor=actor, ip=ip)
-    return gettext("The request is in progress.")
-
-
-def _act_pause(request, obj, data, actor, ip):
-    workflow.pause_request(obj, actor=actor, reason=data["reason"], ip=ip)
-    return gettext("The request is paused: its clock stands still.")
-
-
-def _act_resume(request, obj, data, actor, ip):
-    workflow.resume_request(obj, actor=actor, ip=ip)
-    return gettext("The request was resumed; its due date is now %(due)s.") % {"due": obj.due_on}
-
-
-def _act_extend(request, obj, data, actor, ip):
-    workflow.extend_request(obj, actor=actor, reason=data["reason"], ip=ip)
-    return gettext("The deadline was extended to %(due)s.") % {"due": obj.due_on}
-
-
-def _act_refuse(request, obj, data, actor, ip):
-    workflow.refuse_request(obj, actor=actor, ground=data["ground"], explanation=data["explanation"], ip=ip)
-    return gettext("The request was refused; the person was told why.")
-
-
-def _act_complete(request, obj, data, actor, ip):
-    workflow.complete_request(obj, actor=actor, outcome=data["outcome"], ip=ip)
-    return gettext("The request was completed.")
-
-
-# name: (form class, service call, button label, status it leads to or None)
+# The actions operations staff take (``requests.services.handling``), with the forms
+# of ``requests.forms.handling`` (an organization's request page uses the same), and
+# each one's button. Corrections, deletions and archives of operations-routed requests
+# are carried out by their own services (the account deletion, the archive builder).
 ACTIONS = {
-    "assign": (AssignForm, _act_assign, _("Save assignment"), None),
-    "note": (NoteForm, _act_note, _("Add note"), None),
-    "start": (EmptyForm, _act_start, _("Start work (in progress)"), S.IN_PROGRESS),
-    "pause": (ReasonForm, _act_pause, _("Pause the clock"), S.PAUSED),
-    "resume": (EmptyForm, _act_resume, _("Resume"), S.IN_PROGRESS),
-    "extend": (ReasonForm, _act_extend, _("Extend the deadline"), S.EXTENDED),
-    "refuse": (RefuseForm, _act_refuse, _("Refuse"), S.REFUSED),
-    "complete": (CompleteForm, _act_complete, _("Complete"), S.COMPLETED),
+    "assign": _("Save assignment"),
+    "note": _("Add note"),
+    "start": _("Start work (in progress)"),
+    "pause": _("Pause the clock"),
+    "resume": _("Resume"),
+    "extend": _("Extend the deadline"),
+    "refuse": _("Refuse"),
+    "complete": _("Complete"),
 }
 
 
-def available_actions(obj: DataSubjectRequest) -> list[str]:
-    """The handling forms that make sense for the request's current status."""
-    if obj.status not in OPEN_STATUSES:
-        return []
-    names = ["assign", "note"]
-    if obj.status == S.PAUSED:
-        names.append("resume")
-    elif workflow.can_transition(obj.status, S.IN_PROGRESS):
-        names.append("start")
-    for name in ("pause", "extend", "refuse", "complete"):
-        if workflow.can_transition(obj.status, ACTIONS[name][3]):
-            if name == "extend" and (obj.extended_at is not None or _no_extension(obj)):
-                continue
-            names.append(name)
-    return names
-
-
-def _no_extension(obj: DataSubjectRequest) -> bool:
-    from requests.deadlines import extension_limit_on
-
-    return extension_limit_on(obj) is None
+def staff_assignees():
+    return get_user_model().objects.filter(is_staff=True, is_active=True).order_by("name", "pk")
 
 
 # --------------------------------------------------------------------------- the admin
@@ -446,16 +337,25 @@ class DataSubjectRequestAdmin(SensitiveValuesAdmin):
             "show_save_and_add_another": False,
             "show_delete_link": False,
             "may_reveal": can_see_details(request.user),
-            "handling_forms": [
-                (name, ACTIONS[name][0](prefix=name, initial=self._initial(name, obj)), ACTIONS[name][2])
-                for name in (available_actions(obj) if may_act else [])
-            ],
+            "handling_forms": self._handling_forms(obj) if may_act else [],
         }
         return super().change_view(request, object_id, form_url, extra)
 
     @staticmethod
-    def _initial(name: str, obj: DataSubjectRequest) -> dict:
-        return {"assignee": obj.assignee_id} if name == "assign" else {}
+    def _handling_forms(obj: DataSubjectRequest) -> list[tuple]:
+        """(action, its unbound form, its button) for each action the request allows."""
+        return [
+            (
+                name,
+                handling_form(
+                    name,
+                    assignees=staff_assignees(),
+                    initial={"assignee": obj.assignee_id} if name == "assign" else None,
+                ),
+                ACTIONS[name],
+            )
+            for name in handling.available_actions(obj, ACTIONS)
+        ]
 
     def get_urls(self):
         own = [
@@ -493,18 +393,13 @@ class DataSubjectRequestAdmin(SensitiveValuesAdmin):
         obj = get_object_or_404(DataSubjectRequest, pk=pk)
         if not staff_may_act(request.user, obj):
             raise PermissionDenied
-        form_class, act, _label, _target = ACTIONS[action]
-        form = form_class(request.POST, prefix=action)
+        form = handling_form(action, request.POST, assignees=staff_assignees())
         change_url = reverse("admin:requests_datasubjectrequest_change", args=[pk])
         if not form.is_valid():
-            errors = "; ".join(
-                f"{form.fields[f].label if f in form.fields else ''}: {' '.join(e)}".strip(": ")
-                for f, e in form.errors.items()
-            )
-            self.message_user(request, errors, messages.ERROR)
+            self.message_user(request, "; ".join(error_messages(form)), messages.ERROR)
             return redirect(change_url)
         try:
-            message = act(request, obj, form.cleaned_data, request.user, client_ip(request))
+            message = handling.carry_out(action, obj, form.cleaned_data, actor=request.user, ip=client_ip(request))
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
         else:

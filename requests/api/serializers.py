@@ -1,4 +1,4 @@
-"""Serializers of the data-subject request API (issue 7): strict input, truthful output."""
+"""Serializers of the data-subject request API: strict input, truthful output."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from requests.models import (
     RequestStatus,
 )
 from requests.selectors import default_jurisdiction
+from requests.services.workflow import NOTE_MAX_LENGTH
 
 
 def choice_text(choices, **kwargs) -> serializers.CharField:
@@ -258,7 +259,7 @@ class OrgRequestDetailSerializer(OrgRequestSummarySerializer):
 class NoteSerializer(StrictSerializer):
     """REQ-6: a note for the handlers, or a message the person reads."""
 
-    text = serializers.CharField(max_length=4000)
+    text = serializers.CharField(max_length=NOTE_MAX_LENGTH)
     to_person = serializers.BooleanField(default=False)
 
 

@@ -31,9 +31,10 @@ from dataprotection.deferred_text import deferred
 from dataprotection.files import delete_stored, sniff_document_type, store_encrypted
 from organizations.collection import collected_fields
 from organizations.models import Member, MemberStatus
-from requests import deadlines
 from requests.models import (
+    AGENT_PROOF_FILE_PURPOSE,
     DELETION_KINDS,
+    EVIDENCE_FILE_PURPOSE,
     KINDS_BY_JURISDICTION,
     AutomatedDecision,
     DataSubjectRequest,
@@ -45,12 +46,7 @@ from requests.models import (
     RequestStatus,
 )
 from requests.selectors import CORRECTABLE_PROFILE_FIELDS
-from requests.services import decisions, fulfilment, workflow
-
-# Purposes bound into the encryption of the stored files (dataprotection.files): a file
-# of one kind cannot be passed off as the other. Readers (the handlers' pages) use these.
-EVIDENCE_FILE_PURPOSE = "requests.request.evidence"
-AGENT_PROOF_FILE_PURPOSE = "requests.request.agent_proof"
+from requests.services import deadlines, decisions, fulfilment, workflow
 
 STRUCTURED_KINDS = frozenset({RequestKind.CORRECTION, RequestKind.SUPPLEMENT})
 # How the identity behind a request was verified (REQ-3), kept on the request.

@@ -10,7 +10,7 @@ correction itself goes through ``organizations.services.roster.update_member``, 
 checks ``edit_roster`` (and ``view_sensitive``) and the organization's collection
 settings (ORG-5, ORG-6) as any roster edit does.
 
-Choices made here (see the module docstrings of ``requests.exporting`` too):
+Choices made here (see the module docstrings of ``requests.services.exporting`` too):
 
 - The archive is downloaded by the person the request is about, never by the agent who
   filed it (REQ-9), an administrator or staff: the agent asks on the person's behalf,
@@ -36,6 +36,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from accounts.deletion import deletion_blockers
+from accounts.models import AccountDeletionRequest, DeletionStatus, User
 from consent.models import Disclosure, NoticeReason, ServiceKind
 from consent.services import notices
 from dataprotection import anonymization, deferred_text, files, liveness
@@ -44,6 +46,7 @@ from dataprotection.audit import record_event
 from dataprotection.deferred_text import deferred
 from dataprotection.models import LIVE_JOB_STATUSES, AnonymizationJob, JobKind, StageAction
 from dataprotection.personal_data import declared_models
+from dataprotection.tasks import enqueue_drivers
 from organizations.forms.roster import EDIT_CLEANERS
 from organizations.models import Member, MemberStatus
 from organizations.permissions import org_access
@@ -51,17 +54,21 @@ from organizations.services import roster
 from requests import permissions
 from requests.models import (
     DELETION_KINDS,
+    EVIDENCE_FILE_PURPOSE,
     EXPORT_KINDS,
     OPEN_STATUSES,
+    AutomatedDecision,
     DataSubjectRequest,
     ExportArchive,
     ExportStatus,
+    RequestEvent,
     RequestKind,
     RequestStatus,
 )
 from requests.services import workflow
+from requests.services.exporting import EXPORT_PURPOSE, SECTIONS
+from requests.tasks.exports import build_export
 
-EXPORT_PURPOSE = "requests.export"
 CORRECTION_KINDS = frozenset({RequestKind.CORRECTION, RequestKind.SUPPLEMENT})
 # A correction changes data about the person, never the entry's lifecycle (status).
 CORRECTABLE_FIELDS = tuple(name for name in roster.EDITABLE_FIELDS if name not in roster.LIFECYCLE_FIELDS)
@@ -127,9 +134,6 @@ def start_export(request: DataSubjectRequest, *, actor=None) -> ExportArchive:
     )
     if live is not None:
         return live
-    from requests.exporting import SECTIONS
-    from requests.tasks_exports import build_export
-
     _start_handling(request, actor=actor)
     archive = ExportArchive.objects.create(request=request, sections_total=len(SECTIONS))
     record_event(
@@ -206,8 +210,6 @@ def download_export(archive: ExportArchive, *, user, ip=None) -> bytes:
 def read_evidence(request: DataSubjectRequest, *, actor, ip=None) -> bytes:
     """The evidence the person attached to a correction, for its handler; audited
     (the caller passed the permission gate)."""
-    from requests.services.filing import EVIDENCE_FILE_PURPOSE  # filing calls this module
-
     if not request.evidence:
         raise Http404
     data = files.read_decrypted(request.evidence, EVIDENCE_FILE_PURPOSE)
@@ -376,8 +378,6 @@ def plan_person_requests(job: AnonymizationJob) -> list[StageSpec]:
     internal events lose their text, archives are deleted with their files, automated
     decisions about them are deleted. Requests they filed as someone's agent lose the
     agent and the proof; events they wrote as a handler lose the author."""
-    from requests.models import AutomatedDecision, RequestEvent
-
     user_id = job.subject_id
     label = lambda model: model._meta.label  # noqa: E731
     return [
@@ -388,12 +388,6 @@ def plan_person_requests(job: AnonymizationJob) -> list[StageSpec]:
         StageSpec(label(DataSubjectRequest), {"agent_id": user_id}, only=("agent", "agent_proof"), phase=REQUEST_PHASE),
         StageSpec(label(DataSubjectRequest), {"subject_id": user_id}, phase=REQUEST_PHASE),
     ]
-
-
-def register() -> None:
-    """Called from ``RequestsConfig.ready``."""
-    anonymization.register_kind(JobKind.MEMBER_ERASURE, plan_member_erasure, finish_request_deletion)
-    anonymization.register_kind(JobKind.ACCOUNT_DELETION, plan_person_requests, finish_request_deletion)
 
 
 def _record_backup_isolation(request: DataSubjectRequest, *, actor, ip=None) -> dt.datetime:
@@ -454,8 +448,6 @@ def carry_out_deletion(request: DataSubjectRequest, *, actor, ip=None) -> Anonym
 
 
 def _erase_member(request: DataSubjectRequest, *, actor, ip=None) -> AnonymizationJob | None:
-    from dataprotection.tasks import enqueue_drivers
-
     member = Member.objects.filter(pk=request.member_id, organization_id=request.organization_id).first()
     if member is None:
         return None
@@ -477,10 +469,6 @@ def _delete_account(request: DataSubjectRequest, *, actor, ip=None) -> Anonymiza
     """The account deletion of ACC-5 on the person's verified request: the same job kind
     and cooling-off period (the person can still cancel it from their account page),
     the same blockers (an owner hands the organization over first)."""
-    from accounts.deletion import deletion_blockers
-    from accounts.models import AccountDeletionRequest, DeletionStatus, User
-    from dataprotection.tasks import enqueue_drivers
-
     user = User.objects.filter(pk=request.subject_id).first()
     if user is None:
         return None

@@ -34,7 +34,6 @@ from organizations.models import (
     OrganizationUserObjectPermission,
     Right,
 )
-from requests import deadlines
 from requests.models import (
     CLOSED_STATUSES,
     OPEN_STATUSES,
@@ -45,8 +44,16 @@ from requests.models import (
     RequestKind,
     RequestStatus,
 )
+from requests.services import deadlines
 
 S = RequestStatus
+
+# The longest texts a handler writes on a request: a note or message, the reason of a
+# pause or an extension, the explanation of a refusal and the answer. Forms and
+# serializers use the same numbers; the services enforce them.
+NOTE_MAX_LENGTH = 4000
+REASON_MAX_LENGTH = 2000
+ANSWER_MAX_LENGTH = 4000
 
 # REQ-6: the state machine. A status not listed as a key (completed, refused,
 # withdrawn) is final. Leaving ``paused`` restarts the clock (the due date moves by the
@@ -131,13 +138,25 @@ def audit_request(action: str, request: DataSubjectRequest, *, actor, ip=None, c
     )
 
 
-def _require_text(value: str | DeferredText, message: str) -> str | DeferredText:
+def _require_text(value: str | DeferredText, message: str, *, max_length: int) -> str | DeferredText:
     if isinstance(value, DeferredText):  # written by the portal, never empty
         return value
     value = (value or "").strip()
     if not value:
-        raise ValidationError(message)
+        raise ValidationError(message, code="required")
+    _check_length(value, max_length)
     return value
+
+
+def _check_length(value: str, max_length: int) -> None:
+    """The text limits hold whichever channel the text came through (the organization's
+    pages, the console, the API or a direct call): refused before anything is written."""
+    if len(value) > max_length:
+        raise ValidationError(
+            _("This text is too long: write at most %(limit)d characters (it has %(length)d).")
+            % {"limit": max_length, "length": len(value)},
+            code="too_long",
+        )
 
 
 def _check_transition(locked: DataSubjectRequest, to_status: str) -> None:
@@ -265,6 +284,8 @@ def transition(
     refused move raises ValidationError and writes nothing. Pausing, extending and
     refusing record a reason or ground the law asks for, so they go through
     ``pause_request``, ``extend_request`` and ``refuse_request``."""
+    if isinstance(text, str):
+        _check_length(text, NOTE_MAX_LENGTH)
     if to_status in _DEDICATED_FUNCTIONS:
         raise ValidationError(
             _("Use %(function)s to make a request %(status)s: it records the reason.")
@@ -279,7 +300,9 @@ def transition(
 def pause_request(request: DataSubjectRequest, *, actor, reason: str, ip=None) -> RequestEvent:
     """REQ-4: stop the clock while waiting for the person (e.g. for a missing document).
     The reason is required, recorded and shown to the person."""
-    reason = _require_text(reason, _("Say why the request is paused: the person is told."))
+    reason = _require_text(
+        reason, _("Say why the request is paused: the person is told."), max_length=REASON_MAX_LENGTH
+    )
     return _transition(request, S.PAUSED, actor=actor, text=reason, internal=False, ip=ip, action="request.paused")
 
 
@@ -299,7 +322,9 @@ def extend_request(request: DataSubjectRequest, *, actor, reason: str, ip=None) 
     more months after the first due date; California: 45 more days); refused elsewhere,
     and refused a second time. The due date becomes the legal limit, still later by the
     days the clock was paused before. The reason is required and the person is told."""
-    reason = _require_text(reason, _("Say why the request needs more time: the person is told."))
+    reason = _require_text(
+        reason, _("Say why the request needs more time: the person is told."), max_length=REASON_MAX_LENGTH
+    )
 
     def check(locked: DataSubjectRequest) -> None:
         if deadlines.extension_limit_on(locked) is None:
@@ -335,7 +360,9 @@ def refuse_request(request: DataSubjectRequest, *, actor, ground: str, explanati
     the person reads (Japan addendum: the requester gets the reason)."""
     if ground not in RefusalGround.values:
         raise ValidationError(_("Choose one of the grounds on which a request may be refused."))
-    explanation = _require_text(explanation, _("Explain the refusal: the person reads it."))
+    explanation = _require_text(
+        explanation, _("Explain the refusal: the person reads it."), max_length=ANSWER_MAX_LENGTH
+    )
     return _transition(
         request,
         S.REFUSED,
@@ -354,7 +381,7 @@ def complete_request(request: DataSubjectRequest, *, actor, outcome: str | Defer
     """REQ-6: close a request as answered; the outcome is the answer the person reads:
     typed by a handler, or written by the portal as a message rendered in the reader's
     language (``DeferredText``)."""
-    outcome = _require_text(outcome, _("Write the answer to the person."))
+    outcome = _require_text(outcome, _("Write the answer to the person."), max_length=ANSWER_MAX_LENGTH)
     free_text, message = deferred_text.as_columns(outcome)
     return _transition(
         request,
@@ -405,7 +432,7 @@ def add_note(
 ) -> RequestEvent:
     """An internal note for the handlers, or (``internal=False``) a message the person
     reads on their request page."""
-    text = _require_text(text, _("Write the note."))
+    text = _require_text(text, _("Write the note."), max_length=NOTE_MAX_LENGTH)
     free_text, message = deferred_text.as_columns(text)
     locked = _lock(request)
     event = RequestEvent.objects.create(

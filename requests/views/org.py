@@ -5,8 +5,9 @@ correction, carry out a deletion, prepare the archive of an access request).
 
 Every view starts at the gate: ``org_access`` (404 unless the user administers the
 organization), then ``requests.permissions`` (403 without ``handle_requests``, 404 for a
-request outside the administrator's scope). Views validate with ``requests.forms_org``
-and call the services; they never write models.
+request outside the administrator's scope). The handler's actions are the console's
+too: the forms of ``requests.forms.handling``, carried out by
+``requests.services.handling``; views never write models.
 """
 
 from __future__ import annotations
@@ -40,28 +41,14 @@ from organizations.permissions import OrgAccess, org_access
 from organizations.services.roster import label as field_label
 from organizations.views.common import render_org
 from requests import permissions
-from requests.forms_org import (
-    PAGE_SIZE,
-    QUEUE_VIEWS,
-    AssignForm,
-    CompleteForm,
-    ConfirmForm,
-    EmptyForm,
-    NoteForm,
-    QueueFilterForm,
-    QueueView,
-    ReasonForm,
-    RefuseForm,
-)
+from requests.forms.handling import error_messages, handling_form
+from requests.forms.org import PAGE_SIZE, QUEUE_VIEWS, QueueFilterForm, QueueView
 from requests.models import (
     CLOSED_STATUSES,
-    DELETION_KINDS,
-    EXPORT_KINDS,
     OPEN_STATUSES,
     DataSubjectRequest,
-    RequestStatus,
 )
-from requests.services import fulfilment, workflow
+from requests.services import fulfilment, handling
 
 QUEUE_COLUMNS = (
     "pk",
@@ -161,16 +148,9 @@ def assignees(access: OrgAccess):
     return get_user_model().objects.filter(pk__in=handlers.values("user_id"), is_active=True).order_by("name", "pk")
 
 
-def _forms(access: OrgAccess, data_request: DataSubjectRequest) -> dict:
-    return {
-        "assign_form": AssignForm(assignees=assignees(access), initial={"assignee": data_request.assignee_id}),
-        "note_form": NoteForm(),
-        "pause_form": ReasonForm(prefix="pause"),
-        "extend_form": ReasonForm(prefix="extend"),
-        "refuse_form": RefuseForm(),
-        "complete_form": CompleteForm(),
-        "confirm_form": ConfirmForm(),
-    }
+# The actions an organization's handlers take on its requests (``handling.ACTIONS``):
+# work starts with the first of them, so there is no separate "start".
+ACTIONS = ("assign", "note", "pause", "resume", "extend", "refuse", "complete", "apply", "delete", "export")
 
 
 @never_cache
@@ -179,11 +159,19 @@ def _forms(access: OrgAccess, data_request: DataSubjectRequest) -> dict:
 def detail(request: HttpRequest, org_id: int, pk: int) -> HttpResponse:
     """REQ-5, REQ-6: one request with what was asked (for a correction: the field, the
     proposed value and the evidence), its full timeline (internal notes too) and the
-    actions its status allows."""
+    actions its status allows, each with its form."""
     access = org_access(request.user, org_id)
     data_request = permissions.get_org_request(access, pk)
     events = data_request.events.select_related("actor").order_by("at", "pk")
-    is_open = data_request.status in OPEN_STATUSES
+    available = handling.available_actions(data_request, ACTIONS)
+    forms = {
+        f"{name}_form": handling_form(
+            name,
+            assignees=assignees(access) if name == "assign" else None,
+            initial={"assignee": data_request.assignee_id} if name == "assign" else None,
+        )
+        for name in available
+    }
     return render_org(
         request,
         "requests/org/detail.html",
@@ -192,27 +180,15 @@ def detail(request: HttpRequest, org_id: int, pk: int) -> HttpResponse:
             "section": "requests",
             "data_request": data_request,
             "events": events,
-            "is_open": is_open,
+            "is_open": data_request.status in OPEN_STATUSES,
             "overdue": data_request.is_overdue,
             "field_label": field_label(data_request.field)
             if data_request.field in fulfilment.CORRECTABLE_FIELDS
             else data_request.field,
-            "can_apply": is_open
-            and data_request.kind in fulfilment.CORRECTION_KINDS
-            and data_request.member_id is not None,
-            "can_delete": is_open and data_request.kind in DELETION_KINDS,
-            "can_export": is_open and data_request.kind in EXPORT_KINDS,
-            "deletion_job": fulfilment.deletion_is_running(data_request)
-            if data_request.kind in DELETION_KINDS
-            else None,
-            "archive": data_request.exports.first() if data_request.kind in EXPORT_KINDS else None,
-            "can_pause": is_open and workflow.can_transition(data_request.status, RequestStatus.PAUSED),
-            "can_resume": data_request.status == RequestStatus.PAUSED,
-            "can_extend": is_open
-            and data_request.extended_at is None
-            and workflow.can_transition(data_request.status, RequestStatus.EXTENDED),
-            "can_complete": is_open and workflow.can_transition(data_request.status, RequestStatus.COMPLETED),
-            **_forms(access, data_request),
+            "deletion_job": fulfilment.deletion_is_running(data_request) if "delete" in available else None,
+            "archive": data_request.exports.first() if "export" in available else None,
+            **{f"can_{name}": name in available for name in ACTIONS},
+            **forms,
         },
     )
 
@@ -243,77 +219,14 @@ def evidence_response(data: bytes, reference: str) -> HttpResponse:
     return response
 
 
-def _run(request: HttpRequest, access: OrgAccess, data_request: DataSubjectRequest, action: str):
-    """Validate the action's form and call its service; returns a success message, or
-    raises ValidationError with what to tell the handler."""
-    ip = client_ip(request)
-    user = request.user
-
-    def valid(form):
-        if not form.is_valid():
-            raise ValidationError([str(error) for errors in form.errors.values() for error in errors])
-        return form.cleaned_data
-
-    if action == "assign":
-        data = valid(AssignForm(request.POST, assignees=assignees(access)))
-        assignee = data["assignee"]
-        if assignee is not None:
-            try:  # the assignee must be able to open this very request
-                permissions.get_org_request(org_access(assignee, access.organization.pk), data_request.pk)
-            except (Http404, PermissionDenied) as exc:
-                raise ValidationError(_("This administrator cannot handle this request.")) from exc
-        workflow.assign_request(data_request, assignee, actor=user, ip=ip)
-        return _("The request was assigned.")
-    if action == "note":
-        data = valid(NoteForm(request.POST))
-        workflow.add_note(data_request, actor=user, text=data["text"], internal=not data["to_person"], ip=ip)
-        return _("The message was sent to the person.") if data["to_person"] else _("The note was added.")
-    if action == "pause":
-        data = valid(ReasonForm(request.POST, prefix="pause"))
-        workflow.pause_request(data_request, actor=user, reason=data["reason"], ip=ip)
-        return _("The request is paused: the clock stopped.")
-    if action == "resume":
-        valid(EmptyForm(request.POST))
-        workflow.resume_request(data_request, actor=user, ip=ip)
-        return _("The request is resumed.")
-    if action == "extend":
-        data = valid(ReasonForm(request.POST, prefix="extend"))
-        workflow.extend_request(data_request, actor=user, reason=data["reason"], ip=ip)
-        return _("The deadline was extended.")
-    if action == "refuse":
-        data = valid(RefuseForm(request.POST))
-        workflow.refuse_request(data_request, actor=user, ground=data["ground"], explanation=data["explanation"], ip=ip)
-        return _("The request was refused; the person reads the reason.")
-    if action == "complete":
-        data = valid(CompleteForm(request.POST))
-        workflow.complete_request(data_request, actor=user, outcome=data["outcome"], ip=ip)
-        return _("The request is completed.")
-    if action == "apply":
-        valid(ConfirmForm(request.POST))
-        try:
-            fulfilment.apply_correction(data_request, actor=user, ip=ip)
-        except PermissionDenied as exc:
-            raise ValidationError(
-                _(
-                    "Applying it needs the edit roster right on this member "
-                    "(and view sensitive fields for a sensitive one)."
-                )
-            ) from exc
-        return _("The correction was applied and the request completed.")
-    if action == "delete":
-        valid(ConfirmForm(request.POST))
-        job = fulfilment.carry_out_deletion(data_request, actor=user, ip=ip)
-        if job is None:
-            return _("Nothing was left to delete; the request is completed.")
-        return _("The deletion has started; the request completes when it is done.")
-    if action == "export":
-        valid(EmptyForm(request.POST))
-        fulfilment.start_export(data_request, actor=user)
-        return _("The archive is being prepared; only the person can download it.")
-    raise Http404
-
-
-ACTIONS = ("assign", "note", "pause", "resume", "extend", "refuse", "complete", "apply", "delete", "export")
+def _check_assignee(access: OrgAccess, data_request: DataSubjectRequest, assignee) -> None:
+    """The assignee must be able to open this very request (the gate, as for the user)."""
+    if assignee is None:
+        return
+    try:
+        permissions.get_org_request(org_access(assignee, access.organization.pk), data_request.pk)
+    except (Http404, PermissionDenied) as exc:
+        raise ValidationError(_("This administrator cannot handle this request.")) from exc
 
 
 @login_required
@@ -324,11 +237,18 @@ def act(request: HttpRequest, org_id: int, pk: int, action: str) -> HttpResponse
         raise Http404
     access = org_access(request.user, org_id)
     data_request = permissions.get_org_request(access, pk)
+    form = handling_form(action, request.POST, assignees=assignees(access) if action == "assign" else None)
     try:
-        messages.success(request, _run(request, access, data_request, action))
+        if not form.is_valid():
+            raise ValidationError(error_messages(form))
+        if action == "assign":
+            _check_assignee(access, data_request, form.cleaned_data["assignee"])
+        message = handling.carry_out(action, data_request, form.cleaned_data, actor=request.user, ip=client_ip(request))
     except ValidationError as exc:
-        for message in exc.messages:
-            messages.error(request, message)
+        for error in exc.messages:
+            messages.error(request, error)
+    else:
+        messages.success(request, message)
     return redirect("data_requests:org_request", org_id, pk)
 
 

@@ -24,7 +24,7 @@ from accounts.reverification import send_reverification_code
 from accounts.services import CodeRejected
 from dataprotection.audit import client_ip
 from requests import selectors
-from requests.forms_person import (
+from requests.forms.person import (
     KIND_EXPLANATIONS,
     NOT_FOR_AGENTS,
     EscalationForm,

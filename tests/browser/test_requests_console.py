@@ -9,8 +9,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from dataprotection.models import AuditEvent
-from requests.deadlines import initial_due_on
 from requests.models import DataSubjectRequest, Jurisdiction, RefusalGround, RequestKind, RequestStatus
+from requests.services.deadlines import initial_due_on
 from requests.services.filing import VERIFIED_BY_CODE
 from tests.browser.pages import sign_in
 

@@ -69,7 +69,7 @@ def test_the_panel_follows_the_build_until_the_download_appears(page, settings, 
     reloading the page."""
     from django.utils import timezone
 
-    from requests import tasks_exports
+    from requests.tasks import exports as export_tasks
 
     settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
     person = UserFactory(name="Polling Person")
@@ -92,7 +92,7 @@ def test_the_panel_follows_the_build_until_the_download_appears(page, settings, 
     live_link = panel.locator("[data-export-ready] a")
     expect(live_link).to_be_hidden()
 
-    assert tasks_exports.build(archive.pk) == "ready"
+    assert export_tasks.build(archive.pk) == "ready"
 
     expect(live_link).to_be_visible(timeout=10_000)
     expect(panel.locator("[data-export-status-url]")).to_have_attribute("data-export-status", "ready")
@@ -109,7 +109,7 @@ def test_the_panel_says_when_the_archive_waits_for_a_worker(page, settings, tmp_
     download appears, without reloading the page."""
     from django.utils import timezone
 
-    from requests import tasks_exports
+    from requests.tasks import exports as export_tasks
 
     settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
     person = UserFactory(name="Waiting Person")
@@ -133,7 +133,7 @@ def test_the_panel_says_when_the_archive_waits_for_a_worker(page, settings, tmp_
     expect(waiting).to_be_visible()
     expect(waiting).to_contain_text(f"Waiting for a worker since {since}.")
 
-    assert tasks_exports.build(archive.pk) == "ready"  # a worker is back and builds it
+    assert export_tasks.build(archive.pk) == "ready"  # a worker is back and builds it
 
     expect(panel.locator("[data-export-ready] a")).to_be_visible(timeout=10_000)
     expect(waiting).to_be_hidden()

@@ -15,9 +15,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from consent import contact_matching
 from consent.models import Channel, Decision, Purpose
-from consent.services import ledger
+from consent.services import contact_matching, ledger
 from consent.services.privacy import set_findable_by_phone
 from dataprotection.models import AuditEvent
 from tests.factories import UserFactory

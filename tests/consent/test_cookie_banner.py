@@ -10,9 +10,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from consent.gpc import SESSION_KEY, VISITOR_COOKIE
 from consent.models import Channel, ConsentRecord, Decision, Purpose
 from consent.services import ledger
+from consent.views.gpc import SESSION_KEY, VISITOR_COOKIE
 from organizations.context_processors import cached_shutdown_notices
 from tests.factories import UserFactory
 

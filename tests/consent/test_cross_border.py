@@ -13,8 +13,8 @@ from django.urls import reverse
 
 from consent.models import PURPOSES, ConsentRecord, Decision, Disclosure, PersonalAuthorization, Purpose
 from consent.models.sharing import ServiceKind
-from consent.open_ids import member_open_id
 from consent.services import ledger, personal_apps, sharing, tokens
+from consent.services.open_ids import member_open_id
 from dataprotection.models import AuditEvent
 from organizations.models import MemberStatus
 from tests.consent.test_sharing import open_for, third_party

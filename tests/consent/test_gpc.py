@@ -8,9 +8,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from consent.gpc import GPC_PURPOSES, SESSION_KEY, VISITOR_COOKIE, load_state
 from consent.models import PURPOSES, Channel, ConsentRecord, Decision, Purpose
 from consent.services import ledger
+from consent.views.gpc import GPC_PURPOSES, SESSION_KEY, VISITOR_COOKIE, load_state
 from organizations.context_processors import cached_shutdown_notices
 from tests.factories import UserFactory
 

@@ -28,8 +28,8 @@ from consent.models import (
     ServiceKind,
     SharingGrant,
 )
-from consent.open_ids import member_open_id, organization_open_id, user_open_id
 from consent.services import personal_apps, tokens
+from consent.services.open_ids import member_open_id, organization_open_id, user_open_id
 from dataprotection.models import AnonymizationJob, JobStatus
 from dataprotection.tasks import recover_jobs
 from organizations.models import Member

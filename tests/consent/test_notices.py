@@ -21,8 +21,8 @@ import pytest
 from django.utils import timezone
 
 from consent.models.sharing import DeletionNotice, NoticeReason, NoticeStatus, Service
-from consent.open_ids import member_open_id, organization_open_id, user_open_id
 from consent.services import notices
+from consent.services.open_ids import member_open_id, organization_open_id, user_open_id
 from dataprotection.models import AuditEvent
 from dataprotection.tasks import recover_jobs
 from tests.consent.test_sharing import NOTICE_SECRET, first_party, third_party

@@ -18,8 +18,8 @@ from consent.models import (
     Service,
     ServiceKind,
 )
-from consent.open_ids import user_open_id
 from consent.services import personal_apps, tokens
+from consent.services.open_ids import user_open_id
 from dataprotection.models import AuditEvent
 from tests.factories import MemberFactory, OrganizationFactory, UserFactory
 

@@ -11,8 +11,8 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from consent import selectors_policies as selectors
 from consent.models import PolicyAcknowledgement, PolicyText, PolicyVersion
+from consent.selectors import policies as selectors
 from consent.services import policies as services
 from dataprotection.models import AuditEvent
 from organizations.models import Edition, OrganizationStatus
@@ -379,7 +379,7 @@ def test_bodies_become_paragraphs_with_section_lines_in_bold():
 
 
 def test_the_console_form_wants_significant_ticked_for_kinds_of_change():
-    from consent.forms_policies import PolicyVersionAdminForm
+    from consent.forms.policies import PolicyVersionAdminForm
 
     data = {
         "edition": "mainland",

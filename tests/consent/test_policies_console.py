@@ -18,6 +18,16 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/ops/consent/policyversion/"
+POLICY_TEXTS_MIGRATION = importlib.import_module("consent.migrations.0003_policy_texts")
+
+
+@pytest.fixture
+def published_policies():
+    """The three real policies as the data migration loads them (loaded again here: a
+    transactional test that ran earlier in the same process, as xdist may schedule it,
+    emptied the migration's rows; the migration's function changes nothing when they
+    are there)."""
+    POLICY_TEXTS_MIGRATION.add_published_policies(django_apps, None)
 
 
 @pytest.fixture
@@ -155,7 +165,7 @@ def test_the_list_filters_and_counts_acknowledgements(staff_client, django_asser
 # --------------------------------------------------------------------------- migration
 
 
-def test_the_migration_loaded_the_three_real_policies():
+def test_the_migration_loaded_the_three_real_policies(published_policies):
     """CON-6: the three source policies are published versions, not significant, with
     the international addenda as parts."""
     versions = {v.edition: v for v in PolicyVersion.objects.filter(published_at__isnull=False)}
@@ -181,9 +191,8 @@ def test_the_migration_loaded_the_three_real_policies():
     assert versions["mainland"].effective_on == date(2019, 3, 21)
 
 
-def test_the_migration_can_run_again_without_duplicates():
-    migration = importlib.import_module("consent.migrations.0003_policy_texts")
-    migration.add_published_policies(django_apps, None)
+def test_the_migration_can_run_again_without_duplicates(published_policies):
+    POLICY_TEXTS_MIGRATION.add_published_policies(django_apps, None)
     assert PolicyVersion.objects.count() == 3
     assert PolicyText.objects.count() == 7
 
@@ -230,7 +239,7 @@ def test_load_policy_builds_a_draft_and_publishes_it(tmp_path):
     assert bodies == {"en": "Our new policy.\n", "zh-hans": "新的隐私政策。\n"}
 
 
-def test_load_policy_never_changes_a_published_version(tmp_path):
+def test_load_policy_never_changes_a_published_version(tmp_path, published_policies):
     source = tmp_path / "p.txt"
     source.write_text("Changed.", encoding="utf-8")
     args = ["--edition", "mainland", "--version", "2019-03", "--language", "en", "--title", "T", "--file", str(source)]

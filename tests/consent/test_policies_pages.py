@@ -14,9 +14,9 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from consent import policy_notice
 from consent.models import PolicyAcknowledgement, PolicyVersion
 from consent.services import policies as services
+from consent.views import policy_notice
 from tests.consent.test_policies import joined_before, make_version, significant_version
 from tests.factories import TEST_PASSWORD, UserFactory
 

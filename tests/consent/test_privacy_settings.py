@@ -12,10 +12,10 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
-from consent.contact_matching import contact_digest
 from consent.models import PURPOSES, Channel, ConsentRecord, Decision, PolicyVersion, PrivacySettings, Purpose
-from consent.selectors import principal_id
+from consent.selectors.privacy import principal_id
 from consent.services import ledger
+from consent.services.contact_matching import contact_digest
 from dataprotection.models import AuditEvent
 from organizations.context_processors import cached_shutdown_notices
 from tests.factories import UserFactory

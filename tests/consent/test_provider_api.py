@@ -18,8 +18,8 @@ from consent.models.sharing import (
     ProviderToken,
     ServiceKind,
 )
-from consent.open_ids import member_open_id, organization_open_id, user_open_id
 from consent.services import sharing, tokens
+from consent.services.open_ids import member_open_id, organization_open_id, user_open_id
 from organizations.models import CollectionSetting, MemberStatus
 from tests.consent.test_sharing import CLIENT_SECRET, add_scopes, open_for, owner_access, third_party
 from tests.factories import MemberFactory, UserFactory

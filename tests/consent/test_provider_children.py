@@ -11,8 +11,8 @@ from django.http import Http404
 from django.urls import reverse
 
 from consent.models import ChildSharing, Disclosure
-from consent.open_ids import member_open_id
 from consent.services import child_sharing, tokens
+from consent.services.open_ids import member_open_id
 from dataprotection.models import AuditEvent
 from organizations.models import Administrator, GuardianConsent, GuardianMethod, Right
 from organizations.permissions import org_access

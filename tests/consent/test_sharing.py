@@ -26,8 +26,8 @@ from consent.models.sharing import (
     ServiceKind,
     SharingGrant,
 )
-from consent.open_ids import organization_open_id
 from consent.services import sharing, tokens
+from consent.services.open_ids import organization_open_id
 from dataprotection.models import AuditEvent
 from organizations.models import OrganizationStatus, Right
 from organizations.permissions import org_access

@@ -12,8 +12,8 @@ import pytest
 from django.utils import timezone
 
 from consent.models.sharing import DeletionNotice, NoticeStatus
-from consent.open_ids import organization_open_id
 from consent.services import sharing
+from consent.services.open_ids import organization_open_id
 from dataprotection.tasks import recover_jobs
 from tests.consent.test_notices import NoticeReceiver, free_port, signature_ok
 from tests.consent.test_sharing import open_for, owner_access, third_party

@@ -21,7 +21,7 @@ from django.utils import timezone, translation
 from dataprotection.staff_roles import REQUEST_HANDLER
 from requests.models import DataSubjectRequest, EventKind, RequestEvent, RequestKind, RequestStatus
 from requests.services import fulfilment
-from requests.tasks_workflow import remind_assignees
+from requests.tasks.workflow import remind_assignees
 from tests.factories import UserFactory
 from tests.integration.waiting import wait_until
 

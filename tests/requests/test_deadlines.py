@@ -13,8 +13,9 @@ from django.core.management import CommandError, call_command
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from requests import deadlines
-from requests.deadlines import (
+from requests.models import Holiday, Jurisdiction
+from requests.services import deadlines
+from requests.services.deadlines import (
     WEEKDAYS,
     HolidayCalendar,
     add_months,
@@ -25,7 +26,6 @@ from requests.deadlines import (
     initial_due_on,
     paused_days_between,
 )
-from requests.models import Holiday, Jurisdiction
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DATES = st.dates(min_value=date(2000, 1, 1), max_value=date(2090, 12, 31))

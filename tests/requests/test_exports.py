@@ -21,7 +21,6 @@ from consent.models import ConsentRecord, Disclosure, PersonalAuthorization, Ser
 from dataprotection import files
 from dataprotection.audit import record_event
 from dataprotection.models import AuditEvent
-from requests import exporting, tasks_exports
 from requests.models import (
     AutomatedDecision,
     DataSubjectRequest,
@@ -31,7 +30,8 @@ from requests.models import (
     RequestKind,
     RequestStatus,
 )
-from requests.services import fulfilment
+from requests.services import exporting, fulfilment
+from requests.tasks import exports as export_tasks
 from tests.anonymization_data import populate
 from tests.factories import AdministratorFactory, OrganizationFactory, UserFactory
 
@@ -208,7 +208,7 @@ def test_build_is_idempotent(django_capture_on_commit_callbacks, settings, tmp_p
     settings.PRIVATE_MEDIA_ROOT = str(tmp_path)
     archive = built(make_request(subject=UserFactory()), django_capture_on_commit_callbacks)
     stored = archive.stored_file
-    assert tasks_exports.build_export(archive.pk) == "not claimed"
+    assert export_tasks.build_export(archive.pk) == "not claimed"
     archive.refresh_from_db()
     assert archive.stored_file == stored and archive.attempts == 1
     assert len(list(tmp_path.iterdir())) == 1
@@ -219,12 +219,12 @@ def test_claim_is_compare_and_set():
     """REQ-7: one builder at a time; a builder whose heartbeat went stale is taken over,
     and the claim token fences the late one out (no progress, no archive)."""
     archive = ExportArchive.objects.create(request=make_request(subject=UserFactory()), sections_total=3)
-    assert tasks_exports.claim_archive(archive.pk, "first:1:a") == 1
-    assert tasks_exports.claim_archive(archive.pk, "second:2:b") is None  # its worker is alive
+    assert export_tasks.claim_archive(archive.pk, "first:1:a") == 1
+    assert export_tasks.claim_archive(archive.pk, "second:2:b") is None  # its worker is alive
     ExportArchive.objects.filter(pk=archive.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    assert tasks_exports.claim_archive(archive.pk, "second:2:b") == 2  # the first worker died
-    assert tasks_exports._mine(archive.pk, "first:1:a").update(sections_done=1) == 0  # the first lost its claim
-    assert tasks_exports._mine(archive.pk, "second:2:b").update(sections_done=1) == 1
+    assert export_tasks.claim_archive(archive.pk, "second:2:b") == 2  # the first worker died
+    assert export_tasks._mine(archive.pk, "first:1:a").update(sections_done=1) == 0  # the first lost its claim
+    assert export_tasks._mine(archive.pk, "second:2:b").update(sections_done=1) == 1
 
 
 def test_failed_attempts_are_capped(monkeypatch):
@@ -237,12 +237,12 @@ def test_failed_attempts_are_capped(monkeypatch):
     monkeypatch.setattr(exporting, "build_archive", broken)
     archive = ExportArchive.objects.create(request=make_request(subject=UserFactory()), sections_total=3)
     for attempt in range(1, 6):
-        assert tasks_exports.build(archive.pk) == "failed"
+        assert export_tasks.build(archive.pk) == "failed"
         archive.refresh_from_db()
         assert archive.attempts == attempt and "disk full" in archive.last_error and archive.worker == ""
     assert archive.status == ExportStatus.FAILED
-    assert tasks_exports.build(archive.pk) == "not claimed"
-    assert not tasks_exports.needs_worker(timezone.now() + timedelta(hours=1)).exists()
+    assert export_tasks.build(archive.pk) == "not claimed"
+    assert not export_tasks.needs_worker(timezone.now() + timedelta(hours=1)).exists()
 
 
 def test_the_sweep_rebuilds_queued_and_stale_archives(monkeypatch):
@@ -252,7 +252,7 @@ def test_the_sweep_rebuilds_queued_and_stale_archives(monkeypatch):
     from dataprotection.tasks import recover_jobs
 
     calls = []
-    monkeypatch.setattr(tasks_exports.build_export, "delay", calls.append)
+    monkeypatch.setattr(export_tasks.build_export, "delay", calls.append)
     person = UserFactory()
     long_ago = timezone.now() - timedelta(minutes=1)
     queued = ExportArchive.objects.create(request=make_request(subject=person), heartbeat_at=long_ago)
@@ -286,11 +286,11 @@ def test_expired_archives_are_deleted(django_capture_on_commit_callbacks, client
     person = UserFactory()
     archive = built(make_request(subject=person), django_capture_on_commit_callbacks)
     stored = archive.stored_file
-    assert tasks_exports.expire_exports() == "0 expired"
+    assert export_tasks.expire_exports() == "0 expired"
     ExportArchive.objects.filter(pk=archive.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     client.force_login(person)
     assert client.get(reverse("data_requests:export_download", args=[archive.pk])).status_code == 410
-    assert tasks_exports.expire_exports() == "1 expired"
+    assert export_tasks.expire_exports() == "1 expired"
     archive.refresh_from_db()
     assert archive.status == ExportStatus.EXPIRED and archive.stored_file == ""
     assert not files.is_stored_name(stored) or not (files._path(stored)).exists()
@@ -353,7 +353,7 @@ def test_download_panel(cast, django_capture_on_commit_callbacks):
     building = render(cast.member_user)
     assert "<progress" in building and reverse("data_requests:export_status", args=[archive.pk]) in building
     assert "export-progress.js" in building
-    tasks_exports.build(archive.pk)
+    export_tasks.build(archive.pk)
     ready = render(cast.member_user)
     assert 'data-testid="export-download"' in ready and "Available until" in ready
     assert 'data-testid="export-download"' not in render(agent)
@@ -382,7 +382,7 @@ def test_a_database_outage_during_the_build_costs_no_attempt(monkeypatch, settin
         return real(user, reference=reference, progress=progress)
 
     monkeypatch.setattr(exporting, "build_archive", flaky)
-    assert tasks_exports.build_export(archive.pk) == "ready"
+    assert export_tasks.build_export(archive.pk) == "ready"
     archive.refresh_from_db()
     assert lost and (archive.status, archive.attempts, archive.worker) == (ExportStatus.READY, 1, "")
     assert len(list(tmp_path.iterdir())) == 1

@@ -18,7 +18,6 @@ from consent.models import Purpose
 from dataprotection.files import read_decrypted
 from dataprotection.models import AuditEvent
 from organizations.models import CollectionSetting, Edition
-from requests import deadlines
 from requests.models import (
     DELETION_KINDS,
     KINDS_BY_JURISDICTION,
@@ -31,7 +30,7 @@ from requests.models import (
     RequestKind,
     RequestStatus,
 )
-from requests.services import filing, workflow
+from requests.services import deadlines, filing, workflow
 from tests.conftest import last_code
 from tests.factories import MemberFactory, OrganizationFactory, UserFactory
 

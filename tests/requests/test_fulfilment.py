@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import AccountDeletionRequest, User
 from consent.models import DeletionNotice, Disclosure, Service, ServiceKind
-from consent.open_ids import member_open_id
+from consent.services.open_ids import member_open_id
 from dataprotection import anonymization
 from dataprotection.models import AnonymizationJob, AuditEvent, JobKind, JobStatus
 from organizations.models import AttendancePunch, Member, MemberStatus, Right, WorkLog
@@ -135,7 +135,7 @@ def test_apply_from_the_request_page(client, cast):
     url = reverse("data_requests:org_request_action", args=[cast.organization.pk, data_request.pk, "apply"])
     response = client.post(url, {}, follow=True)
     assert b"This field is required" in response.content  # the confirmation box
-    response = client.post(url, {"confirm": "on"}, follow=True)
+    response = client.post(url, {"apply-confirm": "on"}, follow=True)
     assert b"The correction was applied" in response.content
     data_request.refresh_from_db()
     assert data_request.status == RequestStatus.COMPLETED
@@ -283,7 +283,7 @@ def test_deletion_from_the_request_page(client, cast):
     )
     client.force_login(cast.owner)
     url = reverse("data_requests:org_request_action", args=[cast.organization.pk, data_request.pk, "delete"])
-    client.post(url, {"confirm": "on"})
+    client.post(url, {"delete-confirm": "on"})
     job = AnonymizationJob.objects.get(kind=JobKind.MEMBER_ERASURE)
     assert job.preview["request_id"] == data_request.pk
     page = client.get(reverse("data_requests:org_request", args=[cast.organization.pk, data_request.pk]))

@@ -141,7 +141,7 @@ def test_evidence_permission_matrix(client, cast, about_member, role):
 def test_action_permission_matrix(client, cast, about_member, role):
     """Every action passes the same gate: nothing is written outside the scope."""
     url = reverse("data_requests:org_request_action", args=[cast.organization.pk, about_member.pk, "note"])
-    response = client_as(client, cast, role).post(url, {"text": "Checked the contract."})
+    response = client_as(client, cast, role).post(url, {"note-text": "Checked the contract."})
     expected = {200: 302}.get(REQUEST_MATRIX[role], REQUEST_MATRIX[role])
     assert response.status_code == expected
     notes = RequestEvent.objects.filter(request=about_member, kind="note").count()
@@ -273,7 +273,7 @@ def test_actions_go_through_the_workflow(client, cast, about_member):
         url = reverse("data_requests:org_request_action", args=[cast.organization.pk, about_member.pk, action])
         return client.post(url, data or {}, follow=True)
 
-    post("assign", {"assignee": cast.sub_admin.pk})
+    post("assign", {"assign-assignee": cast.sub_admin.pk})
     about_member.refresh_from_db()
     assert about_member.assignee == cast.sub_admin
     post("pause", {"pause-reason": "Waiting for the contract copy."})
@@ -282,9 +282,9 @@ def test_actions_go_through_the_workflow(client, cast, about_member):
     post("resume")
     about_member.refresh_from_db()
     assert about_member.status == RequestStatus.IN_PROGRESS
-    response = post("refuse", {"ground": "nope", "explanation": "x"})
+    response = post("refuse", {"refuse-ground": "nope", "refuse-explanation": "x"})
     assert b"Select a valid choice" in response.content
-    post("refuse", {"ground": "not_about_requester", "explanation": "This is someone else's entry."})
+    post("refuse", {"refuse-ground": "not_about_requester", "refuse-explanation": "This is someone else's entry."})
     about_member.refresh_from_db()
     assert about_member.status == RequestStatus.REFUSED
     assert about_member.refusal_ground == "not_about_requester"
@@ -293,7 +293,7 @@ def test_actions_go_through_the_workflow(client, cast, about_member):
 def test_assigning_to_an_administrator_who_cannot_handle_it_is_refused(client, cast, about_member):
     client.force_login(cast.owner)
     url = reverse("data_requests:org_request_action", args=[cast.organization.pk, about_member.pk, "assign"])
-    response = client.post(url, {"assignee": cast.out_of_scope_sub_admin.pk}, follow=True)
+    response = client.post(url, {"assign-assignee": cast.out_of_scope_sub_admin.pk}, follow=True)
     assert b"cannot handle this request" in response.content
     about_member.refresh_from_db()
     assert about_member.assignee is None

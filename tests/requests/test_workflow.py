@@ -14,7 +14,6 @@ from django.utils import timezone
 from dataprotection import anonymization
 from dataprotection.models import AuditEvent, JobKind
 from organizations.models import Edition, MemberStatus, Organization, OrganizationStatus
-from requests.deadlines import WEEKDAYS, add_months, initial_due_on
 from requests.models import (
     CLOSED_STATUSES,
     DataSubjectRequest,
@@ -27,6 +26,7 @@ from requests.models import (
     RequestStatus,
 )
 from requests.services import workflow
+from requests.services.deadlines import WEEKDAYS, add_months, initial_due_on
 from requests.services.workflow import ALLOWED_TRANSITIONS
 from tests.factories import MemberFactory, OrganizationFactory, UserFactory
 

@@ -14,7 +14,7 @@ from organizations.models import AdministratorRole, Right
 from organizations.services.grants import grant_rights
 from requests.models import EventKind, RequestEvent, RequestStatus
 from requests.services import workflow
-from requests.tasks_workflow import remind_assignees
+from requests.tasks.workflow import remind_assignees
 from tests.factories import AdministratorFactory, OrganizationFactory, UserFactory
 from tests.requests.test_workflow import make_request
 

@@ -1,4 +1,4 @@
-"""Seed a throwaway portal for the API fuzzing run (issue 7, .ci/fuzz-api).
+"""Seed a throwaway portal for the API fuzzing run (the REST API, .ci/fuzz-api).
 
     DATABASE_URL=sqlite:////tmp/x/db.sqlite3 python tests/api/fuzz/seed.py TOKEN_FILE
 
@@ -26,8 +26,8 @@ def seed(token_file: Path) -> dict:
     from consent.services.ledger import record_consent
     from organizations.models import Administrator, AdministratorRole
     from organizations.services.demo_data import MEMBER, OWNER
-    from requests.deadlines import WEEKDAYS, initial_due_on
     from requests.models import DataSubjectRequest, Jurisdiction, RequestKind, RequestStatus
+    from requests.services.deadlines import WEEKDAYS, initial_due_on
     from tests.factories import verified_session
 
     call_command("seed_demo", members=40, days=1, seed=7, verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115

@@ -32,11 +32,22 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.apps import apps
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
+from accounts.models import IdentityVerification, User
+from consent.models import ConsentRecord, Disclosure, PersonalAuthorization, PolicyAcknowledgement, PrivacySettings
+from consent.services.ledger import current_consents
+from dataprotection.models import AuditEvent
+from organizations import collection
+from organizations.models import Member
+from requests.models import AutomatedDecision, DataSubjectRequest, RequestEvent
+
+# The encryption purpose of a stored archive (``ExportArchive.stored_file``).
+EXPORT_PURPOSE = "requests.export"
 ROWS_PER_QUERY = 500
 SPOOL_BYTES = 1024 * 1024
 
@@ -88,15 +99,11 @@ PROFILE_FIELDS = (
 
 
 def profile(user) -> Iterator[dict]:
-    from accounts.models import User
-
     account = User.objects.get(pk=user.pk)
     yield {name: _iso(getattr(account, name)) for name in PROFILE_FIELDS}
 
 
 def identity_verification(user) -> Iterator[dict]:
-    from accounts.models import IdentityVerification
-
     rows = IdentityVerification.objects.filter(user_id=user.pk).order_by("pk")
     for row in rows.iterator(chunk_size=ROWS_PER_QUERY):
         yield _row(row, ("legal_name", "id_number", "status", "submitted_at"))
@@ -106,9 +113,6 @@ def memberships(user) -> Iterator[dict]:
     """Every roster entry linked to the account, with the fields its organization
     collects (ORG-5: a field not collected is not the organization's to hold) and its
     departments."""
-    from organizations import collection
-    from organizations.models import Member
-
     collected_by_org: dict[int, frozenset[str]] = {}
     fields = _member_fields()
     members = (
@@ -134,8 +138,6 @@ def memberships(user) -> Iterator[dict]:
 
 
 def _member_records(user, model_label: str, member_field: str, names: tuple[str, ...]) -> Iterator[dict]:
-    from django.apps import apps
-
     model = apps.get_model(model_label)
     rows = (
         model.objects.filter(**{f"{member_field}__user_id": user.pk})
@@ -157,8 +159,6 @@ def _records(model_label: str, member_field: str, names: tuple[str, ...]) -> Cal
 def consents(user) -> Iterator[dict]:
     """The consent ledger (every decision, CON-1) and, as the last object, the current
     state per purpose."""
-    from consent.models import ConsentRecord
-
     records = ConsentRecord.objects.filter(user_id=user.pk).select_related("policy_version").order_by("pk")
     for record in records.iterator(chunk_size=ROWS_PER_QUERY):
         yield {
@@ -172,15 +172,11 @@ def consents(user) -> Iterator[dict]:
 
 
 def consent_state(user) -> Iterator[dict]:
-    from consent.services.ledger import current_consents
-
     for purpose, record in sorted(current_consents(user).items()):
         yield {"purpose": purpose, "decision": record.decision, "since": _iso(record.recorded_at)}
 
 
 def privacy_settings(user) -> Iterator[dict]:
-    from consent.models import PrivacySettings
-
     settings_row = PrivacySettings.objects.filter(user_id=user.pk).first()
     if settings_row is None:
         yield {}
@@ -189,8 +185,6 @@ def privacy_settings(user) -> Iterator[dict]:
 
 
 def policy_acknowledgements(user) -> Iterator[dict]:
-    from consent.models import PolicyAcknowledgement
-
     rows = PolicyAcknowledgement.objects.filter(user_id=user.pk).select_related("version").order_by("pk")
     for row in rows.iterator(chunk_size=ROWS_PER_QUERY):
         yield {
@@ -221,10 +215,6 @@ REQUEST_FIELDS = (
 def data_requests(user) -> Iterator[dict]:
     """The person's requests (not those they filed as someone's agent) with the events
     they can see (internal notes stay with the handlers)."""
-    from django.db.models import Prefetch
-
-    from requests.models import DataSubjectRequest, RequestEvent
-
     visible = RequestEvent.objects.filter(internal=False).order_by("at", "pk")
     rows = (
         DataSubjectRequest.objects.filter(subject_id=user.pk)
@@ -252,8 +242,6 @@ def data_requests(user) -> Iterator[dict]:
 def disclosures(user) -> Iterator[dict]:
     """SVC-5: which third parties received the person's data, directly or through an
     organization."""
-    from consent.models import Disclosure
-
     rows = (
         Disclosure.objects.filter(Q(user_id=user.pk) | Q(member__user_id=user.pk))
         .select_related("service", "organization")
@@ -272,8 +260,6 @@ def disclosures(user) -> Iterator[dict]:
 
 
 def authorizations(user) -> Iterator[dict]:
-    from consent.models import PersonalAuthorization
-
     rows = PersonalAuthorization.objects.filter(user_id=user.pk).select_related("service").order_by("pk")
     for row in rows.iterator(chunk_size=ROWS_PER_QUERY):
         yield {
@@ -296,8 +282,6 @@ def _actor_kind(event, user) -> str:
 
 
 def audit_events(user) -> Iterator[dict]:
-    from dataprotection.models import AuditEvent
-
     rows = (
         AuditEvent.objects.filter(subject_user_id=user.pk)
         .only(
@@ -319,8 +303,6 @@ def audit_events(user) -> Iterator[dict]:
 
 
 def automated_decisions(user) -> Iterator[dict]:
-    from requests.models import AutomatedDecision
-
     rows = AutomatedDecision.objects.filter(subject_id=user.pk).select_related("organization").order_by("pk")
     for row in rows.iterator(chunk_size=ROWS_PER_QUERY):
         yield {
@@ -330,8 +312,6 @@ def automated_decisions(user) -> Iterator[dict]:
 
 
 def _member_fields() -> tuple[str, ...]:
-    from organizations import collection
-
     return (*collection.ALWAYS_COLLECTED, *(field.name for field in collection.CATALOG))
 
 
@@ -577,8 +557,6 @@ person acted, not who.
 
 def _avatar_entry(archive: zipfile.ZipFile, user) -> _Entry | None:
     """The person's profile picture itself, not only its name."""
-    from accounts.models import User
-
     avatar = User.objects.get(pk=user.pk).avatar
     if not avatar or not avatar.name:
         return None

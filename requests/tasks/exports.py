@@ -29,6 +29,7 @@ from dataprotection import files, liveness
 from dataprotection.audit import record_event
 from dataprotection.deferred_text import deferred
 from requests.models import OPEN_STATUSES, DataSubjectRequest, ExportArchive, ExportStatus
+from requests.services import exporting, workflow
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +89,6 @@ def _failed(archive_id: int, token: str, attempt: int, error: str) -> None:
 def _complete_request(request: DataSubjectRequest, archive: ExportArchive) -> None:
     """An operations-routed request is answered by its archive (REQ-7); an organization's
     request completes when its administrator answers."""
-    from requests.services import workflow
-
     if request.organization_id is not None or request.status not in OPEN_STATUSES:
         return
     # Written on a worker: a message rendered in the reader's language and time zone.
@@ -117,9 +116,6 @@ def build(archive_id: int, token: str | None = None) -> str:
 
 
 def _build(archive_id: int, token: str, attempt: int) -> str:
-    from requests.exporting import build_archive
-    from requests.services.fulfilment import EXPORT_PURPOSE
-
     archive = ExportArchive.objects.select_related("request__subject").get(pk=archive_id)
     request = archive.request
     if request.subject is None:
@@ -137,11 +133,11 @@ def _build(archive_id: int, token: str, attempt: int) -> str:
         # The archive is the person's to read: its texts in their language, not the worker's.
         with (
             translation.override(request.subject.preferred_language or settings.LANGUAGE_CODE),
-            build_archive(request.subject, reference=request.reference, progress=progress) as output,
+            exporting.build_archive(request.subject, reference=request.reference, progress=progress) as output,
         ):
             data = output.read()
         digest = hashlib.sha256(data).hexdigest()
-        stored = files.store_encrypted(data, EXPORT_PURPOSE)
+        stored = files.store_encrypted(data, exporting.EXPORT_PURPOSE)
         now = timezone.now()
         expires_at = now + timedelta(hours=settings.REQUEST_EXPORT_TTL_HOURS)
         with transaction.atomic():

@@ -25,6 +25,13 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from consent.models import PURPOSES, Channel, Decision, Purpose
+from consent.services.ledger import (
+    StalePolicyVersion,
+    current_consents,
+    current_visitor_consents,
+    record_consent,
+    set_consents,
+)
 from dataprotection.audit import client_ip
 
 SESSION_KEY = "consent_state"
@@ -128,8 +135,6 @@ def save_state(request, response, state: ConsentState) -> None:
 def apply_gpc(request, state: ConsentState) -> None:
     """CON-7: withdraw every GPC purpose that is not withdrawn yet (the ledger service
     writes only where the state differs)."""
-    from consent.services.ledger import set_consents
-
     set_consents(
         **state.subject,
         decisions=dict.fromkeys(GPC_PURPOSES, Decision.WITHDRAWN),
@@ -144,8 +149,6 @@ def remember_state_at_sign_in(sender, request, user, **kwargs) -> None:
     so that their pages read it from the session. A person who has not answered it yet
     but chose as a visitor in this browser (before registering or signing in) keeps
     that choice: it is carried into their own ledger, so the banner does not ask again."""
-    from consent.services.ledger import current_consents
-
     if request is None or not hasattr(request, "session"):
         return
     consents = current_consents(user)
@@ -159,8 +162,6 @@ def carry_over_visitor_choices(request, user, consents: dict) -> dict:
     the person has not decided, appended to the person's ledger with the visitor's
     channel and policy version (each audited). The person's own earlier decisions
     always stand. Returns the records written, by purpose."""
-    from consent.services.ledger import StalePolicyVersion, current_visitor_consents, record_consent
-
     key, _stored = _visitor_cookie(request)
     if not key:
         return {}

@@ -2,7 +2,7 @@
 prominent way").
 
 At sign-in ``flag_pending_policy_notice`` (connected to ``user_logged_in`` in
-``ConsentConfig.ready``) stores the ids of the significant versions the person has not
+``consent.hooks``) stores the ids of the significant versions the person has not
 acknowledged in the session: one query at sign-in, none on later requests. While the
 list is not empty, ``PolicyNoticeMiddleware`` sends the person to the acknowledge page
 before anything else, except the pages needed to read the policies, switch language or
@@ -18,6 +18,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 
 from accounts.assurance import Area
+from consent.selectors.policies import pending_significant_versions
 
 SESSION_KEY = "consent_pending_policy_versions"
 
@@ -26,8 +27,6 @@ def flag_pending_policy_notice(sender, request, user, **kwargs):
     """CON-6: remember at sign-in which significant versions the person must read."""
     if request is None or not hasattr(request, "session"):
         return
-    from consent.selectors_policies import pending_significant_versions
-
     pending = [version.pk for version in pending_significant_versions(user)]
     set_pending(request, pending)
 
