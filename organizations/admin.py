@@ -22,14 +22,6 @@ from dataprotection.admin_base import (
 from dataprotection.audit import client_ip, record_event
 from dataprotection.masking import mask_id_number, mask_middle
 from dataprotection.staff_roles import REVEAL_CERTIFICATION, SEND_INCIDENT_NOTICES
-from organizations.children import children_anywhere_q
-from organizations.incidents import (
-    DEADLINE_SOON_DAYS,
-    DataCategory,
-    DeadlineState,
-    IncidentAffectedPerson,
-    SecurityIncident,
-)
 from organizations.models import (
     Administrator,
     Certification,
@@ -38,6 +30,14 @@ from organizations.models import (
     Member,
     Organization,
     ServiceShutdown,
+)
+from organizations.models.children import children_anywhere_q
+from organizations.models.incidents import (
+    DEADLINE_SOON_DAYS,
+    DataCategory,
+    DeadlineState,
+    IncidentAffectedPerson,
+    SecurityIncident,
 )
 from organizations.services import incidents as incident_services
 from organizations.services import registration as registration_services

@@ -55,7 +55,7 @@ class OrganizationsConfig(AppConfig):
 
         from dataprotection.anonymization import register_kind
         from dataprotection.models import JobKind
-        from organizations.incidents import plan_incident_rows_of_person
+        from organizations.services.incidents import plan_incident_rows_of_person
 
         register_kind(JobKind.ACCOUNT_DELETION, plan_incident_rows_of_person)  # SEC-4 notices of the person
 

@@ -15,13 +15,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dataprotection.models import AuditEvent
-from organizations import children, importing
+from organizations import importing
 from organizations.models import (
     Administrator,
     FamilyContact,
     GuardianConsent,
     Member,
     Right,
+    children,
 )
 from organizations.permissions import org_access
 from organizations.services import children as child_services
