@@ -199,8 +199,8 @@ def baseline(sample: int, seed: int, *, one_transaction: bool) -> float:
 
     from django.db import transaction
 
-    from organizations.lookups import id_number_digest, mobile_digest
     from organizations.models import Member, MemberDepartment
+    from organizations.services.lookups import id_number_digest, mobile_digest
 
     label = "one" if one_transaction else "auto"
     phone = "+8613800000097" if one_transaction else "+8613800000098"

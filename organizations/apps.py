@@ -8,7 +8,7 @@ class OrganizationsConfig(AppConfig):
 
     def ready(self):
         from accounts.profile_policy import register_locked_fields_provider
-        from organizations.profile_locks import dedicated_edition_locks
+        from organizations.selectors import dedicated_edition_locks
 
         register_locked_fields_provider(dedicated_edition_locks)
 

@@ -106,8 +106,8 @@ def memberships(user) -> Iterator[dict]:
     """Every roster entry linked to the account, with the fields its organization
     collects (ORG-5: a field not collected is not the organization's to hold) and its
     departments."""
-    from organizations import collection
     from organizations.models import Member
+    from organizations.services import collection
 
     collected_by_org: dict[int, frozenset[str]] = {}
     fields = _member_fields()
@@ -330,7 +330,7 @@ def automated_decisions(user) -> Iterator[dict]:
 
 
 def _member_fields() -> tuple[str, ...]:
-    from organizations import collection
+    from organizations.services import collection
 
     return (*collection.ALWAYS_COLLECTED, *(field.name for field in collection.CATALOG))
 

@@ -41,7 +41,7 @@ AGE_THRESHOLDS = {DEFAULT: 14, AUSTRALIA: 15}
 
 # The roster field the age comes from, and the fields that may be held about a child
 # without a guardian's consent: what is needed to know the person is on the roster at
-# all (the basic fields of ``organizations.collection``), their age and the entry's
+# all (the basic fields of ``organizations.services.collection``), their age and the entry's
 # lifecycle status.
 AGE_FIELD = "birthday"
 CHILD_BASIC_FIELDS = frozenset({"name", "mobile", "employee_number", "position", AGE_FIELD, "status"})

@@ -13,7 +13,7 @@ from organizations.models.organization import Organization
 
 class CollectionSetting(models.Model):
     """ORG-5: whether an organization collects one roster field, and why. A field that
-    is off cannot be filled, imported or exported (see ``organizations.collection``)."""
+    is off cannot be filled, imported or exported (see ``organizations.services.collection``)."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="collection_settings")
     field = models.CharField(_("field"), max_length=40)

@@ -44,7 +44,6 @@ from dataprotection.audit import record_event
 from dataprotection.crypto import keyed_hash
 from dataprotection.identifiers import credit_code_check_char, id_number_check_digit
 from organizations import demo
-from organizations.lookups import ID_NUMBER_DIGEST_PURPOSE, MOBILE_DIGEST_PURPOSE
 from organizations.models import (
     Administrator,
     AdministratorRole,
@@ -71,6 +70,7 @@ from organizations.models import (
     WorkLog,
 )
 from organizations.permissions import OrgAccess
+from organizations.services.lookups import ID_NUMBER_DIGEST_PURPOSE, MOBILE_DIGEST_PURPOSE
 
 # The stable marker of the demo organization: seeding twice finds it and stops.
 DEMO_ORGANIZATION_NAME = "杭州云栖科技有限公司 (Hangzhou Yunqi Technology Co., Ltd.)"

@@ -20,11 +20,11 @@ from django.utils.translation import gettext_lazy
 
 from dataprotection.audit import record_event
 from dataprotection.masking import mask_bank_card, mask_id_number, mask_middle, mask_phone
-from organizations import collection
-from organizations.lookups import id_number_digest, mobile_digest
 from organizations.models import AttestationKind, GuardianConsent, Member, Right, UploadAttestation
 from organizations.models.children import AGE_FIELD, CHILD_BASIC_FIELDS, is_child
 from organizations.permissions import OrgAccess
+from organizations.services import collection
+from organizations.services.lookups import id_number_digest, mobile_digest
 
 # The roster entry's lifecycle, not data about the person: always editable.
 LIFECYCLE_FIELDS = ("status",)

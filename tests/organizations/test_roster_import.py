@@ -17,7 +17,6 @@ from django.urls import reverse
 from dataprotection.identifiers import id_number_check_digit, luhn_check_digit
 from dataprotection.models import AuditEvent
 from organizations import importing
-from organizations.lookups import id_number_digest, mobile_digest
 from organizations.models import (
     CollectionSetting,
     ImportStatus,
@@ -30,6 +29,7 @@ from organizations.models import (
 )
 from organizations.services import roster_import as services
 from organizations.services.grants import grant_rights
+from organizations.services.lookups import id_number_digest, mobile_digest
 from organizations.tasks import run_roster_import, validate_roster_import
 from tests.factories import AdministratorFactory, DepartmentFactory, MemberFactory, UserFactory
 

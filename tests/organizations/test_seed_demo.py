@@ -253,8 +253,8 @@ def test_refused_in_the_production_profile(db, settings):
 def test_demo_collects_the_fields_it_fills_and_has_workplace_records(seeded):
     """ORG-5: every field the seeder fills is collected, with a stated purpose; ORG-4:
     a handful of members have work logs, schedule entries, drive files, contact cards."""
-    from organizations.collection import collected_fields, collection_settings
     from organizations.models import DriveFile, ExternalContactCard, ScheduleEntry, WorkLog
+    from organizations.services.collection import collected_fields, collection_settings
 
     collected = collected_fields(seeded)
     members = Member.objects.filter(organization=seeded)
