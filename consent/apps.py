@@ -36,7 +36,7 @@ class ConsentConfig(AppConfig):
             )
         )
         from consent.services import demo_data
-        from organizations.services.demo_data import register_demo_step
+        from organizations.services.demo_data.journeys import register_demo_step
 
         # seed_demo: a third-party service whose deletion endpoint works (the dev receiver).
         register_demo_step("third_party_service", demo_data.ensure_demo_service)

@@ -47,7 +47,7 @@ class RequestsConfig(AppConfig):
             )
         )
 
-        from organizations.services.demo_data import register_demo_step
+        from organizations.services.demo_data.journeys import register_demo_step
         from requests.services import demo_data
 
         # seed_demo: a request waiting for the operations request handler.

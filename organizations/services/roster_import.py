@@ -74,7 +74,7 @@ from organizations.models import (
 from organizations.models.children import AGE_FIELD, CHILD_BASIC_FIELDS
 from organizations.permissions import OrgAccess, org_access
 from organizations.services.collection import SENSITIVE_FIELDS, collected_fields, fillable_fields
-from organizations.services.demo_data import _bulk_load_tuning as bulk_load_tuning  # SQLite page cache
+from organizations.services.demo_data.loading import bulk_load_tuning  # SQLite page cache
 from organizations.services.lookups import ID_NUMBER_DIGEST_PURPOSE, MOBILE_DIGEST_PURPOSE
 
 logger = logging.getLogger(__name__)

@@ -25,16 +25,9 @@ from organizations.models import (
     MemberDepartment,
     Organization,
 )
-from organizations.services.demo_data import (
-    DEMO_LOGINS,
-    DEMO_ORGANIZATION_NAME,
-    DEMO_PASSWORD,
-    ID_NUMBER_DIGEST_PURPOSE,
-    MOBILE_DIGEST_PURPOSE,
-    STAFF,
-    demo_counts,
-    find_demo_organization,
-)
+from organizations.services.demo_data.logins import DEMO_LOGINS, DEMO_PASSWORD, STAFF
+from organizations.services.demo_data.seeding import DEMO_ORGANIZATION_NAME, demo_counts, find_demo_organization
+from organizations.services.lookups import ID_NUMBER_DIGEST_PURPOSE, MOBILE_DIGEST_PURPOSE
 
 MEMBERS, DAYS = 60, 2
 

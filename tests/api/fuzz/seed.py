@@ -25,7 +25,7 @@ def seed(token_file: Path) -> dict:
     from consent.models import Channel, Decision, Purpose
     from consent.services.ledger import record_consent
     from organizations.models import Administrator, AdministratorRole
-    from organizations.services.demo_data import MEMBER, OWNER
+    from organizations.services.demo_data.logins import MEMBER, OWNER
     from requests.deadlines import WEEKDAYS, initial_due_on
     from requests.models import DataSubjectRequest, Jurisdiction, RequestKind, RequestStatus
     from tests.factories import verified_session
