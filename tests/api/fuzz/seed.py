@@ -1,4 +1,4 @@
-"""Seed a throwaway portal for the API fuzzing run (issue 7, .ci/fuzz-api).
+"""Seed a throwaway portal for the API fuzzing run (.ci/fuzz-api).
 
     DATABASE_URL=sqlite:////tmp/x/db.sqlite3 python tests/api/fuzz/seed.py TOKEN_FILE
 
