@@ -79,8 +79,8 @@ def seed(members: int, departments: int, rng: random.Random):
     from django.db import transaction
 
     from dataprotection.crypto import keyed_hash
-    from organizations.lookups import MOBILE_DIGEST_PURPOSE
     from organizations.models import Department, Member, MemberDepartment, Organization
+    from organizations.services.lookups import MOBILE_DIGEST_PURPOSE
 
     with transaction.atomic():
         organization = Organization.objects.create(name="Bench Co.")
@@ -260,9 +260,9 @@ def run(args) -> None:
     from django.test import Client
     from django.urls import reverse
 
-    from organizations.lookups import member_search
     from organizations.models import Member, Right
     from organizations.permissions import org_access
+    from organizations.services.lookups import member_search
     from organizations.views.roster import roster_page  # the list view's page query
 
     rng = random.Random(args.seed)

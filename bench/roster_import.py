@@ -9,7 +9,7 @@ It builds a throwaway database -- SQLite in a temporary directory, or with ``--d
 postgres`` (and no ``DATABASE_URL`` in the environment) its own PostgreSQL cluster
 started from the server binaries through ``tests/servers.py`` and stopped at the end --
 migrates it, generates a valid CSV of N members with the demo generators
-(``organizations.demo``: real-format mobiles, ID numbers, bank cards) and measures in
+(``organizations.services.demo_data.generators``: real-format mobiles, ID numbers, bank cards) and measures in
 the same process:
 
 (a) the baseline: ``--baseline-sample`` members (default 1,000) created one by one with
@@ -162,13 +162,13 @@ def make_organization(name: str, owner_phone: str):
 def people(rows: int, seed: int, offset: int = 0):
     from django.utils import timezone
 
-    from organizations import demo
+    from organizations.services.demo_data import generators
 
     rng = random.Random(seed)
-    generator = demo.PersonGenerator(rng, timezone.localdate())
+    generator = generators.PersonGenerator(rng, timezone.localdate())
     for index in range(rows):
         person = generator.person()
-        position, _grade = demo.position_and_grade(rng, "rd")
+        position, _grade = generators.position_and_grade(rng, "rd")
         yield index + offset, person, position, rng
 
 
@@ -199,8 +199,8 @@ def baseline(sample: int, seed: int, *, one_transaction: bool) -> float:
 
     from django.db import transaction
 
-    from organizations.lookups import id_number_digest, mobile_digest
     from organizations.models import Member, MemberDepartment
+    from organizations.services.lookups import id_number_digest, mobile_digest
 
     label = "one" if one_transaction else "auto"
     phone = "+8613800000097" if one_transaction else "+8613800000098"

@@ -80,9 +80,9 @@ def naive_baseline(sample: int, *, atomic: bool, seed: int, days: int = 0) -> Ba
     from django.db import transaction
     from django.utils import timezone
 
-    from organizations import demo
     from organizations.models import ApprovalRecord, AttendancePunch, Department, MemberDepartment, Organization
-    from organizations.services.demo_data import build_member
+    from organizations.services.demo_data import generators
+    from organizations.services.demo_data.seeding import build_member
 
     organization = Organization.objects.create(name=f"Baseline {'atomic' if atomic else 'autocommit'} {days}")
     team = Department.objects.create(organization=organization, name="Team")
@@ -90,16 +90,16 @@ def naive_baseline(sample: int, *, atomic: bool, seed: int, days: int = 0) -> Ba
     team.save(update_fields=["path"])
     rng = random.Random(seed)
     today, now = timezone.localdate(), timezone.now()
-    people = demo.PersonGenerator(rng, today)
+    people = generators.PersonGenerator(rng, today)
     zone = timezone.get_default_timezone()
-    working_days = demo.recent_working_days(today, days)
+    working_days = generators.recent_working_days(today, days)
     rows = 0
 
     def create_all() -> None:
         nonlocal rows
         for index in range(sample):
             person = people.person()
-            position, grade = demo.position_and_grade(rng, "rd")
+            position, grade = generators.position_and_grade(rng, "rd")
             member = build_member(person, organization_id=organization.pk, index=index, position=position, grade=grade)
             member.save()
             MemberDepartment(member=member, department=team, is_primary=True).save()
@@ -114,11 +114,11 @@ def naive_baseline(sample: int, *, atomic: bool, seed: int, days: int = 0) -> Ba
                         latitude=person.office.latitude,
                         longitude=person.office.longitude,
                         address=person.office.address,
-                        photo_ref=demo.photo_ref(rng),
+                        photo_ref=generators.photo_ref(rng),
                     ).save()
                     rows += 1
             if days and rng.random() < days / 10:
-                draft = demo.approval(rng)
+                draft = generators.approval(rng)
                 ApprovalRecord(
                     organization=organization,
                     applicant=member,
@@ -161,7 +161,7 @@ def main() -> None:
         configure_django(workdir, args.debug)
         from django.db import connection
 
-        from organizations.services.demo_data import seed_demo_organization
+        from organizations.services.demo_data.seeding import seed_demo_organization
 
         print(f"Python {sys.version.split()[0]}, SQLite {connection.Database.sqlite_version}, {os.cpu_count()} CPUs")
         print(f"Database: {workdir / 'bench.sqlite3'}")

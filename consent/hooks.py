@@ -13,7 +13,7 @@ from consent.views import gpc, policy_notice
 from dataprotection import anonymization, liveness
 from dataprotection.models import JobKind
 from organizations.services import disband
-from organizations.services.demo_data import register_demo_step
+from organizations.services.demo_data.journeys import register_demo_step
 
 
 def connect() -> None:

@@ -51,8 +51,8 @@ from consent.services.sharing import (
 )
 from dataprotection.audit import record_event
 from dataprotection.crypto import DecryptionError, decrypt, encrypt
-from organizations.collection import collected_fields
 from organizations.models import Department
+from organizations.services.collection import collected_fields
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200

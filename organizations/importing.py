@@ -48,11 +48,11 @@ from dataprotection.crypto import keyed_hasher
 from dataprotection.files import sniff_document_type
 from dataprotection.identifiers import is_valid_id_number, normalize_id_number
 from dataprotection.masking import mask_bank_card, mask_id_number, mask_middle, mask_phone
-from organizations.children import AGE_FIELD, CHILD_BASIC_FIELDS
-from organizations.collection import ALWAYS_COLLECTED, CATALOG, SENSITIVE_FIELDS
 from organizations.forms.roster import SENSITIVE_CLEANERS
-from organizations.lookups import MOBILE_DIGEST_PURPOSE
 from organizations.models import Degree, Department, LaborContractStatus, Member
+from organizations.models.children import AGE_FIELD, CHILD_BASIC_FIELDS
+from organizations.services.collection import ALWAYS_COLLECTED, CATALOG, SENSITIVE_FIELDS
+from organizations.services.lookups import MOBILE_DIGEST_PURPOSE
 
 # The largest file accepted (50 MB: about 300k roster rows of CSV). Module constants,
 # not settings: the whole file is read into memory once by the upload form and the

@@ -11,7 +11,7 @@ Rules:
 - An object outside every subtree where the administrator holds the right to see it: 404.
 - In scope but without the right for the action: 403.
 - The owner holds every right on the whole organization; grants are never stored for it.
-- SEC-3, children: a child's roster entry (``organizations.children``) is left out of
+- SEC-3, children: a child's roster entry (``organizations.models.children``) is left out of
   every roster queryset, and is 404 as a single object, unless the administrator holds
   ``view_children`` where the child is placed. Minimum-sufficient access: the owner does
   not hold it implicitly -- only as the organization's designated children's data
@@ -33,7 +33,6 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.assurance import require_second_factor
-from organizations.children import child_cutoff, children_q
 from organizations.models import (
     Administrator,
     AdministratorRole,
@@ -46,6 +45,7 @@ from organizations.models import (
     OrganizationUserObjectPermission,
     Right,
 )
+from organizations.models.children import child_cutoff, children_q
 
 ALL_RIGHTS = frozenset(Right.values)
 # Rights that change the organization's data: none of them holds while the organization

@@ -9,7 +9,7 @@ from dataprotection import anonymization, liveness
 from dataprotection.models import JobKind
 from dataprotection.rotation import register_file_column
 from organizations.services import disband
-from organizations.services.demo_data import register_demo_step
+from organizations.services.demo_data.journeys import register_demo_step
 from requests.models import AGENT_PROOF_FILE_PURPOSE, EVIDENCE_FILE_PURPOSE, ExportArchive
 from requests.services import demo_data, fulfilment, workflow
 from requests.services.exporting import EXPORT_PURPOSE

@@ -14,8 +14,8 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import DataRegion, User
 from consent.models import Purpose
-from organizations.collection import collected_fields
 from organizations.models import Member, MemberStatus, OrganizationStatus
+from organizations.services.collection import collected_fields
 from requests.models import (
     AutomatedDecision,
     DataSubjectRequest,

@@ -37,7 +37,6 @@ def seed(members: int, departments: int, admins: int, rng: random.Random) -> dic
 
     from accounts.models import User
     from dataprotection.crypto import keyed_hash
-    from organizations.lookups import MOBILE_DIGEST_PURPOSE
     from organizations.models import (
         Administrator,
         AdministratorRole,
@@ -48,6 +47,7 @@ def seed(members: int, departments: int, admins: int, rng: random.Random) -> dic
         Right,
     )
     from organizations.services.grants import grant_rights
+    from organizations.services.lookups import MOBILE_DIGEST_PURPOSE
 
     with transaction.atomic():
         organization = Organization.objects.create(name=ORGANIZATION_NAME, require_admin_two_factor=True)

@@ -20,8 +20,8 @@ from consent.models import ChildSharing, GrantStatus, Service, SharingGrant
 from consent.services.open_ids import member_open_id
 from consent.services.sharing import PROVIDER_KINDS, current_members, organization_cutoff
 from dataprotection.audit import record_event
-from organizations.children import children_q
 from organizations.models import GuardianConsent, Member, Right
+from organizations.models.children import children_q
 from organizations.permissions import OrgAccess
 
 

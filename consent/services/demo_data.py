@@ -14,7 +14,8 @@ import secrets
 
 from consent.models.sharing import DataScope, Service, ServiceKind
 from consent.services.sharing import save_catalog_service
-from organizations.services.demo_data import STAFF, DemoContext
+from organizations.services.demo_data.journeys import DemoContext
+from organizations.services.demo_data.logins import STAFF
 
 DEMO_SERVICE_CODE = "demo-traveldesk"
 DEMO_SERVICE = {

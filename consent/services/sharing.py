@@ -39,8 +39,8 @@ from consent.services.ledger import latest_decision
 from consent.services.notices import notice_problem, queue_deletion_notice, resend_waiting_notices
 from consent.services.tokens import revoke_tokens
 from dataprotection.audit import record_event
-from organizations.children import child_cutoff, children_q
 from organizations.models import Member, MemberStatus, Organization, Right
+from organizations.models.children import child_cutoff, children_q
 from organizations.permissions import OrgAccess
 
 # Kinds an organization opens for itself; mini-programs are authorized by each person

@@ -21,17 +21,17 @@ from accounts.api.idempotency import idempotent
 from accounts.api.pagination import IdCursorPagination
 from accounts.api.serializers import ErrorSerializer, error_responses
 from dataprotection.audit import client_ip
-from organizations import collection
 from organizations.api import serializers as s
 from organizations.api.base import OrganizationScopedAPIView
 from organizations.api.views import IDEMPOTENCY_KEY, form_error, visible_department
 from organizations.forms.roster import MemberEditForm
 from organizations.forms.roster_import import ATTESTATION_TEXT as UPLOAD_ATTESTATION_TEXT
-from organizations.lookups import member_search
 from organizations.models import AttestationKind, Member, MemberDepartment, MemberStatus, Right
 from organizations.permissions import OrgAccess
 from organizations.services import children as children_services
+from organizations.services import collection
 from organizations.services import roster as services
+from organizations.services.lookups import member_search
 from organizations.services.roster_upsert import ALL_OR_NOTHING, refuse_not_collected, upsert_members
 
 LIST_COLUMNS = ("pk", "organization_id", "name", "employee_number", "position", "status", "mobile", "id_number")

@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 from accounts.api.strict import StrictSerializer
 from dataprotection.models import JobStatus
-from organizations import collection, importing
+from organizations import importing
 from organizations.models import (
     AdministratorRole,
     Edition,
@@ -21,6 +21,7 @@ from organizations.models import (
     OrganizationStatus,
     Right,
 )
+from organizations.services import collection
 from organizations.services.roster import EDITABLE_FIELDS, LIFECYCLE_FIELDS
 
 
@@ -142,7 +143,7 @@ def _value_field(name: str) -> serializers.Field:
 
 class MemberWriteSerializer(StrictSerializer):
     """ORG-5, ORG-6, ORG-7: the roster fields, as text (the roster form checks each one).
-    Built from the single catalog (``organizations.collection``); a field the
+    Built from the single catalog (``organizations.services.collection``); a field the
     organization does not collect is refused by the view."""
 
     attested = serializers.BooleanField(

@@ -9,8 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from organizations.collection import GROUPS, CollectableField
-from organizations.services.collection import PURPOSE_MAX_LENGTH
+from organizations.services.collection import GROUPS, PURPOSE_MAX_LENGTH, CollectableField
 
 
 class CollectionSettingsForm(forms.Form):

@@ -15,8 +15,8 @@ from accounts.phones import normalize_mobile
 from dataprotection.audit_labels import action_label
 from dataprotection.identifiers import is_valid_bank_card
 from dataprotection.validators import clean_id_number
-from organizations import collection
 from organizations.models import Member, MemberStatus
+from organizations.services import collection
 from organizations.services.roster import (
     AGE_FIELDS,
     ATTESTATION_TEXT,

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import organizations.incidents
+import organizations.models.incidents
 from django.conf import settings
 from django.db import migrations, models
 
@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
             name='SecurityIncident',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.CharField(default=organizations.incidents.new_reference, editable=False, max_length=24, unique=True, verbose_name='reference')),
+                ('reference', models.CharField(default=organizations.models.incidents.new_reference, editable=False, max_length=24, unique=True, verbose_name='reference')),
                 ('title', models.CharField(max_length=200, verbose_name='title')),
                 ('description', models.TextField(help_text='Written for the affected people; name no one.', verbose_name='what happened')),
                 ('discovered_at', models.DateTimeField(help_text='The 30-day notification deadline runs from here.', verbose_name='discovered at')),

@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from dataprotection.audit import record_event
-from organizations.children import CHILD_BASIC_FIELDS
 from organizations.models import (
     Administrator,
     BiometricTemplate,
@@ -25,6 +24,7 @@ from organizations.models import (
     Member,
     Right,
 )
+from organizations.models.children import CHILD_BASIC_FIELDS
 from organizations.permissions import OrgAccess
 from organizations.services.roster import EDITABLE_FIELDS
 

@@ -1,10 +1,19 @@
-"""Collection settings (ORG-5): which optional roster fields an organization collects,
-and why.
+"""What an organization collects (ORG-5, ORG-6, ORG-8): the catalog of optional roster
+fields, which of them the organization collects and why, which may be filled for a given
+member, and the owner's changes to the settings.
 
-Only the owner changes them. Turning a field off never silently keeps the data: the
-values stored in it are either erased for the whole organization -- one set-based UPDATE
-per field, whatever the roster size, recorded in the audit event -- or, without the
-owner's explicit confirmation, the change is refused and nothing is written.
+The catalog below is the single list of optional organization-control fields on
+``Member``. ``name`` and ``mobile`` are always collected: a roster entry needs a name,
+and a person joins with their verified mobile number. Every other field is collected only
+when the organization turns it on and states the purpose; a field that is off cannot be
+filled, imported or exported. Until a member has accepted the invitation (or the upload
+carries the administrator's attestation that the members consented), only the basic
+fields are held.
+
+Only the owner changes the settings. Turning a field off never silently keeps the data:
+the values stored in it are either erased for the whole organization -- one set-based
+UPDATE per field, whatever the roster size, recorded in the audit event -- or, without
+the owner's explicit confirmation, the change is refused and nothing is written.
 """
 
 from __future__ import annotations
@@ -14,17 +23,120 @@ from dataclasses import dataclass, field
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
+from django.utils.functional import Promise
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from dataprotection.audit import record_event
-from organizations.collection import BY_NAME, available_fields, collection_settings
-from organizations.models import CollectionSetting, Member
+from organizations.models import CollectionSetting, Member, MemberStatus, Organization, OrganizationKind
 from organizations.permissions import OrgAccess
 
 PURPOSE_MAX_LENGTH = 300
 # The lookup digest that follows a column: erasing the value erases its digest too.
 DIGEST_COLUMNS = {"id_number": "id_number_digest"}
+
+
+@dataclass(frozen=True)
+class CollectableField:
+    name: str
+    group: str
+    sensitive: bool = False
+    basic: bool = False
+    default_enabled: bool = False
+    default_purpose: Promise | str = ""
+    schools_only: bool = False
+
+    @property
+    def label(self):
+        return Member._meta.get_field(self.name).verbose_name
+
+
+GROUPS = {
+    "employment": gettext_lazy("Employment"),
+    "identity": gettext_lazy("Identity"),
+    "contact": gettext_lazy("Contact"),
+    "address": gettext_lazy("Address"),
+    "education": gettext_lazy("Education"),
+    "payroll": gettext_lazy("Payroll"),
+    "emergency": gettext_lazy("Emergency contact"),
+    "school": gettext_lazy("Student identity and class"),
+}
+
+ALWAYS_COLLECTED = ("name", "mobile")
+
+CATALOG: tuple[CollectableField, ...] = (
+    CollectableField("employee_number", "employment", basic=True, default_enabled=True,
+                     default_purpose=gettext_lazy("Identify staff in attendance and approvals")),
+    CollectableField("position", "employment", basic=True, default_enabled=True,
+                     default_purpose=gettext_lazy("Show the organization chart")),
+    CollectableField("grade", "employment"),
+    CollectableField("labor_contract_status", "employment"),
+    CollectableField("office_email", "employment", default_enabled=True,
+                     default_purpose=gettext_lazy("Send work mail")),
+    CollectableField("office_phone", "employment", default_enabled=True,
+                     default_purpose=gettext_lazy("Reach colleagues at work")),
+    CollectableField("hired_on", "employment"),
+    CollectableField("id_number", "identity", sensitive=True),
+    CollectableField("household_registration", "identity"),
+    CollectableField("fixed_phone", "contact"),
+    CollectableField("personal_email", "contact"),
+    CollectableField("home_address", "address", sensitive=True),
+    CollectableField("office_address", "address"),
+    CollectableField("school", "education"),
+    CollectableField("major", "education"),
+    CollectableField("degree", "education"),
+    CollectableField("bank_name", "payroll"),
+    CollectableField("bank_card", "payroll", sensitive=True),
+    CollectableField("emergency_contact_name", "emergency"),
+    CollectableField("emergency_contact_relation", "emergency"),
+    CollectableField("emergency_contact_phone", "emergency", sensitive=True),
+    CollectableField("student_grade", "school", schools_only=True),
+    CollectableField("student_class", "school", schools_only=True),
+    CollectableField("student_photo_ref", "school", sensitive=True, schools_only=True),
+)  # fmt: skip
+BY_NAME = {field.name: field for field in CATALOG}
+SENSITIVE_FIELDS = frozenset({"mobile"} | {field.name for field in CATALOG if field.sensitive})
+BASIC_FIELDS = frozenset(ALWAYS_COLLECTED) | {field.name for field in CATALOG if field.basic}
+
+
+def available_fields(organization: Organization) -> tuple[CollectableField, ...]:
+    is_school = organization.kind == OrganizationKind.SCHOOL
+    return tuple(field for field in CATALOG if is_school or not field.schools_only)
+
+
+def collection_settings(organization: Organization) -> dict[str, tuple[bool, str]]:
+    """Field name -> (collected, purpose), defaults overlaid with the stored settings
+    (one query)."""
+    result = {
+        field.name: (field.default_enabled, str(field.default_purpose)) for field in available_fields(organization)
+    }
+    for name, enabled, purpose in CollectionSetting.objects.filter(organization=organization).values_list(
+        "field", "enabled", "purpose"
+    ):
+        if name in result:
+            result[name] = (enabled, purpose)
+    return result
+
+
+def collected_fields(organization: Organization) -> frozenset[str]:
+    """Every field the organization collects, including the always-collected ones."""
+    settings_by_field = collection_settings(organization)
+    return frozenset(ALWAYS_COLLECTED) | {name for name, (enabled, _purpose) in settings_by_field.items() if enabled}
+
+
+def has_consented(member: Member | None) -> bool:
+    """A joined member accepted the invitation and its terms (ORG-8)."""
+    return member is not None and member.status == MemberStatus.ACTIVE and member.user_id is not None
+
+
+def fillable_fields(collected: frozenset[str], member: Member | None, *, attested: bool) -> frozenset[str]:
+    """Fields that may be written for ``member`` (``None``: a new roster entry): every
+    collected field once the member consented or the upload is attested (ORG-6),
+    otherwise only the collected basic fields (ORG-8)."""
+    if attested or has_consented(member):
+        return collected
+    return collected & BASIC_FIELDS
 
 
 def blank_value(name: str):

@@ -29,6 +29,7 @@ from dataprotection.anonymization import StageSpec
 from dataprotection.audit import record_event
 from dataprotection.models import LIVE_JOB_STATUSES, AnonymizationJob, AuditEvent, JobKind, JobStatus, StageAction
 from dataprotection.personal_data import declared_models
+from dataprotection.tasks import enqueue_drivers
 from organizations.models import (
     Administrator,
     Department,
@@ -191,8 +192,6 @@ def request_disband(access: OrgAccess, *, code: str, confirm_name: str, ip: str 
                 metadata={"job": job.pk, "runs_after": job.not_before.isoformat()},
             )
             if not grace:
-                from dataprotection.tasks import enqueue_drivers
-
                 enqueue_drivers(job.pk)
     except IntegrityError:  # a concurrent request won the one-live-disband constraint
         raise ValidationError(_("This organization is already being disbanded."), code="already_disbanding") from None
@@ -262,11 +261,6 @@ def finish_disband(job: AnonymizationJob) -> None:
     )
 
 
-def register() -> None:
-    anonymization.register_kind(JobKind.DISBAND, plan_disband, finish_disband)
-    register_account_deletion()
-
-
 # --------------------------------------------------------------------------- ACC-5, ANON-3
 
 
@@ -309,10 +303,3 @@ def owner_must_hand_over(user) -> list[str]:
         _("You own %(organizations)s. Transfer the ownership or disband it before deleting your account.")
         % {"organizations": ", ".join(names)}
     ]
-
-
-def register_account_deletion() -> None:
-    from accounts.deletion import register_deletion_blocker
-
-    anonymization.register_kind(JobKind.ACCOUNT_DELETION, plan_member_records_of_person)
-    register_deletion_blocker(owner_must_hand_over)

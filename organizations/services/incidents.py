@@ -25,18 +25,20 @@ from django.utils.translation import gettext as _
 
 from accounts.models import SMSMessage, SMSStatus
 from accounts.services import queue_sms
+from dataprotection.anonymization import StageSpec
 from dataprotection.audit import record_event
-from organizations.incidents import (
+from organizations.models import Member, MemberStatus
+from organizations.models.incidents import (
     AWAITING_NOTICE,
     DEADLINE_ALERT_DAYS,
     NOTICE_DEADLINE,
+    IncidentAffectedPerson,
     IncidentNotice,
     IncidentStatus,
     NoticeChannel,
     NoticeStatus,
     SecurityIncident,
 )
-from organizations.models import Member, MemberStatus
 
 logger = logging.getLogger(__name__)
 
@@ -391,3 +393,12 @@ def export_regulator_report(incident: SecurityIncident, actor, *, fmt: str, ip=N
             metadata={"reference": incident.reference, "format": fmt},
         )
     return report
+
+
+def plan_incident_rows_of_person(job) -> list[StageSpec]:
+    """Account deletion (ACC-5, ANON-3): the person's notices are de-linked (they stay
+    counted), the rows naming them as affected go."""
+    return [
+        StageSpec(IncidentNotice._meta.label, {"user_id": job.subject_id}, phase=0),
+        StageSpec(IncidentAffectedPerson._meta.label, {"user_id": job.subject_id}, phase=1),
+    ]

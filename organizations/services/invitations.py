@@ -35,8 +35,6 @@ from dataprotection.audit import record_event
 from dataprotection.crypto import keyed_hash
 from dataprotection.deferred_text import DeferredText, deferred
 from dataprotection.masking import mask_phone
-from organizations.collection import GROUPS, available_fields, collection_settings
-from organizations.lookups import mobile_digest
 from organizations.models import (
     Invitation,
     InvitationStatus,
@@ -47,6 +45,8 @@ from organizations.models import (
     Right,
 )
 from organizations.permissions import OrgAccess
+from organizations.services.collection import GROUPS, available_fields, collection_settings
+from organizations.services.lookups import mobile_digest
 
 TOKEN_DIGEST_PURPOSE = "organizations.invitation"
 INVITATION_TTL = timedelta(days=14)
@@ -356,7 +356,7 @@ def accept_invitation(invitation: Invitation, user, ip: str | None = None) -> Me
 @transaction.atomic
 def decline_invitation(invitation: Invitation, user, ip: str | None = None) -> None:
     """The person declines: the invitation is answered, the roster entry stays as it is
-    (holding only the basic fields, ``organizations.collection.fillable_fields``)."""
+    (holding only the basic fields, ``organizations.services.collection.fillable_fields``)."""
     now = timezone.now()
     check_answerable(invitation, user, now)
     _answer(invitation, InvitationStatus.DECLINED, user, now)

@@ -18,7 +18,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dataprotection.anonymization import StageSpec, model_of, months_before, register_kind
+from dataprotection.anonymization import StageSpec, model_of, months_before
 from dataprotection.audit import record_event
 from dataprotection.models import AnonymizationJob, JobKind, JobStatus
 from organizations.models import (
@@ -193,7 +193,3 @@ def finish_retention(job: AnonymizationJob) -> None:
     for shutdown in ServiceShutdown.objects.filter(job_id=job.pk, status=ShutdownStatus.RUNNING):
         ServiceShutdown.objects.filter(pk=shutdown.pk).update(status=ShutdownStatus.DONE)
         record_event("service.shutdown_done", target=shutdown, metadata={"job": job.pk, "kind": shutdown.kind})
-
-
-def register() -> None:
-    register_kind(JobKind.RETENTION, plan_retention, finish_retention)

@@ -20,11 +20,19 @@ from django.utils.translation import gettext_lazy
 
 from dataprotection.audit import record_event
 from dataprotection.masking import mask_bank_card, mask_id_number, mask_middle, mask_phone
-from organizations import collection
-from organizations.children import AGE_FIELD, CHILD_BASIC_FIELDS, is_child
-from organizations.lookups import id_number_digest, mobile_digest
-from organizations.models import AttestationKind, GuardianConsent, Member, Right, UploadAttestation
+from organizations.models import (
+    AttestationKind,
+    BiometricKind,
+    BiometricTemplate,
+    GuardianConsent,
+    Member,
+    Right,
+    UploadAttestation,
+)
+from organizations.models.children import AGE_FIELD, CHILD_BASIC_FIELDS, is_child
 from organizations.permissions import OrgAccess
+from organizations.services import collection
+from organizations.services.lookups import id_number_digest, mobile_digest
 
 # The roster entry's lifecycle, not data about the person: always editable.
 LIFECYCLE_FIELDS = ("status",)
@@ -274,8 +282,6 @@ def erase_face_templates_of_person(user, *, ip: str | None = None) -> int:
     """CON-5: the person withdrew their consent to face recognition, so the face
     templates enrolled for them in any organization are deleted (fingerprints are not
     face recognition and stay). One audit event per organization concerned."""
-    from organizations.models import BiometricKind, BiometricTemplate
-
     templates = BiometricTemplate.objects.filter(member__user=user, kind=BiometricKind.FACE)
     per_organization: dict[int, int] = {}
     for organization_id in templates.values_list("organization_id", flat=True):

@@ -26,9 +26,9 @@ from django.utils.translation import ngettext
 
 from dataprotection.audit import record_event
 from organizations import importing
-from organizations.collection import collected_fields
 from organizations.models import Department, Member, MemberDepartment, MemberStatus, Right
 from organizations.permissions import OrgAccess
+from organizations.services.collection import collected_fields
 from organizations.services.roster_import import export_columns, roster_csv
 
 # One form posts at most one roster page of ids; a larger selection is not a click.

@@ -58,9 +58,6 @@ from dataprotection.audit import record_event
 from dataprotection.fields import EncryptedTextField
 from dataprotection.files import delete_stored, read_decrypted, store_encrypted
 from organizations import importing
-from organizations.children import AGE_FIELD, CHILD_BASIC_FIELDS
-from organizations.collection import SENSITIVE_FIELDS, collected_fields, fillable_fields
-from organizations.lookups import ID_NUMBER_DIGEST_PURPOSE, MOBILE_DIGEST_PURPOSE
 from organizations.models import (
     AttestationKind,
     Department,
@@ -74,8 +71,11 @@ from organizations.models import (
     RosterImport,
     UploadAttestation,
 )
+from organizations.models.children import AGE_FIELD, CHILD_BASIC_FIELDS
 from organizations.permissions import OrgAccess, org_access
-from organizations.services.demo_data import _bulk_load_tuning as bulk_load_tuning  # SQLite page cache
+from organizations.services.collection import SENSITIVE_FIELDS, collected_fields, fillable_fields
+from organizations.services.demo_data.loading import bulk_load_tuning  # SQLite page cache
+from organizations.services.lookups import ID_NUMBER_DIGEST_PURPOSE, MOBILE_DIGEST_PURPOSE
 
 logger = logging.getLogger(__name__)
 

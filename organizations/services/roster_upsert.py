@@ -25,9 +25,9 @@ from django.utils.translation import gettext as _
 
 from dataprotection.audit import record_event
 from organizations import importing
-from organizations.collection import collected_fields
 from organizations.models import AttestationKind, Member, Organization, Right, UploadAttestation
 from organizations.permissions import OrgAccess
+from organizations.services.collection import collected_fields
 from organizations.services.roster_import import CreatePreparer, RosterWriter, build_snapshot
 
 ALL_OR_NOTHING = "all_or_nothing"

@@ -1,8 +1,9 @@
 """The organization's security settings (SEC-1): whether every administrator, not only
 the owner, needs two-factor authentication.
 
-``register()`` tells accounts which people administer an organization that needs a
-second factor (accounts cannot import organizations, docs/architecture.md).
+``admin_needs_second_factor`` tells accounts which people administer an organization
+that needs a second factor (registered by ``organizations.hooks``: accounts cannot
+import organizations, docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -22,12 +23,6 @@ def admin_needs_second_factor(user) -> bool:
         .filter(Q(role=AdministratorRole.OWNER) | Q(organization__require_admin_two_factor=True))
         .exists()
     )
-
-
-def register() -> None:
-    from accounts.two_factor import register_requirement_provider
-
-    register_requirement_provider(admin_needs_second_factor)
 
 
 def set_admin_two_factor_requirement(access: OrgAccess, required: bool, *, ip: str | None = None) -> bool:

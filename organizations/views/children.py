@@ -20,9 +20,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dataprotection.audit import client_ip
-from organizations.children import age_threshold
 from organizations.forms.children import ChildrenSettingsForm, GuardianConsentForm
 from organizations.models import Right
+from organizations.models.children import age_threshold
 from organizations.permissions import org_access
 from organizations.services import children as services
 from organizations.views.common import render_org

@@ -17,7 +17,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from dataprotection.audit import client_ip
-from organizations import collection as catalog
 from organizations.forms.collection import CollectionSettingsForm
 from organizations.models import Member, Right
 from organizations.permissions import OrgAccess, org_access
@@ -32,8 +31,8 @@ def collection_settings(request: HttpRequest, org_id: int) -> HttpResponse:
     (required when collected) and how many members hold a value in it."""
     access = _access(request, org_id)
     organization = access.organization
-    fields = catalog.available_fields(organization)
-    current = catalog.collection_settings(organization)
+    fields = services.available_fields(organization)
+    current = services.collection_settings(organization)
     counts = services.stored_value_counts(organization, [name for name, (enabled, _p) in current.items() if enabled])
     read_only = not access.is_owner
     if request.method == "POST":
@@ -88,7 +87,7 @@ def collection_settings(request: HttpRequest, org_id: int) -> HttpResponse:
             "section": "collection",
             "form": form,
             "groups": form.groups(),
-            "always_collected": [Member._meta.get_field(name).verbose_name for name in catalog.ALWAYS_COLLECTED],
+            "always_collected": [Member._meta.get_field(name).verbose_name for name in services.ALWAYS_COLLECTED],
             "read_only": read_only,
         },
     )

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from organizations.incidents import SecurityIncident
+from organizations.models.incidents import SecurityIncident
 from organizations.services import incidents as services
 
 

@@ -42,7 +42,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from dataprotection.audit import client_ip
 from dataprotection.masking import mask_phone
-from organizations.collection import CATALOG, GROUPS, collected_fields, has_consented
 from organizations.forms.roster import (
     DEFAULT_SORT,
     DEFAULT_STATUS,
@@ -53,7 +52,6 @@ from organizations.forms.roster import (
     RosterFilterForm,
     RosterSelectionForm,
 )
-from organizations.lookups import member_search
 from organizations.models import (
     ApprovalRecord,
     AttendancePunch,
@@ -73,6 +71,8 @@ from organizations.permissions import OrgAccess, org_access
 from organizations.services import children as children_services
 from organizations.services import roster as services
 from organizations.services import roster_bulk as bulk
+from organizations.services.collection import CATALOG, GROUPS, collected_fields, has_consented
+from organizations.services.lookups import member_search
 from organizations.views.common import render_org
 
 

@@ -22,11 +22,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 from dataprotection import liveness
 from dataprotection.audit import client_ip, record_event
 from organizations import importing
-from organizations.collection import collected_fields
 from organizations.forms.roster_import import ImportDecisionForm, RosterImportForm
 from organizations.models import ImportStatus, Right, RosterImport
 from organizations.permissions import OrgAccess, org_access
 from organizations.services import roster_import as services
+from organizations.services.collection import collected_fields
 from organizations.views.common import render_org
 
 RECENT_IMPORTS = 10

@@ -12,7 +12,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from dataprotection.files import delete_stored
-from organizations.services.demo_data import MEMBER, DemoContext
+from organizations.services.demo_data.journeys import DemoContext
+from organizations.services.demo_data.logins import MEMBER
 from requests.models import DataSubjectRequest, ExportArchive, Jurisdiction, RequestKind
 from requests.services import filing
 

@@ -42,8 +42,8 @@ from accounts.models import IdentityVerification, User
 from consent.models import ConsentRecord, Disclosure, PersonalAuthorization, PolicyAcknowledgement, PrivacySettings
 from consent.services.ledger import current_consents
 from dataprotection.models import AuditEvent
-from organizations import collection
 from organizations.models import Member
+from organizations.services import collection
 from requests.models import AutomatedDecision, DataSubjectRequest, RequestEvent
 
 # The encryption purpose of a stored archive (``ExportArchive.stored_file``).

@@ -29,8 +29,8 @@ from accounts.services import check_code, consume_code
 from consent.models import Purpose
 from dataprotection.deferred_text import deferred
 from dataprotection.files import delete_stored, sniff_document_type, store_encrypted
-from organizations.collection import collected_fields
 from organizations.models import Member, MemberStatus
+from organizations.services.collection import collected_fields
 from requests.models import (
     AGENT_PROOF_FILE_PURPOSE,
     DELETION_KINDS,

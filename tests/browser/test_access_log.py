@@ -12,8 +12,8 @@ from playwright.sync_api import expect
 from dataprotection import audit
 from dataprotection.identifiers import id_number_check_digit
 from dataprotection.models import AuditEvent
-from organizations.lookups import id_number_digest
 from organizations.models import CollectionSetting, Member, Organization
+from organizations.services.lookups import id_number_digest
 from tests.browser.pages import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.realservices]

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from organizations.collection import collection_settings
 from organizations.models import Member, UploadAttestation
+from organizations.services.collection import collection_settings
 from tests.browser.pages import sign_in
 from tests.factories import MemberFactory
 

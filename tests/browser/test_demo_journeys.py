@@ -23,9 +23,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from organizations.services.demo_data import (
+from organizations.services.demo_data.logins import (
     AUDITOR,
-    DEMO_ORGANIZATION_NAME,
     DEMO_PASSWORD,
     INCIDENT_MANAGER,
     MEMBER,
@@ -35,6 +34,7 @@ from organizations.services.demo_data import (
     SUB_ADMIN,
     DemoLogin,
 )
+from organizations.services.demo_data.seeding import DEMO_ORGANIZATION_NAME
 from tests.browser.pages import enroll_second_factor
 
 pytestmark = [pytest.mark.browser, pytest.mark.realservices]

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from organizations.incidents import IncidentNotice, SecurityIncident
+from organizations.models.incidents import IncidentNotice, SecurityIncident
 from tests.browser.pages import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.realservices]

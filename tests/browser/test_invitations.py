@@ -11,8 +11,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from organizations.lookups import mobile_digest
 from organizations.models import Invitation, InvitationStatus, MemberStatus
+from organizations.services.lookups import mobile_digest
 from tests.browser.pages import sign_in as sign_in_as
 from tests.conftest import last_code
 from tests.factories import TEST_PASSWORD, MemberFactory

@@ -15,8 +15,8 @@ from playwright.sync_api import expect
 
 from dataprotection.identifiers import id_number_check_digit
 from dataprotection.models import AuditEvent
-from organizations.lookups import id_number_digest, mobile_digest
 from organizations.models import CollectionSetting, Member
+from organizations.services.lookups import id_number_digest, mobile_digest
 from tests.browser.pages import sign_in
 from tests.factories import MemberFactory
 

@@ -23,8 +23,8 @@ from dataprotection.files import store_encrypted
 from dataprotection.masking import mask_id_number
 from dataprotection.models import AuditEvent
 from dataprotection.staff_roles import ROLES, sync_staff_roles
-from organizations.incidents import IncidentNotice
 from organizations.models import Certification, CertificationStatus
+from organizations.models.incidents import IncidentNotice
 from requests.models import DataSubjectRequest, RequestStatus
 from requests.services.filing import EVIDENCE_FILE_PURPOSE
 from tests.factories import UserFactory

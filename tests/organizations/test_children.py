@@ -15,13 +15,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dataprotection.models import AuditEvent
-from organizations import children, importing
+from organizations import importing
 from organizations.models import (
     Administrator,
     FamilyContact,
     GuardianConsent,
     Member,
     Right,
+    children,
 )
 from organizations.permissions import org_access
 from organizations.services import children as child_services
@@ -504,7 +505,7 @@ def test_import_refuses_extra_fields_for_a_child_row(cast, officer):
 def test_import_update_of_a_stored_child_needs_the_consent(cast, kid, officer):
     """SEC-3: an existing child's entry (found by mobile) is a child by its stored
     birthday; with a consent in force the row passes."""
-    from organizations.lookups import mobile_digest
+    from organizations.services.lookups import mobile_digest
 
     Member.objects.filter(pk=kid.pk).update(mobile="+8613900000009", mobile_digest=mobile_digest("+8613900000009"))
     text = "name,mobile,office_email\nKid,+8613900000009,kid@example.com\n"

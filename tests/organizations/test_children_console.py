@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dataprotection.models import AuditEvent
-from organizations.children import AUSTRALIA
+from organizations.models.children import AUSTRALIA
 from tests.factories import MemberFactory, OrganizationFactory, UserFactory
 
 

@@ -14,11 +14,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from dataprotection.models import AuditEvent
-from organizations.collection import collected_fields, collection_settings
-from organizations.lookups import id_number_digest
 from organizations.models import CollectionSetting, Member, OrganizationKind
 from organizations.permissions import org_access
-from organizations.services.collection import update_collection_settings
+from organizations.services.collection import collected_fields, collection_settings, update_collection_settings
+from organizations.services.lookups import id_number_digest
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db

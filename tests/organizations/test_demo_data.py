@@ -16,17 +16,17 @@ import pytest
 from phonenumbers import PhoneNumberType
 
 from dataprotection.identifiers import id_number_check_digit, is_valid_bank_card, is_valid_id_number
-from organizations import demo
 from organizations.models import ApprovalKind, LaborContractStatus
-from organizations.services.demo_data import MEMBERS_PER_TEAM, plan_department_tree
+from organizations.services.demo_data import generators
+from organizations.services.demo_data.tree import MEMBERS_PER_TEAM, plan_department_tree
 
 TODAY = date(2026, 3, 2)
 CJK = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
 
 
 @pytest.fixture(scope="module")
-def people() -> list[demo.DemoPerson]:
-    generator = demo.PersonGenerator(random.Random(7), TODAY)
+def people() -> list[generators.DemoPerson]:
+    generator = generators.PersonGenerator(random.Random(7), TODAY)
     return [generator.person() for _ in range(3000)]
 
 
@@ -41,7 +41,7 @@ def test_id_numbers_are_valid_and_match_the_person(people):
         value = person.id_number
         assert is_valid_id_number(value), value
         assert value[17] == id_number_check_digit(value[:17])
-        assert value[:6] in demo.REGION_CODES
+        assert value[:6] in generators.REGION_CODES
         born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
         assert born == person.born
         assert 18 <= age_on(TODAY, born) <= 60
@@ -51,14 +51,14 @@ def test_id_numbers_are_valid_and_match_the_person(people):
 def test_birth_dates_cover_the_whole_age_range():
     """ORG-4: ages spread over 18-60 instead of clustering, so age filters have data."""
     rng = random.Random(1)
-    ages = {age_on(TODAY, demo.birth_date(rng, TODAY)) for _ in range(5000)}
+    ages = {age_on(TODAY, generators.birth_date(rng, TODAY)) for _ in range(5000)}
     assert min(ages) == 18
     assert max(ages) == 60
 
 
 def test_bank_cards_pass_luhn_with_a_real_bin(people):
     """ORG-10: payroll card numbers pass Luhn and start with a known issuer BIN."""
-    lengths = dict(demo.CARD_BINS)
+    lengths = dict(generators.CARD_BINS)
     seen_lengths = set()
     for person in people:
         card = person.bank_card
@@ -77,10 +77,10 @@ def test_mobiles_are_valid_mainland_mobiles_outside_the_demo_block(people):
         assert phonenumbers.number_type(parsed) == PhoneNumberType.MOBILE
         assert phonenumbers.region_code_for_number(parsed) == "CN"
         assert phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == person.mobile
-        assert not person.mobile.startswith(demo.RESERVED_MOBILE_PREFIX)
+        assert not person.mobile.startswith(generators.RESERVED_MOBILE_PREFIX)
 
 
-@pytest.mark.parametrize("prefix", demo.MOBILE_PREFIXES)
+@pytest.mark.parametrize("prefix", generators.MOBILE_PREFIXES)
 def test_every_mobile_prefix_yields_mobile_numbers(prefix):
     """Each listed prefix is live: numbers across its range are valid MOBILE numbers."""
     for subscriber in (0, 12_345_678, 55_555_555, 99_999_999):
@@ -104,7 +104,7 @@ def test_unique_sensitive_values_and_emails(people):
     for attribute in ("mobile", "id_number", "bank_card", "office_email"):
         values = [getattr(person, attribute) for person in people]
         assert len(set(values)) == len(values), attribute
-    assert all(person.office_email.endswith("@" + demo.EMAIL_DOMAIN) for person in people)
+    assert all(person.office_email.endswith("@" + generators.EMAIL_DOMAIN) for person in people)
 
 
 def test_job_data_is_plausible(people):
@@ -119,9 +119,9 @@ def test_job_data_is_plausible(people):
             assert person.hired_on >= TODAY - timedelta(days=180)
         assert re.fullmatch(r"0\d{2,3}-\d{8}", person.office_phone)
     rng = random.Random(11)
-    for division, positions in demo.POSITIONS.items():
+    for division, positions in generators.POSITIONS.items():
         for _ in range(20):
-            position, grade = demo.position_and_grade(rng, division)
+            position, grade = generators.position_and_grade(rng, division)
             assert grade in dict(positions)[position]
             assert re.fullmatch(r"[PM]\d", grade)
 
@@ -130,7 +130,7 @@ def test_generators_are_deterministic():
     """The same seed reproduces the same roster, so demo screenshots stay stable."""
 
     def roster(seed: int) -> list[tuple[str, str, str, str]]:
-        generator = demo.PersonGenerator(random.Random(seed), TODAY)
+        generator = generators.PersonGenerator(random.Random(seed), TODAY)
         return [(p.name.display, p.mobile, p.id_number, p.bank_card) for p in (generator.person() for _ in range(50))]
 
     assert roster(2026) == roster(2026)
@@ -138,31 +138,31 @@ def test_generators_are_deterministic():
 
 
 def test_recent_working_days_skip_weekends():
-    days = demo.recent_working_days(date(2026, 3, 2), 7)  # a Monday
+    days = generators.recent_working_days(date(2026, 3, 2), 7)  # a Monday
     assert len(days) == 7
     assert all(day.weekday() < 5 and day < date(2026, 3, 2) for day in days)
     assert days == sorted(days)
     assert days[-1] == date(2026, 2, 27)  # the Friday before
-    assert demo.recent_working_days(date(2026, 3, 2), 0) == []
+    assert generators.recent_working_days(date(2026, 3, 2), 0) == []
 
 
 def test_punch_spots_and_photo_references():
     """ORG-4: punch locations sit at an office; photo names reveal nobody (ANON-1)."""
     rng = random.Random(3)
-    for office in demo.OFFICES:
-        for latitude, longitude in demo.punch_spots(rng, office):
+    for office in generators.OFFICES:
+        for latitude, longitude in generators.punch_spots(rng, office):
             assert isinstance(latitude, Decimal)
             assert abs(float(latitude) - office.latitude) <= 0.0006
             assert abs(float(longitude) - office.longitude) <= 0.0006
             assert latitude.as_tuple().exponent >= -6
-    assert re.fullmatch(r"punch-photos/[0-9a-f]{32}\.jpg", demo.photo_ref(rng))
+    assert re.fullmatch(r"punch-photos/[0-9a-f]{32}\.jpg", generators.photo_ref(rng))
 
 
 def test_approval_drafts():
     """ORG-4: approvals use the model's kinds, carry bilingual titles, and amounts only
     where money is asked for."""
     rng = random.Random(5)
-    drafts = [demo.approval(rng) for _ in range(500)]
+    drafts = [generators.approval(rng) for _ in range(500)]
     assert {draft.kind for draft in drafts} == set(ApprovalKind.values)
     for draft in drafts:
         assert re.search(r"[\u4e00-\u9fff]", draft.title)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.models import SMSMessage, SMSStatus
 from dataprotection import anonymization
 from dataprotection.models import AnonymizationJob, AuditEvent
-from organizations.incidents import (
+from organizations.models.incidents import (
     DeadlineState,
     IncidentAffectedPerson,
     IncidentNotice,

@@ -17,11 +17,11 @@ from django.utils import timezone, translation
 from accounts.models import SMSMessage
 from dataprotection.models import AuditEvent
 from organizations.context_processors import cached_shutdown_notices
-from organizations.lookups import mobile_digest
 from organizations.models import CollectionSetting, Invitation, InvitationStatus, Member, MemberStatus, Right
 from organizations.permissions import org_access
 from organizations.services import invitations as services
 from organizations.services.grants import grant_rights
+from organizations.services.lookups import mobile_digest
 from tests.factories import AdministratorFactory, MemberFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,9 +12,9 @@ from django.urls import reverse
 
 from dataprotection.identifiers import id_number_check_digit, luhn_check_digit
 from dataprotection.models import AuditEvent
-from organizations.lookups import id_number_digest, mobile_digest
 from organizations.models import CollectionSetting, Member, Right
 from organizations.services.grants import grant_rights
+from organizations.services.lookups import id_number_digest, mobile_digest
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,6 @@ from django.urls import reverse
 from dataprotection.identifiers import id_number_check_digit, luhn_check_digit
 from dataprotection.models import AuditEvent
 from organizations import importing
-from organizations.lookups import id_number_digest, mobile_digest
 from organizations.models import (
     CollectionSetting,
     ImportStatus,
@@ -30,6 +29,7 @@ from organizations.models import (
 )
 from organizations.services import roster_import as services
 from organizations.services.grants import grant_rights
+from organizations.services.lookups import id_number_digest, mobile_digest
 from organizations.tasks import run_roster_import, validate_roster_import
 from tests.factories import AdministratorFactory, DepartmentFactory, MemberFactory, UserFactory
 
@@ -663,7 +663,7 @@ def test_mobile_fast_path_agrees_with_normalize_mobile():
     from django.core.exceptions import ValidationError
 
     from accounts.phones import normalize_mobile
-    from organizations import demo
+    from organizations.services.demo_data import generators
 
     rng = random.Random(5)
     # Every 11-digit string starting with 1 is decided by the CN patterns of the fast
@@ -673,7 +673,7 @@ def test_mobile_fast_path_agrees_with_normalize_mobile():
     # deeper; then the demo generator's numbers and odd forms.
     samples = [f"1{prefix:05d}{rng.randrange(10**5):05d}" for prefix in range(10**5)]
     samples += [f"1{rng.randrange(10**10):010d}" for _ in range(10_000)]
-    samples += [demo.mobile_number(rng)[3:] for _ in range(5_000)]
+    samples += [generators.mobile_number(rng)[3:] for _ in range(5_000)]
     samples += ["+86 139 1234 5678", "139-1234-5678", "17951234567", "11012345678", "16012345678", "+6581234567"]
     samples += ["+8613912345678", "8613912345678", "+86 1740 0012345", "17406012345", "16100012345", "1610 0012 345"]
     normalizer = importing.MobileNormalizer()

@@ -18,7 +18,6 @@ from django.utils import timezone
 from dataprotection.identifiers import id_number_check_digit, luhn_check_digit
 from dataprotection.models import AuditEvent
 from organizations.context_processors import cached_shutdown_notices
-from organizations.lookups import id_number_digest, mobile_digest
 from organizations.models import (
     ApprovalRecord,
     AttendancePunch,
@@ -35,6 +34,7 @@ from organizations.models import (
     WorkLog,
 )
 from organizations.services.grants import grant_rights
+from organizations.services.lookups import id_number_digest, mobile_digest
 from tests.factories import AdministratorFactory, DepartmentFactory, MemberFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

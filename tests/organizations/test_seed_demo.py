@@ -25,16 +25,9 @@ from organizations.models import (
     MemberDepartment,
     Organization,
 )
-from organizations.services.demo_data import (
-    DEMO_LOGINS,
-    DEMO_ORGANIZATION_NAME,
-    DEMO_PASSWORD,
-    ID_NUMBER_DIGEST_PURPOSE,
-    MOBILE_DIGEST_PURPOSE,
-    STAFF,
-    demo_counts,
-    find_demo_organization,
-)
+from organizations.services.demo_data.logins import DEMO_LOGINS, DEMO_PASSWORD, STAFF
+from organizations.services.demo_data.seeding import DEMO_ORGANIZATION_NAME, demo_counts, find_demo_organization
+from organizations.services.lookups import ID_NUMBER_DIGEST_PURPOSE, MOBILE_DIGEST_PURPOSE
 
 MEMBERS, DAYS = 60, 2
 
@@ -253,8 +246,8 @@ def test_refused_in_the_production_profile(db, settings):
 def test_demo_collects_the_fields_it_fills_and_has_workplace_records(seeded):
     """ORG-5: every field the seeder fills is collected, with a stated purpose; ORG-4:
     a handful of members have work logs, schedule entries, drive files, contact cards."""
-    from organizations.collection import collected_fields, collection_settings
     from organizations.models import DriveFile, ExternalContactCard, ScheduleEntry, WorkLog
+    from organizations.services.collection import collected_fields, collection_settings
 
     collected = collected_fields(seeded)
     members = Member.objects.filter(organization=seeded)

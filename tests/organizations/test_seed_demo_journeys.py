@@ -29,15 +29,8 @@ from organizations.models import (
 )
 from organizations.permissions import org_access
 from organizations.services.administrators import update_administrator_rights
-from organizations.services.demo_data import (
-    DEMO_LOGINS,
-    MEMBER,
-    OWNER,
-    STAFF,
-    STAFF_LOGINS,
-    SUB_ADMIN,
-    find_demo_organization,
-)
+from organizations.services.demo_data.logins import DEMO_LOGINS, MEMBER, OWNER, STAFF, STAFF_LOGINS, SUB_ADMIN
+from organizations.services.demo_data.seeding import find_demo_organization
 from organizations.services.grants import revoke_all_rights
 from requests.models import DataSubjectRequest, RequestKind, RequestStatus
 

@@ -15,12 +15,11 @@ import unicodedata
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from organizations.services.demo_data import (
-    DEFAULT_PORTAL_URL,
-    DEMO_PASSWORD,
+from organizations.services.demo_data.journeys import DEFAULT_PORTAL_URL
+from organizations.services.demo_data.logins import DEMO_PASSWORD, DemoDataError
+from organizations.services.demo_data.seeding import (
     MAX_DAYS,
     MAX_MEMBERS,
-    DemoDataError,
     delete_demo_data,
     seed_demo_organization,
     validate_demo_arguments,

@@ -1,4 +1,4 @@
-"""Seed a throwaway portal for the API fuzzing run (the REST API, .ci/fuzz-api).
+"""Seed a throwaway portal for the API fuzzing run (.ci/fuzz-api).
 
     DATABASE_URL=sqlite:////tmp/x/db.sqlite3 python tests/api/fuzz/seed.py TOKEN_FILE
 
@@ -25,7 +25,7 @@ def seed(token_file: Path) -> dict:
     from consent.models import Channel, Decision, Purpose
     from consent.services.ledger import record_consent
     from organizations.models import Administrator, AdministratorRole
-    from organizations.services.demo_data import MEMBER, OWNER
+    from organizations.services.demo_data.logins import MEMBER, OWNER
     from requests.models import DataSubjectRequest, Jurisdiction, RequestKind, RequestStatus
     from requests.services.deadlines import WEEKDAYS, initial_due_on
     from tests.factories import verified_session

@@ -1,4 +1,7 @@
-"""Who is a child (SEC-3): pure functions, no database access.
+"""Children (SEC-3): who is a child, and the guardian consents recorded for them.
+
+The age rules are pure functions without database access, kept next to the models
+because the roster's querysets mark children with them.
 
 The source policies define a child as a minor under 14 (EN 1.9, ZH-DED 一.11, ZH-CN 一.7)
 and, for individuals located in Australia, under 15 (EN, Addendum for Australia, 3).
@@ -21,7 +24,14 @@ from __future__ import annotations
 import calendar
 from datetime import date
 
+from django.conf import settings
+from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from dataprotection.fields import EncryptedTextField
+from dataprotection.personal_data import DELETE_ROW, REDACT_BLANK, REDACT_TEXT, SET_NULL, PersonalData
 
 DEFAULT = "default"
 AUSTRALIA = "australia"
@@ -31,7 +41,7 @@ AGE_THRESHOLDS = {DEFAULT: 14, AUSTRALIA: 15}
 
 # The roster field the age comes from, and the fields that may be held about a child
 # without a guardian's consent: what is needed to know the person is on the roster at
-# all (the basic fields of ``organizations.collection``), their age and the entry's
+# all (the basic fields of ``organizations.services.collection``), their age and the entry's
 # lifecycle status.
 AGE_FIELD = "birthday"
 CHILD_BASIC_FIELDS = frozenset({"name", "mobile", "employee_number", "position", AGE_FIELD, "status"})
@@ -77,4 +87,60 @@ def children_anywhere_q(today: date, prefix: str = "") -> Q:
     field = f"{prefix}organization__children_jurisdiction"
     return (Q(**{field: AUSTRALIA}) & children_q(child_cutoff(AUSTRALIA, today), prefix)) | (
         ~Q(**{field: AUSTRALIA}) & children_q(child_cutoff(DEFAULT, today), prefix)
+    )
+
+
+class GuardianMethod(models.TextChoices):
+    WRITTEN = "written", _("Signed form")
+    IN_PERSON = "in_person", _("In person")
+    ELECTRONIC = "electronic", _("Electronic signature or message")
+    PHONE = "phone", _("Phone call")
+
+
+class GuardianConsent(models.Model):
+    """SEC-3 (EN VI, ZH-DED 六, ZH-CN 五): a child's parent or other guardian agreed that the
+    organization holds the child's data beyond the basic fields. Recorded by an
+    administrator with the attestation they confirmed; withdrawal (``withdrawn_at``)
+    erases that data again (``organizations.services.children``). At most one consent
+    in force per roster entry."""
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey("organizations.Member", on_delete=models.CASCADE, related_name="guardian_consents")
+    guardian_name = models.CharField(_("guardian's name"), max_length=100)
+    relationship = models.CharField(_("relationship to the child"), max_length=40)
+    contact = EncryptedTextField(_("guardian's phone or email"), purpose="organizations.guardian_consent.contact")
+    method = models.CharField(_("how consent was given"), max_length=12, choices=GuardianMethod.choices)
+    attestation = models.TextField(_("attestation"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("guardian consent")
+        verbose_name_plural = _("guardian consents")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"], condition=models.Q(withdrawn_at__isnull=True), name="one_guardian_consent_in_force"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.get_method_display()} ({self.recorded_at:%Y-%m-%d})"
+
+    personal_data = PersonalData(
+        subject="member__user",
+        row=DELETE_ROW,
+        fields={
+            "guardian_name": REDACT_TEXT,
+            "relationship": REDACT_BLANK,
+            "contact": REDACT_BLANK,
+            "recorded_by": SET_NULL,
+            "withdrawn_by": SET_NULL,
+        },
+        non_personal={"id", "organization", "member", "method", "attestation", "recorded_at", "withdrawn_at"},
     )

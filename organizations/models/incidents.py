@@ -7,8 +7,6 @@ affected person (the explicit ones and the active members with an account of eac
 affected organization) through each channel in ``NoticeChannel``; a published
 announcement on ``/security-notices/`` covers the case where individual notice is
 impractical.
-
-Imported at the end of ``organizations.models`` so that Django registers the models.
 """
 
 from __future__ import annotations
@@ -24,9 +22,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from dataprotection.anonymization import StageSpec
 from dataprotection.personal_data import DELETE_ROW, SET_NULL, PersonalData
-from organizations.models import Organization
+from organizations.models.organization import Organization
 
 # EN IV(VI), ZH-CN 五: affected people are told within 30 natural days of discovery.
 NOTICE_DEADLINE = timedelta(days=30)
@@ -311,12 +308,3 @@ class IncidentNotice(models.Model):
             "read_at",
         },
     )
-
-
-def plan_incident_rows_of_person(job) -> list[StageSpec]:
-    """Account deletion (ACC-5, ANON-3): the person's notices are de-linked (they stay
-    counted), the rows naming them as affected go."""
-    return [
-        StageSpec(IncidentNotice._meta.label, {"user_id": job.subject_id}, phase=0),
-        StageSpec(IncidentAffectedPerson._meta.label, {"user_id": job.subject_id}, phase=1),
-    ]

@@ -1,5 +1,8 @@
-"""ACC-6: members of a dedicated-edition organization correct their basic information
-through the organization's administrators, not on their own profile page."""
+"""Reads of organizations data that other apps ask for.
+
+``dedicated_edition_locks`` (ACC-6): members of a dedicated-edition organization correct
+their basic information through the organization's administrators, not on their own
+profile page; accounts asks which profile fields are locked, and why."""
 
 from __future__ import annotations
 

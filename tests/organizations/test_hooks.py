@@ -1,0 +1,69 @@
+"""organizations fills the registries of the layers below it from one place,
+``organizations.hooks.connect()`` (run by ``OrganizationsConfig.ready``); a second call
+registers nothing twice."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts import deletion, profile_policy, two_factor
+from accounts.api import tokens
+from dataprotection import anonymization, audit, liveness, rotation
+from dataprotection.models import JobKind
+from organizations import hooks
+from organizations.selectors import dedicated_edition_locks
+from organizations.services import disband, registration, retention, security
+from organizations.services import roster_import as import_services
+from organizations.services.incidents import plan_incident_rows_of_person
+from tests.factories import AdministratorFactory, OrganizationFactory, UserFactory
+
+
+def registrations() -> list[int]:
+    """How often each of organizations' functions sits in its registry."""
+    planners, finishers = anonymization._planners, anonymization._finishers
+    return [
+        profile_policy._providers.count(dedicated_edition_locks),  # ACC-6
+        tokens._organization_checks.count(hooks.administers),
+        two_factor._providers.count(security.admin_needs_second_factor),  # SEC-1
+        planners[JobKind.DISBAND].count(disband.plan_disband),  # ORG-11
+        finishers[JobKind.DISBAND].count(disband.finish_disband),
+        planners[JobKind.ACCOUNT_DELETION].count(disband.plan_member_records_of_person),  # ACC-5
+        planners[JobKind.ACCOUNT_DELETION].count(plan_incident_rows_of_person),  # SEC-4
+        deletion._blockers.count(disband.owner_must_hand_over),  # ORG-12
+        planners[JobKind.RETENTION].count(retention.plan_retention),  # ANON-5
+        finishers[JobKind.RETENTION].count(retention.finish_retention),  # ANON-6
+        audit._organization_namers.count(hooks.organization_names),  # SEC-2
+    ]
+
+
+def test_setup_fills_every_registry_once_and_connecting_again_changes_nothing():
+    assert registrations() == [1] * 11
+    hooks.connect()
+    assert registrations() == [1] * 11
+
+
+def test_encrypted_file_columns_and_the_recoverable_import_are_registered():
+    # SEC-5: key rotation finds every column naming an encrypted file.
+    columns = rotation.file_columns()
+    purpose = registration.CERTIFICATION_FILE_PURPOSE
+    assert columns["organizations.Certification"] == {
+        "business_licence": (purpose,),
+        "certification_letter": (purpose,),
+    }
+    assert columns["organizations.RosterImport"] == {
+        "file_ref": (import_services.FILE_PURPOSE, import_services.PLAN_PURPOSE),
+        "report_ref": (import_services.REPORT_PURPOSE,),
+    }
+    # ORG-7: the recovery sweep takes up imports whose worker died.
+    (kind,) = [kind for kind in liveness.kinds() if kind.key == "roster_import"]
+    assert kind.enqueue == import_services.resume
+    assert kind.needs_worker == import_services.needs_worker
+
+
+@pytest.mark.django_db
+def test_a_token_is_restricted_only_to_an_organization_its_person_administers():
+    administrator = AdministratorFactory()
+    organization = administrator.organization
+    assert tokens.administers(administrator.user, organization.pk)
+    assert not tokens.administers(UserFactory(), organization.pk)
+    assert not tokens.administers(administrator.user, OrganizationFactory().pk)
