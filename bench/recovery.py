@@ -224,7 +224,7 @@ class Bench:
 
         from organizations.models import Member, RosterImport
         from organizations.permissions import org_access
-        from organizations.services import roster_import as services
+        from organizations.services.roster_import import service as services
 
         content = None
         clean_total = None

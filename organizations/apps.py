@@ -26,7 +26,7 @@ class OrganizationsConfig(AppConfig):
 
         from dataprotection.rotation import register_file_column
         from organizations.services import registration as registration_services
-        from organizations.services import roster_import as import_services
+        from organizations.services.roster_import import jobs as import_jobs
 
         # SEC-5: the columns naming encrypted files, for key rotation.
         for column in ("business_licence", "certification_letter"):
@@ -35,9 +35,9 @@ class OrganizationsConfig(AppConfig):
             )
         # The uploaded file's name is reused for the checked plan once the check is done.
         register_file_column(
-            "organizations.RosterImport", "file_ref", import_services.FILE_PURPOSE, import_services.PLAN_PURPOSE
+            "organizations.RosterImport", "file_ref", import_jobs.FILE_PURPOSE, import_jobs.PLAN_PURPOSE
         )
-        register_file_column("organizations.RosterImport", "report_ref", import_services.REPORT_PURPOSE)
+        register_file_column("organizations.RosterImport", "report_ref", import_jobs.REPORT_PURPOSE)
 
         from dataprotection import liveness
         from organizations.models import RosterImport
@@ -48,8 +48,8 @@ class OrganizationsConfig(AppConfig):
                 key="roster_import",
                 label=_("Roster imports"),
                 model=RosterImport,
-                needs_worker=import_services.needs_worker,
-                enqueue=import_services.resume,
+                needs_worker=import_jobs.needs_worker,
+                enqueue=import_jobs.resume,
             )
         )
 

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from organizations import importing
+from organizations.services.roster_import import files, parsing
 
 # ORG-6 (EN I(II)4): the sentence the administrator confirms; stored with the upload.
 ATTESTATION_TEXT = _(
@@ -19,14 +19,14 @@ ATTESTATION_TEXT = _(
 
 
 class RosterFileField(forms.FileField):
-    """A CSV or XLSX file no larger than ``importing.MAX_UPLOAD_BYTES``, recognized from
+    """A CSV or XLSX file no larger than ``files.MAX_UPLOAD_BYTES``, recognized from
     its content. Cleans to ``(content, file_format, file_name)``."""
 
     def clean(self, data, initial=None):
         upload = super().clean(data, initial)
         if not upload:
             return upload
-        limit = importing.MAX_UPLOAD_BYTES
+        limit = files.MAX_UPLOAD_BYTES
         too_large = ValidationError(
             _("The file is %(size)s; the largest allowed is %(limit)s. Split it into smaller files."),
             code="too_large",
@@ -40,7 +40,7 @@ class RosterFileField(forms.FileField):
             raise too_large
         if not content.strip():
             raise ValidationError(_("The file is empty."), code="empty")
-        file_format = importing.sniff_format(content[:8192])
+        file_format = files.sniff_format(content[:8192])
         if file_format is None:
             raise ValidationError(
                 _("This is not a CSV or Excel (.xlsx) file. Save the roster as “CSV UTF-8” or as an Excel workbook."),
@@ -68,8 +68,8 @@ class RosterImportForm(forms.Form):
         value = self.cleaned_data["file"]
         content, file_format, _file_name = value
         try:
-            header = importing.inspect_header(content, file_format, self.collected)
-        except importing.ImportFileError as exc:
+            header = parsing.inspect_header(content, file_format, self.collected)
+        except files.ImportFileError as exc:
             if exc.row:
                 raise ValidationError(
                     _("Row %(row)d: %(message)s"), code="header", params={"row": exc.row, "message": exc.message}

@@ -21,12 +21,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from dataprotection import liveness
 from dataprotection.audit import client_ip, record_event
-from organizations import importing
 from organizations.collection import collected_fields
 from organizations.forms.roster_import import ImportDecisionForm, RosterImportForm
 from organizations.models import ImportStatus, Right, RosterImport
 from organizations.permissions import OrgAccess, org_access
-from organizations.services import roster_import as services
+from organizations.services.roster_export import export_roster
+from organizations.services.roster_import import service, storage, template
+from organizations.services.roster_import.columns import field_label
 from organizations.views.common import render_org
 
 RECENT_IMPORTS = 10
@@ -69,18 +70,18 @@ def import_upload(request: HttpRequest, org_id: int) -> HttpResponse:
     access = org_access(request.user, org_id)
     access.require(Right.EDIT_ROSTER)
     if request.method == "GET" and request.GET.get("template") == "xlsx":
-        response = HttpResponse(services.template_xlsx(access), content_type=XLSX_TYPE)
+        response = HttpResponse(template.template_xlsx(access), content_type=XLSX_TYPE)
         response["Content-Disposition"] = 'attachment; filename="roster-template.xlsx"'
         response["Cache-Control"] = "no-store"
         return response
     if request.method == "GET" and request.GET.get("template"):
-        return _csv_response(services.template_csv(access), "roster-template.csv")
+        return _csv_response(template.template_csv(access), "roster-template.csv")
     collected = collected_fields(access.organization)
     if request.method == "POST":
         form = RosterImportForm(request.POST, request.FILES, collected=collected)
         if form.is_valid():
             content, file_format, file_name = form.cleaned_data["file"]
-            job = services.start_import(
+            job = service.start_import(
                 access,
                 file_name=file_name,
                 file_format=file_format,
@@ -99,7 +100,7 @@ def import_upload(request: HttpRequest, org_id: int) -> HttpResponse:
         {
             "section": "roster",
             "form": form,
-            "guide": services.template_guide(access),
+            "guide": template.template_guide(access),
             "recent": list(_imports_visible_to(access).select_related("uploaded_by")[:RECENT_IMPORTS]),
         },
     )
@@ -117,7 +118,7 @@ def import_detail(request: HttpRequest, org_id: int, import_id: int) -> HttpResp
         form = ImportDecisionForm(request.POST)
         if not form.is_valid():
             messages.error(request, _("Choose what to do with the file."))
-        elif services.decide(access, job, form.cleaned_data["action"], ip=client_ip(request)):
+        elif service.decide(access, job, form.cleaned_data["action"], ip=client_ip(request)):
             if form.cleaned_data["action"] == "discard":
                 messages.info(request, _("The file was discarded; nothing was imported."))
             else:
@@ -175,7 +176,7 @@ def _column_label(column: str | None) -> str:
     if not column:
         return ""
     try:
-        return str(capfirst(importing.field_label(column)))
+        return str(capfirst(field_label(column)))
     except FieldDoesNotExist:  # a header the file had that is no field (reported as such)
         return column
 
@@ -193,7 +194,7 @@ def import_report(request: HttpRequest, org_id: int, import_id: int) -> HttpResp
     job = _get_import(access, import_id)
     if not job.report_ref:
         raise Http404
-    content = services.read_report(job)
+    content = storage.read_report(job)
     record_event(
         "roster.import_report_downloaded",
         actor=request.user,
@@ -214,6 +215,6 @@ def roster_export(request: HttpRequest, org_id: int) -> HttpResponse:
     on the whole organization; audited as ``roster.exported``."""
     access = org_access(request.user, org_id)
     access.require(Right.VIEW_ROSTER)
-    _count, chunks = services.export_roster(access, ip=client_ip(request))
+    _count, chunks = export_roster(access, ip=client_ip(request))
     stamp = timezone.localdate().isoformat()
     return _csv_response(chunks, f"roster-{access.organization.pk}-{stamp}.csv", streaming=True)
