@@ -1,6 +1,9 @@
-"""Forms of the roster import (ORG-6, ORG-7). They check the file's kind, size and
-header at once, so an unusable file gets its message on the upload page; the rows are
-checked in the background (``organizations.tasks``)."""
+"""Forms of the roster import (ORG-6, ORG-7, SEC-1). The upload form checks only what
+costs nothing: the file's size (capped) and its kind, sniffed from its first bytes. It
+never reads the header, opens a workbook or parses CSV: a small file can unpack to
+gigabytes or hold a row of millions of cells, and the web request must not pay for it.
+The header, the file's limits and every row are checked on a worker
+(``organizations.tasks``), and the import's page shows what it found."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from organizations.services.roster_import import files, parsing
+from organizations.services.roster_import import files
 
 # ORG-6 (EN I(II)4): the sentence the administrator confirms; stored with the upload.
 ATTESTATION_TEXT = _(
@@ -46,7 +49,7 @@ class RosterFileField(forms.FileField):
                 _("This is not a CSV or Excel (.xlsx) file. Save the roster as “CSV UTF-8” or as an Excel workbook."),
                 code="file_type",
             )
-        return content, file_format, upload.name or f"roster.{file_format}"
+        return content, file_format, (upload.name or f"roster.{file_format}")[:255]
 
 
 class RosterImportForm(forms.Form):
@@ -59,24 +62,6 @@ class RosterImportForm(forms.Form):
         label=ATTESTATION_TEXT,
         error_messages={"required": _("Confirm that the members consented before you upload their data.")},
     )
-
-    def __init__(self, *args, collected: frozenset[str], **kwargs):
-        super().__init__(*args, **kwargs)
-        self.collected = collected
-
-    def clean_file(self):
-        value = self.cleaned_data["file"]
-        content, file_format, _file_name = value
-        try:
-            header = parsing.inspect_header(content, file_format, self.collected)
-        except files.ImportFileError as exc:
-            if exc.row:
-                raise ValidationError(
-                    _("Row %(row)d: %(message)s"), code="header", params={"row": exc.row, "message": exc.message}
-                ) from None
-            raise ValidationError(exc.message, code="file") from None
-        self.header_fields = [name for name in header if name is not None]
-        return value
 
     def clean_attestation(self):
         # Store the sentence the administrator saw, in the language it was shown in.

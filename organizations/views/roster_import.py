@@ -21,13 +21,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from dataprotection import liveness
 from dataprotection.audit import client_ip, record_event
-from organizations.collection import collected_fields
 from organizations.forms.roster_import import ImportDecisionForm, RosterImportForm
 from organizations.models import ImportStatus, Right, RosterImport
 from organizations.permissions import OrgAccess, org_access
 from organizations.services.roster_export import export_roster
 from organizations.services.roster_import import service, storage, template
 from organizations.services.roster_import.columns import field_label
+from organizations.services.roster_import.files import render_error
 from organizations.views.common import render_org
 
 RECENT_IMPORTS = 10
@@ -66,7 +66,11 @@ def import_upload(request: HttpRequest, org_id: int) -> HttpResponse:
     """ORG-7: upload a roster file with the consent attestation (ORG-6); ``?template=xlsx``
     downloads the Excel template (header row, drop-down lists, a guide sheet with the
     allowed values and an example row), ``?template=csv`` a header-only CSV of the
-    fields the organization collects."""
+    fields the organization collects.
+
+    SEC-1: the upload only checks the size cap and the kind sniffed from the first
+    bytes, seals the file and starts the job; the header, the file's limits and the rows
+    are checked on a worker, and the import's page shows the verdict."""
     access = org_access(request.user, org_id)
     access.require(Right.EDIT_ROSTER)
     if request.method == "GET" and request.GET.get("template") == "xlsx":
@@ -76,9 +80,8 @@ def import_upload(request: HttpRequest, org_id: int) -> HttpResponse:
         return response
     if request.method == "GET" and request.GET.get("template"):
         return _csv_response(template.template_csv(access), "roster-template.csv")
-    collected = collected_fields(access.organization)
     if request.method == "POST":
-        form = RosterImportForm(request.POST, request.FILES, collected=collected)
+        form = RosterImportForm(request.POST, request.FILES)
         if form.is_valid():
             content, file_format, file_name = form.cleaned_data["file"]
             job = service.start_import(
@@ -87,12 +90,11 @@ def import_upload(request: HttpRequest, org_id: int) -> HttpResponse:
                 file_format=file_format,
                 content=content,
                 attestation_text=form.cleaned_data["attestation"],
-                fields=form.header_fields,
                 ip=client_ip(request),
             )
             return redirect("organizations:roster_import_detail", org_id=access.organization.pk, import_id=job.pk)
     else:
-        form = RosterImportForm(collected=collected)
+        form = RosterImportForm()
     return render_org(
         request,
         "organizations/roster_import/upload.html",
@@ -145,7 +147,11 @@ def import_detail(request: HttpRequest, org_id: int, import_id: int) -> HttpResp
             "can_decide": job.status == ImportStatus.VALIDATED,
             "can_import_all": job.status == ImportStatus.VALIDATED and job.error_rows == 0 and job.valid_rows > 0,
             "can_import_valid": job.status == ImportStatus.VALIDATED and job.valid_rows > 0,
-            "errors": [{**error, "column_label": _column_label(error.get("column"))} for error in job.error_preview],
+            "errors": [
+                {**error, "column_label": _column_label(error.get("column")), "message": render_error(error)}
+                for error in job.error_preview
+            ],
+            "failure": _failure(job),
             "more_errors": max(0, _error_count(job) - len(job.error_preview)),
         },
     )
@@ -169,6 +175,15 @@ def import_status(request: HttpRequest, org_id: int, import_id: int) -> JsonResp
             "total_rows": job.total_rows,
         }
     )
+
+
+def _failure(job: RosterImport) -> str:
+    """Why a failed job failed, in the reader's language when the file itself was
+    refused (its header, its kind, its limits: kept as deferred texts)."""
+    if job.status != ImportStatus.FAILED:
+        return ""
+    first = job.error_preview[0] if job.error_preview else {}
+    return render_error(first) if first.get("text") else job.last_error
 
 
 def _column_label(column: str | None) -> str:

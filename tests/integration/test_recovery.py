@@ -60,7 +60,7 @@ from tests.integration.faults import (
     restart_redis,
     run_with,
 )
-from tests.organizations.test_roster_import import HEADER, csv_bytes, good_rows
+from tests.organizations.test_roster_import import csv_bytes, good_rows
 
 pytestmark = [pytest.mark.realservices, pytest.mark.faultinjection]
 
@@ -323,7 +323,7 @@ def run_import(cluster: Cluster, cast, check_fault: Fault | None, write_fault: F
         with celery_on_broker(servers["redis"].url), translation.override("en"):
             holder["job"] = service.start_import(
                 access, file_name="roster.csv", file_format="csv", content=csv_bytes(good_rows(IMPORT_ROWS)),
-                attestation_text="They agreed.", fields=HEADER,
+                attestation_text="They agreed.",
             )  # fmt: skip
 
     def decide():

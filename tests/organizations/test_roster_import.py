@@ -283,33 +283,61 @@ def assert_nothing_written(cast) -> None:
         (b"\x00\x01\x02\xff\xfe binary \x00 garbage" * 20, "not a CSV or Excel"),
         (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "not a CSV or Excel"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 200, "not a CSV or Excel"),
-        (b"PK\x03\x04 not really a workbook", "not an Excel workbook"),
-        (csv_bytes([]), "Row 2: The file has a header row but no members"),
-        (csv_bytes(good_rows(1), ["name", "mobile", "shoe size"]), "Row 1: Unknown columns: “shoe size”"),
-        (csv_bytes(good_rows(1), ["name", "department"]), "Row 1: The column “mobile number” is required"),
-        (
-            csv_bytes([["A", mobile(1), "x"]], ["name", "mobile", "ID card number"]),
-            "Row 1: The organization does not collect “ID card number”; turn it on in collection settings",
-        ),
-        (b'name,mobile\n"Unclosed,13900000001\n', "Row 2: This row is not valid CSV"),
     ],
-    ids=[
-        "empty",
-        "garbage",
-        "pdf",
-        "old-xls",
-        "fake-zip",
-        "header-only",
-        "unknown",
-        "missing",
-        "not-collected",
-        "malformed",
-    ],
+    ids=["empty", "garbage", "pdf", "old-xls"],
 )
-def test_bad_files_are_refused_with_a_clear_message_and_write_nothing(owner_client, cast, content, expected):
+def test_files_of_another_kind_are_refused_on_the_upload_page_and_write_nothing(owner_client, cast, content, expected):
+    """ORG-7, SEC-1: what the first bytes give away (nothing, binary, a PDF, an old
+    .xls) is refused by the upload itself; nothing else of the file is read there."""
     response = upload(owner_client, cast, content, name="roster.csv")
     assert expected in form_errors(response)
     assert_nothing_written(cast)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"PK\x03\x04 not really a workbook", "not an Excel workbook"),
+        (csv_bytes([]), "The file has a header row but no members"),
+        (csv_bytes(good_rows(1), ["name", "mobile", "shoe size"]), "Unknown columns: “shoe size”"),
+        (csv_bytes(good_rows(1), ["name", "department"]), "The column “mobile number” is required"),
+        (
+            csv_bytes([["A", mobile(1), "x"]], ["name", "mobile", "ID card number"]),
+            "The organization does not collect “ID card number”; turn it on in collection settings",
+        ),
+        (b'name,mobile\n"Unclosed,13900000001\n', "This row is not valid CSV"),
+    ],
+    ids=["fake-zip", "header-only", "unknown", "missing", "not-collected", "malformed"],
+)
+def test_unusable_files_fail_their_job_with_a_clear_message_and_write_nothing(
+    owner_client, cast, settings, tmp_path, django_capture_on_commit_callbacks, content, expected
+):
+    """ORG-7, SEC-1: the header and the file's shape are read by the worker, never by the
+    upload: the upload is accepted, the job fails with the message on the import's page,
+    nothing reaches the roster and the stored file is deleted (the one-line report stays)."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    response = upload(owner_client, cast, content, name="roster.csv", capture=django_capture_on_commit_callbacks)
+    assert response.status_code == 302
+    job = latest_job()
+    assert job.status == ImportStatus.FAILED and job.file_ref == ""
+    assert expected in job.last_error
+    assert [path.name for path in settings.PRIVATE_MEDIA_ROOT.iterdir()] == [job.report_ref]
+    assert member_count(cast) == 1
+    page = owner_client.get(detail_url(cast, job)).content.decode()
+    assert "Nothing was imported." in page and expected in page
+
+
+def test_a_header_error_is_shown_in_the_readers_language(owner_client, cast, django_capture_on_commit_callbacks):
+    """The worker fails the job in the uploader's language; the page renders the file's
+    problem again in the language of whoever reads it."""
+    content = csv_bytes(good_rows(1), ["name", "department", "shoe size"])
+    upload(owner_client, cast, content, capture=django_capture_on_commit_callbacks)
+    job = latest_job()
+    assert job.status == ImportStatus.FAILED
+    assert job.last_error.startswith("Unknown columns: “shoe size”.")
+    page = owner_client.get(detail_url(cast, job), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "Unknown columns" not in page
+    assert "无法识别的列：“shoe size”" in page and "“手机号”" in page
 
 
 def test_missing_attestation_is_refused(owner_client, cast):
@@ -886,7 +914,7 @@ def test_a_part_delivered_twice_queues_the_merge_once(cast, monkeypatch, setting
     access = org_access(cast.owner, cast.organization.pk)
     job = service.start_import(
         access, file_name="r.csv", file_format="csv", content=csv_bytes(good_rows(10)),
-        attestation_text=str(ATTESTATION_TEXT), fields=HEADER,
+        attestation_text=str(ATTESTATION_TEXT),
     )  # fmt: skip
     assert service.check_import(job.pk) == "split"
     assert service.check_import(job.pk) == "nothing to do"  # the split, delivered again

@@ -19,7 +19,7 @@ from organizations.permissions import org_access
 from organizations.services.roster_import import jobs, service
 from organizations.tasks import run_roster_import
 from tests.dataprotection.test_anonymization_recovery import connection_lost
-from tests.organizations.test_roster_import import HEADER, csv_bytes, detail_url, good_rows
+from tests.organizations.test_roster_import import csv_bytes, detail_url, good_rows
 
 ATTESTATION = "The people on this list agreed to these fields."
 
@@ -33,7 +33,6 @@ def uploaded(cast, rows: int, capture) -> RosterImport:
             file_format="csv",
             content=csv_bytes(good_rows(rows)),
             attestation_text=ATTESTATION,
-            fields=HEADER,
         )
     return RosterImport.objects.get(pk=job.pk)
 
@@ -128,7 +127,6 @@ def test_a_database_outage_during_the_write_costs_no_attempt(cast, monkeypatch, 
             file_format="csv",
             content=csv_bytes(good_rows(3)),
             attestation_text=ATTESTATION,
-            fields=HEADER,
         )
     job.refresh_from_db()
     assert job.status == ImportStatus.VALIDATED

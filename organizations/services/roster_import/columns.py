@@ -14,6 +14,8 @@ from functools import lru_cache
 
 from django.utils import translation
 
+from dataprotection import deferred_text
+from dataprotection.deferred_text import DeferredText
 from dataprotection.masking import mask_bank_card, mask_id_number, mask_middle, mask_phone
 from organizations.children import AGE_FIELD
 from organizations.collection import ALWAYS_COLLECTED, CATALOG, SENSITIVE_FIELDS
@@ -51,6 +53,13 @@ def field_label(name: str) -> str:
     if name == DEPARTMENT:
         return str(Department._meta.verbose_name)
     return str(Member._meta.get_field(name).verbose_name)
+
+
+def field_label_text(name: str) -> DeferredText:
+    """``field_label`` kept for later: rendered in the language of whoever reads it."""
+    if name == DEPARTMENT:
+        return deferred_text.label(Department._meta.verbose_name)
+    return deferred_text.label(Member._meta.get_field(name).verbose_name)
 
 
 @lru_cache(maxsize=1)

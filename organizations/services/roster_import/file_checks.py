@@ -16,12 +16,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate
 
-from django.utils.translation import gettext as _
-
 from organizations.services.roster_import import files
 from organizations.services.roster_import.checks import PlannedRow, RowChecker, RowError
 from organizations.services.roster_import.columns import DEPARTMENT
-from organizations.services.roster_import.files import ImportFileError, decode_text, empty_file, not_csv, too_many_rows
+from organizations.services.roster_import.files import (
+    decode_text,
+    empty_file,
+    no_members,
+    not_csv,
+    too_many_rows,
+)
 from organizations.services.roster_import.parsing import parse_header, read_rows
 from organizations.services.roster_import.snapshot import RosterSnapshot
 
@@ -268,7 +272,7 @@ def merge_parts(parts: list[PartResult]) -> MergedCheck:
             first_number.setdefault(employee_number, number)
     total_rows = sum(part.total_rows for part in parts)
     if total_rows == 0:
-        raise ImportFileError(_("The file has a header row but no members in it."), row=2)
+        raise no_members()
     errors = [error for part in parts for error in part.errors]
     if duplicates:  # each row's duplicate errors first, then its other errors
         ordered = [(error.row, 0, index, error) for index, error in enumerate(duplicates)]

@@ -16,8 +16,9 @@ import zipfile
 from xml.etree import ElementTree
 
 from django.template.defaultfilters import filesizeformat
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from dataprotection.deferred_text import DeferredText, deferred
 from dataprotection.files import sniff_document_type
 
 # The largest file accepted (50 MB: about 300k roster rows of CSV). Module constants,
@@ -56,20 +57,55 @@ XLSX_MAX_PARTS = 1_000
 
 
 NAMED_COLUMNS = 5  # unknown columns named in a message; the rest are counted
+NAMED_COLUMN_CHARS = 40  # of each named column: a message never echoes more of the file
+PROBLEM_CHARS = 200  # of a reader's own complaint (zipfile, XML, csv) quoted in a message
 
 
 class ImportFileError(Exception):
-    """The file as a whole cannot be imported (format, encoding, header): nothing in it
-    is checked row by row. ``row`` and ``column`` say where, when that is known."""
+    """The file as a whole cannot be imported (format, encoding, header, limits): nothing
+    in it is checked row by row. ``row`` and ``column`` say where, when that is known.
 
-    def __init__(self, message: str, *, row: int | None = None, column: str = ""):
-        super().__init__(message)
-        self.message = message
+    The worker finds these, and the import's page shows them later to whoever reads it:
+    the message is kept as deferred texts (``dataprotection.deferred_text``, sentences
+    joined by a space) and rendered in the reader's language; ``message`` renders it in
+    the active one. ``as_dict`` keeps both: ``message`` for the report, ``text`` for the page."""
+
+    def __init__(self, *texts: DeferredText, row: int | None = None, column: str = ""):
+        self.texts = texts
         self.row = row
         self.column = column
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return " ".join(text.render() for text in self.texts)
 
     def as_dict(self) -> dict:
-        return {"row": self.row, "column": self.column, "value": "", "message": self.message}
+        return {
+            "row": self.row,
+            "column": self.column,
+            "value": "",
+            "message": self.message,
+            "text": [text.as_json() for text in self.texts],
+        }
+
+
+def render_error(error: dict) -> str:
+    """An error kept on a job (``error_preview``) in the active language: a file error
+    from its deferred texts, a row error as it was written."""
+    texts = error.get("text")
+    if texts:
+        return " ".join(DeferredText.from_json(text).render() for text in texts)
+    return error.get("message", "")
+
+
+def _problem(problem) -> str | DeferredText:
+    """A reader's complaint about the file, bounded (it may quote the file); one of
+    ours (a deferred text) as it is."""
+    if isinstance(problem, DeferredText):
+        return problem
+    text = str(problem)
+    return text if len(text) <= PROBLEM_CHARS else text[: PROBLEM_CHARS - 1] + "…"
 
 
 def sniff_format(head: bytes) -> str | None:
@@ -104,49 +140,72 @@ def decode_text(data: bytes, *, partial: bool = False) -> str:
         except UnicodeDecodeError:
             text = None
     if text is None:
-        raise ImportFileError(_("The file is not readable text: save it as CSV UTF-8 or as an Excel workbook (.xlsx)."))
+        raise _not_text()
     controls = sum(1 for char in text[:4096] if ord(char) < 32 and char not in "\t\r\n")
     if "\x00" in text or controls > 2:
-        raise ImportFileError(_("The file is not readable text: save it as CSV UTF-8 or as an Excel workbook (.xlsx)."))
+        raise _not_text()
     return text
+
+
+def _not_text() -> ImportFileError:
+    return ImportFileError(
+        deferred(gettext_noop("The file is not readable text: save it as CSV UTF-8 or as an Excel workbook (.xlsx)."))
+    )
 
 
 def unreadable_workbook(problem) -> ImportFileError:
     return ImportFileError(
-        _("The file is not an Excel workbook (.xlsx) that can be read: %(problem)s") % {"problem": problem}
+        deferred(
+            gettext_noop("The file is not an Excel workbook (.xlsx) that can be read: %(problem)s"),
+            problem=_problem(problem),
+        )
     )
 
 
 def _too_big_to_unpack(size: int, limit: int) -> ImportFileError:
     return ImportFileError(
-        _(
-            "The workbook unpacks to %(size)s, more than the %(limit)s a roster may take. Save it again as "
-            "CSV UTF-8, or split it."
+        deferred(
+            gettext_noop(
+                "The workbook unpacks to %(size)s, more than the %(limit)s a roster may take. Save it again as "
+                "CSV UTF-8, or split it."
+            ),
+            size=filesizeformat(size),
+            limit=filesizeformat(limit),
         )
-        % {"size": filesizeformat(size), "limit": filesizeformat(limit)}
     )
 
 
 def too_many_columns(row: int) -> ImportFileError:
     return ImportFileError(
-        _("This row has more than %(limit)d columns; a roster file has at most %(limit)d.") % {"limit": MAX_COLUMNS},
+        deferred(
+            gettext_noop("This row has more than %(limit)d columns; a roster file has at most %(limit)d."),
+            limit=MAX_COLUMNS,
+        ),
         row=row,
     )
 
 
 def too_many_rows(row: int) -> ImportFileError:
     return ImportFileError(
-        _("The file has more than %(limit)d rows; split it into smaller files.") % {"limit": MAX_ROWS}, row=row
+        deferred(gettext_noop("The file has more than %(limit)d rows; split it into smaller files."), limit=MAX_ROWS),
+        row=row,
     )
 
 
 def empty_file() -> ImportFileError:
-    return ImportFileError(_("The file is empty."))
+    return ImportFileError(deferred(gettext_noop("The file is empty.")))
+
+
+def no_members() -> ImportFileError:
+    return ImportFileError(deferred(gettext_noop("The file has a header row but no members in it.")), row=2)
 
 
 def not_csv(problem: Exception, row: int) -> ImportFileError:
     return ImportFileError(
-        _("This row is not valid CSV (%(problem)s); check the quotes in it.") % {"problem": problem}, row=row
+        deferred(
+            gettext_noop("This row is not valid CSV (%(problem)s); check the quotes in it."), problem=_problem(problem)
+        ),
+        row=row,
     )
 
 
@@ -185,7 +244,7 @@ def check_xlsx(data: bytes) -> None:
         raise unreadable_workbook(exc) from None
     with archive:
         if len(parts) > XLSX_MAX_PARTS:
-            raise unreadable_workbook(_("it has %(count)d parts") % {"count": len(parts)})
+            raise unreadable_workbook(deferred(gettext_noop("it has %(count)d parts"), count=len(parts)))
         total = sum(part.file_size for part in parts)
         if total > XLSX_MAX_UNPACKED_BYTES:
             raise _too_big_to_unpack(total, XLSX_MAX_UNPACKED_BYTES)
@@ -242,8 +301,10 @@ def _scan_sheet(archive: zipfile.ZipFile, name: str) -> None:
                         raise too_many_columns(rows)
                     if cells > MAX_CELLS:
                         raise ImportFileError(
-                            _("The file has more than %(limit)d cells; split it into smaller files.")
-                            % {"limit": MAX_CELLS},
+                            deferred(
+                                gettext_noop("The file has more than %(limit)d cells; split it into smaller files."),
+                                limit=MAX_CELLS,
+                            ),
                             row=rows,
                         )
                 elif tag == "row" and sheet_data is not None:

@@ -14,15 +14,17 @@ from collections.abc import Iterator
 from datetime import date, datetime
 
 import openpyxl
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from dataprotection.deferred_text import DeferredText, deferred
 from organizations.children import AGE_FIELD
 from organizations.collection import ALWAYS_COLLECTED
 from organizations.services.roster_import import files
-from organizations.services.roster_import.columns import DEPARTMENT, field_label, header_aliases, normalize_header
+from organizations.services.roster_import.columns import DEPARTMENT, field_label_text, header_aliases, normalize_header
 from organizations.services.roster_import.files import (
     ImportFileError,
     decode_text,
+    not_csv,
     too_many_columns,
     unreadable_workbook,
 )
@@ -60,10 +62,7 @@ def _csv_rows(data: bytes) -> Iterator[list[str]]:
                 raise too_many_columns(number)
             yield cells
     except csv.Error as exc:
-        raise ImportFileError(
-            _("This row is not valid CSV (%(problem)s); check the quotes in it.") % {"problem": exc},
-            row=number + 1,
-        ) from None
+        raise not_csv(exc, number + 1) from None
 
 
 def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
@@ -94,7 +93,7 @@ def read_rows(data: bytes, file_format: str) -> Iterator[list[str]]:
         return _xlsx_rows(data)
     if file_format == "csv":
         return _csv_rows(data)
-    raise ImportFileError(_("Upload a CSV or an Excel (.xlsx) file."))
+    raise ImportFileError(deferred(gettext_noop("Upload a CSV or an Excel (.xlsx) file.")))
 
 
 def unescape(cell: str) -> str:
@@ -121,7 +120,7 @@ def parse_header(cells: list[str], collected: frozenset[str]) -> list[str | None
     fields: list[str | None] = []
     unknown: list[str] = []
     seen: dict[str, str] = {}
-    problems: list[str] = []
+    problems: list[DeferredText] = []
     not_collected: list[str] = []
     for cell in cells:
         text = cell.strip().replace("\ufeff", "")
@@ -135,40 +134,46 @@ def parse_header(cells: list[str], collected: frozenset[str]) -> list[str | None
             continue
         if name in seen:
             problems.append(
-                _("The column “%(column)s” appears twice (also as “%(other)s”).")
-                % {"column": text, "other": seen[name]}
+                deferred(
+                    gettext_noop("The column “%(column)s” appears twice (also as “%(other)s”)."),
+                    column=_named(text),
+                    other=_named(seen[name]),
+                )
             )
         seen[name] = text
         if name not in (DEPARTMENT, AGE_FIELD) and name not in collected:
             not_collected.append(name)
         fields.append(name)
     if unknown:
-        named = ", ".join(f"“{text[:40]}”" for text in unknown[: files.NAMED_COLUMNS])
+        # At most NAMED_COLUMNS names, each cut short: a header of 200,000 made-up
+        # columns gets a message of a few hundred characters, not the file back.
+        named: str | DeferredText = ", ".join(f"“{_named(text)}”" for text in unknown[: files.NAMED_COLUMNS])
         if len(unknown) > files.NAMED_COLUMNS:
-            named = _("%(named)s and %(count)d more") % {"named": named, "count": len(unknown) - files.NAMED_COLUMNS}
-        problems.append(_("Unknown columns: %(columns)s. Use the column names of the template.") % {"columns": named})
+            named = deferred(
+                gettext_noop("%(named)s and %(count)d more"), named=named, count=len(unknown) - files.NAMED_COLUMNS
+            )
+        problems.append(
+            deferred(gettext_noop("Unknown columns: %(columns)s. Use the column names of the template."), columns=named)
+        )
     for name in not_collected:
         problems.append(
-            _("The organization does not collect “%(field)s”; turn it on in collection settings or remove the column.")
-            % {"field": field_label(name)}
+            deferred(
+                gettext_noop(
+                    "The organization does not collect “%(field)s”; turn it on in collection settings or remove the "
+                    "column."
+                ),
+                field=field_label_text(name),
+            )
         )
     for name in ALWAYS_COLLECTED:
         if name not in seen:
-            problems.append(_("The column “%(field)s” is required.") % {"field": field_label(name)})
+            problems.append(deferred(gettext_noop("The column “%(field)s” is required."), field=field_label_text(name)))
     if problems:
-        raise ImportFileError(" ".join(problems), row=1)
+        raise ImportFileError(*problems, row=1)
     return fields
 
 
-def inspect_header(data: bytes, file_format: str, collected: frozenset[str]) -> list[str | None]:
-    """The upload form's quick look: the header is usable and a data row follows."""
-    rows = read_rows(data, file_format)
-    try:
-        header_cells = next(rows)
-    except StopIteration:
-        raise ImportFileError(_("The file is empty.")) from None
-    header = parse_header(header_cells, collected)
-    for cells in rows:
-        if any(cell.strip() for cell in cells):
-            return header
-    raise ImportFileError(_("The file has a header row but no members in it."), row=2)
+def _named(text: str) -> str:
+    """A column's header as a message names it: at most ``NAMED_COLUMN_CHARS`` characters."""
+    limit = files.NAMED_COLUMN_CHARS
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -110,12 +110,12 @@ def start_import(
     file_format: str,
     content: bytes,
     attestation_text: str,
-    fields: list[str],
     ip: str | None = None,
 ) -> RosterImport:
     """ORG-6, ORG-7: record the attestation and the job, store the file encrypted and
-    queue the check. ``fields`` are the columns the header names (shown in the
-    attestation record)."""
+    queue the check. Nothing of the file is read here (SEC-1: this runs in the web
+    request): the check fills in the columns the header names -- on the attestation
+    record too -- or fails the job with what is wrong with the file."""
     access.require(Right.EDIT_ROSTER)
     from organizations.tasks import validate_roster_import
 
@@ -126,7 +126,7 @@ def start_import(
             attested_by=access.user,
             kind=AttestationKind.IMPORT,
             text=attestation_text,
-            fields=fields,
+            fields=[],  # the columns, once the worker has read the header
         )
         job = RosterImport.objects.create(
             organization=access.organization,
@@ -144,7 +144,6 @@ def start_import(
             target=job,
             organization=access.organization,
             ip=ip,
-            changes=fields,
             metadata={"file_format": file_format, "bytes": len(content), "attestation": attestation.pk},
         )
     except BaseException:
