@@ -37,11 +37,15 @@ class RosterFileField(forms.FileField):
         )
         if upload.size > limit:
             raise too_large
-        upload.seek(0)
-        content = upload.read(limit + 1)
-        if len(content) > limit:  # the declared size lied
-            raise too_large
-        if not content.strip():
+        # Read in chunks, not with read(limit + 1): that allocates the whole limit (50 MB)
+        # up front whatever the file's size. ``isspace`` looks without copying the file.
+        content = bytearray()
+        for chunk in upload.chunks():
+            content += chunk
+            if len(content) > limit:  # the declared size lied
+                raise too_large
+        content = bytes(content)
+        if not content or content.isspace():
             raise ValidationError(_("The file is empty."), code="empty")
         file_format = files.sniff_format(content[:8192])
         if file_format is None:
