@@ -418,7 +418,7 @@ def main() -> None:
         if "export" in only:
             bench.export(target_id)
         bench.summary()
-        print(f"(whole run {time.monotonic() - started:.0f} s)")
+        print(f"(whole run {time.monotonic() - started:.0f} s)", file=sys.stderr)  # the last stdout line is the summary
     finally:
         bench.stop()
         if args.keep:
