@@ -68,7 +68,7 @@ def resume(job: RosterImport) -> None:
     """Send the task that takes ``job`` up where it stopped (the recovery sweep): the
     write, the check of a small file, the parts of a large file not recorded yet, or
     the merge. Each claims the row, so a message too many does nothing."""
-    from organizations import tasks
+    from organizations import tasks  # here: organizations.tasks imports this module
 
     language = job.language or None
     if job.status == ImportStatus.IMPORTING:

@@ -117,6 +117,7 @@ def start_import(
     request): the check fills in the columns the header names -- on the attestation
     record too -- or fails the job with what is wrong with the file."""
     access.require(Right.EDIT_ROSTER)
+    # Imported here, as below: organizations.tasks imports this module to run the steps.
     from organizations.tasks import validate_roster_import
 
     file_ref = store_encrypted(content, FILE_PURPOSE)
