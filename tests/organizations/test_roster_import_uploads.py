@@ -141,3 +141,15 @@ def test_a_good_file_still_goes_through_after_an_upload_that_never_parsed(
     job = RosterImport.objects.get()
     assert (job.status, job.valid_rows) == (ImportStatus.VALIDATED, 3)
     assert UploadAttestation.objects.get().fields == ["name", "mobile", "employee_number", "department"]
+
+
+def test_a_row_error_echoes_only_an_excerpt_of_a_huge_cell(owner_client, cast, django_capture_on_commit_callbacks):
+    """A cell may hold 131,072 characters: the error shows at most an excerpt of it, in
+    its value and in its message, on the page and in the report."""
+    rows = [["Ann Lee", "13900000001", "Q" * 100_000, "E1"], ["N" * 100_000, "13900000002", "Sales", "E2"]]
+    upload(owner_client, cast, csv_bytes(rows), capture=django_capture_on_commit_callbacks)
+    job = latest_job()
+    assert (job.status, job.error_rows) == (ImportStatus.VALIDATED, 2)
+    assert all(len(error["value"]) <= 100 and len(error["message"]) < 300 for error in job.error_preview)
+    assert "There is no department “" + "Q" * 99 + "…”" in job.error_preview[0]["message"]
+    assert len(owner_client.get(detail_url(cast, job)).content) < 100_000

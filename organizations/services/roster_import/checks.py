@@ -55,12 +55,25 @@ _PLAIN_EMAIL = re.compile(
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+# Of a cell as an error shows it (on the page, in the report): a cell may hold up to the
+# CSV reader's 131,072 characters, and an error never echoes more than an excerpt.
+VALUE_CHARS = 100
+
+
+def excerpt(text: str) -> str:
+    return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
+
+
 @dataclass(frozen=True)
 class RowError:
     row: int
     column: str
-    value: str  # masked when the column is sensitive
+    value: str  # masked when the column is sensitive; at most an excerpt
     message: str
+
+    def __post_init__(self):
+        if len(self.value) > VALUE_CHARS:
+            object.__setattr__(self, "value", excerpt(self.value))
 
     def as_dict(self) -> dict:
         return {"row": self.row, "column": self.column, "value": self.value, "message": self.message}
@@ -437,7 +450,7 @@ class RowChecker:
                         department_column,
                         department_text,
                         _("There is no department “%(name)s”. Write its path, e.g. Sales/Sales East.")
-                        % {"name": department_text},
+                        % {"name": excerpt(department_text)},
                     )
                 )
             elif found is False:
@@ -447,7 +460,7 @@ class RowChecker:
                         department_column,
                         department_text,
                         _("Several departments are called “%(name)s”; write the full path, e.g. Sales/%(name)s.")
-                        % {"name": department_text},
+                        % {"name": excerpt(department_text)},
                     )
                 )
             else:
