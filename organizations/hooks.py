@@ -20,8 +20,8 @@ from organizations.models import Organization, RosterImport
 from organizations.permissions import administered_organizations
 from organizations.selectors import dedicated_edition_locks
 from organizations.services import disband, registration, retention, security
-from organizations.services import roster_import as import_services
 from organizations.services.incidents import plan_incident_rows_of_person
+from organizations.services.roster_import import jobs as import_jobs
 
 
 def administers(user, organization_id: int) -> bool:
@@ -56,10 +56,8 @@ def connect() -> None:
     for column in ("business_licence", "certification_letter"):
         register_file_column("organizations.Certification", column, registration.CERTIFICATION_FILE_PURPOSE)
     # The uploaded file's name is reused for the checked plan once the check is done.
-    register_file_column(
-        "organizations.RosterImport", "file_ref", import_services.FILE_PURPOSE, import_services.PLAN_PURPOSE
-    )
-    register_file_column("organizations.RosterImport", "report_ref", import_services.REPORT_PURPOSE)
+    register_file_column("organizations.RosterImport", "file_ref", import_jobs.FILE_PURPOSE, import_jobs.PLAN_PURPOSE)
+    register_file_column("organizations.RosterImport", "report_ref", import_jobs.REPORT_PURPOSE)
 
     # ORG-7: imports whose worker died (mid-check, mid-write) or whose message was lost.
     liveness.register(
@@ -67,8 +65,8 @@ def connect() -> None:
             key="roster_import",
             label=_("Roster imports"),
             model=RosterImport,
-            needs_worker=import_services.needs_worker,
-            enqueue=import_services.resume,
+            needs_worker=import_jobs.needs_worker,
+            enqueue=import_jobs.resume,
         )
     )
 

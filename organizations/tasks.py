@@ -1,7 +1,7 @@
 """Background work for organizations: the roster import (ORG-7).
 
 Tasks take IDs and claim the job row by compare-and-set on its status and its holder
-(``services.roster_import.claim``), keeping the attempt count in the row and beating its
+(``services.roster_import.jobs.claim``), keeping the attempt count in the row and beating its
 heartbeat while they work: with acks_late and reject_on_worker_lost (or the recovery
 sweep) a message can be delivered twice, and the row decides whether anything is left
 to do. After ``MAX_ATTEMPTS`` failed attempts the job is ``failed`` with the last error;
@@ -13,6 +13,11 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.utils import translation
+
+from dataprotection import liveness
+from organizations.models import ImportStatus, RosterImport
+from organizations.services.roster_import import jobs, service
 
 logger = logging.getLogger(__name__)
 
@@ -23,12 +28,6 @@ def _run(task, import_id: int, status: str, body, language: str | None, attempts
     check counts its own); ``give_back(token)``: returns the claim and its attempt after a
     database outage (by default the job's claim), which is waited out here
     (``liveness.outage_tolerant``) and never counts as a failed attempt."""
-    from django.utils import translation
-
-    from dataprotection import liveness
-    from organizations.models import RosterImport
-    from organizations.services import roster_import as services
-
     held: dict[str, str] = {}
 
     def work():
@@ -41,7 +40,7 @@ def _run(task, import_id: int, status: str, body, language: str | None, attempts
         if give_back is not None:
             give_back(held["token"])
         else:
-            services.give_back(import_id, held["token"])
+            jobs.give_back(import_id, held["token"])
 
     while True:
         try:
@@ -56,9 +55,9 @@ def _run(task, import_id: int, status: str, body, language: str | None, attempts
                 attempts = attempts_of()
             else:
                 attempts = RosterImport.objects.filter(pk=import_id).values_list("attempts", flat=True).first() or 0
-            final = attempts >= services.MAX_ATTEMPTS
+            final = attempts >= jobs.MAX_ATTEMPTS
             error = f"{type(exc).__name__}: {exc}"
-            services.record_failure(import_id, status, error, final=final, token=held.get("token"))
+            jobs.record_failure(import_id, status, error, final=final, token=held.get("token"))
             if final:
                 logger.exception("roster import %s failed for good after %s attempts", import_id, attempts)
                 return "failed"
@@ -71,27 +70,21 @@ def _run(task, import_id: int, status: str, body, language: str | None, attempts
 @shared_task(bind=True, max_retries=None)
 def validate_roster_import(self, import_id: int, language: str | None = None) -> str:
     """Check every row of an uploaded roster file; nothing is written to the roster."""
-    from organizations.models import ImportStatus
-    from organizations.services import roster_import as services
-
-    return _run(self, import_id, ImportStatus.VALIDATING, services.check_import, language)
+    return _run(self, import_id, ImportStatus.VALIDATING, service.check_import, language)
 
 
 @shared_task(bind=True, max_retries=None)
 def check_roster_import_part(self, import_id: int, index: int, language: str | None = None) -> str:
     """Check one part of a large roster file (``validate_roster_import`` splits it);
     the parts run at the same time on the workers. Nothing is written to the roster."""
-    from organizations.models import ImportStatus
-    from organizations.services import roster_import as services
-
     return _run(
         self,
         import_id,
         ImportStatus.VALIDATING,
-        lambda pk, token: services.check_part(pk, index, token),
+        lambda pk, token: service.check_part(pk, index, token),
         language,
-        attempts_of=lambda: services.part_attempts(import_id, index),
-        give_back=lambda token: services.give_back_part(import_id, index, token),
+        attempts_of=lambda: jobs.part_attempts(import_id, index),
+        give_back=lambda token: jobs.give_back_part(import_id, index, token),
     )
 
 
@@ -99,19 +92,13 @@ def check_roster_import_part(self, import_id: int, index: int, language: str | N
 def finish_roster_check(self, import_id: int, language: str | None = None) -> str:
     """Merge the checked parts of a roster file: duplicates within the file, the
     report and the checked rows (queued once, by the part recorded last)."""
-    from organizations.models import ImportStatus
-    from organizations.services import roster_import as services
-
-    return _run(self, import_id, ImportStatus.VALIDATING, services.finish_check, language)
+    return _run(self, import_id, ImportStatus.VALIDATING, service.finish_check, language)
 
 
 @shared_task(bind=True, max_retries=None)
 def run_roster_import(self, import_id: int, language: str | None = None) -> str:
     """Write the checked rows of a roster file, all or nothing, in one transaction."""
-    from organizations.models import ImportStatus
-    from organizations.services import roster_import as services
-
-    return _run(self, import_id, ImportStatus.IMPORTING, services.run_import, language)
+    return _run(self, import_id, ImportStatus.IMPORTING, service.run_import, language)
 
 
 @shared_task

@@ -32,7 +32,7 @@ from organizations.services import children as children_services
 from organizations.services import collection
 from organizations.services import roster as services
 from organizations.services.lookups import member_search
-from organizations.services.roster_upsert import ALL_OR_NOTHING, refuse_not_collected, upsert_members
+from organizations.services.roster_import.upsert import ALL_OR_NOTHING, refuse_not_collected, upsert_members
 
 LIST_COLUMNS = ("pk", "organization_id", "name", "employee_number", "position", "status", "mobile", "id_number")
 

@@ -12,7 +12,6 @@ from rest_framework import serializers
 
 from accounts.api.strict import StrictSerializer
 from dataprotection.models import JobStatus
-from organizations import importing
 from organizations.models import (
     AdministratorRole,
     Edition,
@@ -23,6 +22,7 @@ from organizations.models import (
 )
 from organizations.services import collection
 from organizations.services.roster import EDITABLE_FIELDS, LIFECYCLE_FIELDS
+from organizations.services.roster_import.columns import DEPARTMENT, IMPORTABLE_FIELDS
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -174,7 +174,7 @@ class MemberCreateSerializer(MemberWriteSerializer):
         # invited, ORG-8; the student photo is a stored image's reference).
         fields = super().get_fields()
         for name in EDITABLE_FIELDS:
-            if name not in importing.IMPORTABLE_FIELDS:
+            if name not in IMPORTABLE_FIELDS:
                 del fields[name]
         return fields
 
@@ -212,7 +212,7 @@ class BulkRowField(serializers.DictField):
         super().__init__(child=serializers.JSONField(allow_null=True), **kwargs)
 
 
-BULK_COLUMNS = (*importing.IMPORTABLE_FIELDS, importing.DEPARTMENT)
+BULK_COLUMNS = (*IMPORTABLE_FIELDS, DEPARTMENT)
 
 
 class BulkUpsertSerializer(StrictSerializer):

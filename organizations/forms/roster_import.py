@@ -1,6 +1,9 @@
-"""Forms of the roster import (ORG-6, ORG-7). They check the file's kind, size and
-header at once, so an unusable file gets its message on the upload page; the rows are
-checked in the background (``organizations.tasks``)."""
+"""Forms of the roster import (ORG-6, ORG-7, SEC-1). The upload form checks only what
+costs nothing: the file's size (capped) and its kind, sniffed from its first bytes. It
+never reads the header, opens a workbook or parses CSV: a small file can unpack to
+gigabytes or hold a row of millions of cells, and the web request must not pay for it.
+The header, the file's limits and every row are checked on a worker
+(``organizations.tasks``), and the import's page shows what it found."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from organizations import importing
+from organizations.services.roster_import import files
 
 # ORG-6 (EN I(II)4): the sentence the administrator confirms; stored with the upload.
 ATTESTATION_TEXT = _(
@@ -19,14 +22,14 @@ ATTESTATION_TEXT = _(
 
 
 class RosterFileField(forms.FileField):
-    """A CSV or XLSX file no larger than ``importing.MAX_UPLOAD_BYTES``, recognized from
+    """A CSV or XLSX file no larger than ``files.MAX_UPLOAD_BYTES``, recognized from
     its content. Cleans to ``(content, file_format, file_name)``."""
 
     def clean(self, data, initial=None):
         upload = super().clean(data, initial)
         if not upload:
             return upload
-        limit = importing.MAX_UPLOAD_BYTES
+        limit = files.MAX_UPLOAD_BYTES
         too_large = ValidationError(
             _("The file is %(size)s; the largest allowed is %(limit)s. Split it into smaller files."),
             code="too_large",
@@ -34,19 +37,23 @@ class RosterFileField(forms.FileField):
         )
         if upload.size > limit:
             raise too_large
-        upload.seek(0)
-        content = upload.read(limit + 1)
-        if len(content) > limit:  # the declared size lied
-            raise too_large
-        if not content.strip():
+        # Read in chunks, not with read(limit + 1): that allocates the whole limit (50 MB)
+        # up front whatever the file's size. ``isspace`` looks without copying the file.
+        content = bytearray()
+        for chunk in upload.chunks():
+            content += chunk
+            if len(content) > limit:  # the declared size lied
+                raise too_large
+        content = bytes(content)
+        if not content or content.isspace():
             raise ValidationError(_("The file is empty."), code="empty")
-        file_format = importing.sniff_format(content[:8192])
+        file_format = files.sniff_format(content[:8192])
         if file_format is None:
             raise ValidationError(
                 _("This is not a CSV or Excel (.xlsx) file. Save the roster as “CSV UTF-8” or as an Excel workbook."),
                 code="file_type",
             )
-        return content, file_format, upload.name or f"roster.{file_format}"
+        return content, file_format, (upload.name or f"roster.{file_format}")[:255]
 
 
 class RosterImportForm(forms.Form):
@@ -59,24 +66,6 @@ class RosterImportForm(forms.Form):
         label=ATTESTATION_TEXT,
         error_messages={"required": _("Confirm that the members consented before you upload their data.")},
     )
-
-    def __init__(self, *args, collected: frozenset[str], **kwargs):
-        super().__init__(*args, **kwargs)
-        self.collected = collected
-
-    def clean_file(self):
-        value = self.cleaned_data["file"]
-        content, file_format, _file_name = value
-        try:
-            header = importing.inspect_header(content, file_format, self.collected)
-        except importing.ImportFileError as exc:
-            if exc.row:
-                raise ValidationError(
-                    _("Row %(row)d: %(message)s"), code="header", params={"row": exc.row, "message": exc.message}
-                ) from None
-            raise ValidationError(exc.message, code="file") from None
-        self.header_fields = [name for name in header if name is not None]
-        return value
 
     def clean_attestation(self):
         # Store the sentence the administrator saw, in the language it was shown in.

@@ -25,11 +25,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from dataprotection.audit import record_event
-from organizations import importing
 from organizations.models import Department, Member, MemberDepartment, MemberStatus, Right
 from organizations.permissions import OrgAccess
 from organizations.services.collection import collected_fields
-from organizations.services.roster_import import export_columns, roster_csv
+from organizations.services.roster_export import export_columns, roster_csv
+from organizations.services.roster_import.columns import DEPARTMENT
 
 # One form posts at most one roster page of ids; a larger selection is not a click.
 MAX_SELECTION = 500
@@ -170,7 +170,7 @@ def export_selected(access: OrgAccess, member_ids: Iterable[int], ip: str | None
         actor=access.user,
         organization=access.organization,
         ip=ip,
-        changes=[name for name in columns if name != importing.DEPARTMENT],
+        changes=[name for name in columns if name != DEPARTMENT],
         metadata={"count": len(ids), "member_ids": ids, "fields": columns, "sensitive_in_clear": clear},
     )
     members = access.members(Right.VIEW_ROSTER, children=False).filter(pk__in=ids)

@@ -21,12 +21,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from dataprotection import liveness
 from dataprotection.audit import client_ip, record_event
-from organizations import importing
 from organizations.forms.roster_import import ImportDecisionForm, RosterImportForm
 from organizations.models import ImportStatus, Right, RosterImport
 from organizations.permissions import OrgAccess, org_access
-from organizations.services import roster_import as services
-from organizations.services.collection import collected_fields
+from organizations.services.roster_export import export_roster
+from organizations.services.roster_import import service, storage, template
+from organizations.services.roster_import.columns import field_label
+from organizations.services.roster_import.files import render_error
 from organizations.views.common import render_org
 
 RECENT_IMPORTS = 10
@@ -65,33 +66,35 @@ def import_upload(request: HttpRequest, org_id: int) -> HttpResponse:
     """ORG-7: upload a roster file with the consent attestation (ORG-6); ``?template=xlsx``
     downloads the Excel template (header row, drop-down lists, a guide sheet with the
     allowed values and an example row), ``?template=csv`` a header-only CSV of the
-    fields the organization collects."""
+    fields the organization collects.
+
+    SEC-1: the upload only checks the size cap and the kind sniffed from the first
+    bytes, seals the file and starts the job; the header, the file's limits and the rows
+    are checked on a worker, and the import's page shows the verdict."""
     access = org_access(request.user, org_id)
     access.require(Right.EDIT_ROSTER)
     if request.method == "GET" and request.GET.get("template") == "xlsx":
-        response = HttpResponse(services.template_xlsx(access), content_type=XLSX_TYPE)
+        response = HttpResponse(template.template_xlsx(access), content_type=XLSX_TYPE)
         response["Content-Disposition"] = 'attachment; filename="roster-template.xlsx"'
         response["Cache-Control"] = "no-store"
         return response
     if request.method == "GET" and request.GET.get("template"):
-        return _csv_response(services.template_csv(access), "roster-template.csv")
-    collected = collected_fields(access.organization)
+        return _csv_response(template.template_csv(access), "roster-template.csv")
     if request.method == "POST":
-        form = RosterImportForm(request.POST, request.FILES, collected=collected)
+        form = RosterImportForm(request.POST, request.FILES)
         if form.is_valid():
             content, file_format, file_name = form.cleaned_data["file"]
-            job = services.start_import(
+            job = service.start_import(
                 access,
                 file_name=file_name,
                 file_format=file_format,
                 content=content,
                 attestation_text=form.cleaned_data["attestation"],
-                fields=form.header_fields,
                 ip=client_ip(request),
             )
             return redirect("organizations:roster_import_detail", org_id=access.organization.pk, import_id=job.pk)
     else:
-        form = RosterImportForm(collected=collected)
+        form = RosterImportForm()
     return render_org(
         request,
         "organizations/roster_import/upload.html",
@@ -99,7 +102,7 @@ def import_upload(request: HttpRequest, org_id: int) -> HttpResponse:
         {
             "section": "roster",
             "form": form,
-            "guide": services.template_guide(access),
+            "guide": template.template_guide(access),
             "recent": list(_imports_visible_to(access).select_related("uploaded_by")[:RECENT_IMPORTS]),
         },
     )
@@ -117,7 +120,7 @@ def import_detail(request: HttpRequest, org_id: int, import_id: int) -> HttpResp
         form = ImportDecisionForm(request.POST)
         if not form.is_valid():
             messages.error(request, _("Choose what to do with the file."))
-        elif services.decide(access, job, form.cleaned_data["action"], ip=client_ip(request)):
+        elif service.decide(access, job, form.cleaned_data["action"], ip=client_ip(request)):
             if form.cleaned_data["action"] == "discard":
                 messages.info(request, _("The file was discarded; nothing was imported."))
             else:
@@ -144,7 +147,11 @@ def import_detail(request: HttpRequest, org_id: int, import_id: int) -> HttpResp
             "can_decide": job.status == ImportStatus.VALIDATED,
             "can_import_all": job.status == ImportStatus.VALIDATED and job.error_rows == 0 and job.valid_rows > 0,
             "can_import_valid": job.status == ImportStatus.VALIDATED and job.valid_rows > 0,
-            "errors": [{**error, "column_label": _column_label(error.get("column"))} for error in job.error_preview],
+            "errors": [
+                {**error, "column_label": _column_label(error.get("column")), "message": render_error(error)}
+                for error in job.error_preview
+            ],
+            "failure": _failure(job),
             "more_errors": max(0, _error_count(job) - len(job.error_preview)),
         },
     )
@@ -170,12 +177,21 @@ def import_status(request: HttpRequest, org_id: int, import_id: int) -> JsonResp
     )
 
 
+def _failure(job: RosterImport) -> str:
+    """Why a failed job failed, in the reader's language when the file itself was
+    refused (its header, its kind, its limits: kept as deferred texts)."""
+    if job.status != ImportStatus.FAILED:
+        return ""
+    first = job.error_preview[0] if job.error_preview else {}
+    return render_error(first) if first.get("text") else job.last_error
+
+
 def _column_label(column: str | None) -> str:
     """A checked column's label in the reader's language (the job keeps field names)."""
     if not column:
         return ""
     try:
-        return str(capfirst(importing.field_label(column)))
+        return str(capfirst(field_label(column)))
     except FieldDoesNotExist:  # a header the file had that is no field (reported as such)
         return column
 
@@ -193,7 +209,7 @@ def import_report(request: HttpRequest, org_id: int, import_id: int) -> HttpResp
     job = _get_import(access, import_id)
     if not job.report_ref:
         raise Http404
-    content = services.read_report(job)
+    content = storage.read_report(job)
     record_event(
         "roster.import_report_downloaded",
         actor=request.user,
@@ -214,6 +230,6 @@ def roster_export(request: HttpRequest, org_id: int) -> HttpResponse:
     on the whole organization; audited as ``roster.exported``."""
     access = org_access(request.user, org_id)
     access.require(Right.VIEW_ROSTER)
-    _count, chunks = services.export_roster(access, ip=client_ip(request))
+    _count, chunks = export_roster(access, ip=client_ip(request))
     stamp = timezone.localdate().isoformat()
     return _csv_response(chunks, f"roster-{access.organization.pk}-{stamp}.csv", streaming=True)

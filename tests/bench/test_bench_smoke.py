@@ -51,6 +51,12 @@ TINY_RUNS = {
         rf"seed_demo members=\d+ rows_per_s={NUMBER} vs_save={NUMBER}",
         (),
     ),
+    # The hostile files at their own sizes (built in a second); one timed request each.
+    "upload_bombs.py": (
+        ["--repeat", "1"],
+        rf"upload_bombs cases=4 max_request_ms={NUMBER} max_ratio_time={NUMBER} max_ratio_memory={NUMBER}",
+        (),
+    ),
     "load.py": (
         ["--members", "150", "--departments", "12", "--clients", "3", "--duration", "1", "--web-processes", "2"],
         rf"load rps_roster={NUMBER} rps_api={NUMBER} rps_floor={NUMBER} ratio_min={NUMBER} "

@@ -78,3 +78,28 @@ def test_owner_imports_only_the_valid_rows_after_reading_the_report(cast, page):
     }
     page.get_by_role("link", name="Open the roster").click()
     expect(page.locator("#roster tbody tr")).to_have_count(4)
+
+
+def test_a_wrong_header_is_shown_on_the_import_page_and_nothing_is_written(cast, page):
+    """ORG-7, SEC-1: the upload takes the file without reading it; the worker finds the
+    header wrong, and the import's page says what is wrong, in a few words."""
+    sign_in(page, cast.owner)
+    page.goto(f"/orgs/{cast.organization.pk}/roster/import/")
+    header = ["Name", "Department", "Shoe size", *(f"Mystery {index} " + "x" * 200 for index in range(30))]
+    content = ",".join(header).encode() + b"\nAnn Lee,Sales,42\n"
+    page.get_by_label("Roster file").set_input_files({"name": "roster.csv", "mimeType": "text/csv", "buffer": content})
+    page.get_by_label("I confirm that the members in this file gave their explicit consent").check()
+    page.get_by_role("button", name="Upload and check").click()
+
+    expect(page.get_by_role("heading", name="Roster import")).to_be_visible()
+    expect(page.get_by_test_id("import-status")).to_have_text("Failed")
+    failure = page.get_by_test_id("import-failure")
+    expect(failure).to_contain_text("Unknown columns: “Shoe size”, “Mystery 0")
+    expect(failure).to_contain_text("and 26 more")
+    expect(failure).to_contain_text("The column “mobile number” is required.")
+    assert len(failure.inner_text()) < 500
+    expect(page.get_by_role("button", name="Import all rows")).to_have_count(0)
+
+    job = RosterImport.objects.get()
+    assert (job.status, job.file_ref) == (ImportStatus.FAILED, "")
+    assert Member.objects.filter(organization=cast.organization).count() == 1

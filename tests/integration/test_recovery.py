@@ -44,7 +44,7 @@ from dataprotection.models import AnonymizationChunk, AnonymizationJob, AuditEve
 from dataprotection.tasks import enqueue_drivers
 from organizations.models import ImportStatus, Member, MemberDepartment, Organization, OrganizationStatus, RosterImport
 from organizations.permissions import org_access
-from organizations.services import roster_import as import_services
+from organizations.services.roster_import import service
 from requests.models import DataSubjectRequest, ExportArchive, ExportStatus, RequestKind
 from requests.services import fulfilment
 from tests.anonymization_data import job_content, populate, residue, snapshot, stage_counters
@@ -60,7 +60,7 @@ from tests.integration.faults import (
     restart_redis,
     run_with,
 )
-from tests.organizations.test_roster_import import HEADER, csv_bytes, good_rows
+from tests.organizations.test_roster_import import csv_bytes, good_rows
 
 pytestmark = [pytest.mark.realservices, pytest.mark.faultinjection]
 
@@ -321,15 +321,15 @@ def run_import(cluster: Cluster, cast, check_fault: Fault | None, write_fault: F
 
     def upload():
         with celery_on_broker(servers["redis"].url), translation.override("en"):
-            holder["job"] = import_services.start_import(
+            holder["job"] = service.start_import(
                 access, file_name="roster.csv", file_format="csv", content=csv_bytes(good_rows(IMPORT_ROWS)),
-                attestation_text="They agreed.", fields=HEADER,
+                attestation_text="They agreed.",
             )  # fmt: skip
 
     def decide():
         job = RosterImport.objects.get(pk=holder["job"].pk)
         with celery_on_broker(servers["redis"].url), translation.override("en"):
-            assert import_services.decide(access, job, "all")
+            assert service.decide(access, job, "all")
 
     def marker():
         return RosterImport.objects.filter(pk=holder["job"].pk).values_list("status", "processed_rows", "worker").get()

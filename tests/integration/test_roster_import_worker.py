@@ -14,7 +14,7 @@ import pytest
 from organizations.forms.roster_import import ATTESTATION_TEXT
 from organizations.models import ImportStatus, Member, RosterImport
 from organizations.permissions import org_access
-from organizations.services import roster_import as services
+from organizations.services.roster_import import service
 
 pytestmark = pytest.mark.realservices
 
@@ -34,7 +34,7 @@ def test_worker_checks_a_large_file_in_parts_and_imports_it(celery_worker, cast,
     row, whose first copy is in the first part, is reported exactly as a row-by-row
     check reports it, and the valid rows are imported."""
     settings.PRIVATE_MEDIA_ROOT = tmp_path / "var" / "private"  # the worker's private files
-    rows = services.CHECK_PART_ROWS + 500
+    rows = service.CHECK_PART_ROWS + 500
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["name", "mobile", "department", "employee_number"])
@@ -42,9 +42,9 @@ def test_worker_checks_a_large_file_in_parts_and_imports_it(celery_worker, cast,
         writer.writerow([f"Person {index}", f"139{index:08d}", "Sales", f"E{index:06d}"])
     writer.writerow(["Copy", "139 0000 0007", "Sales", "E-COPY"])  # the mobile of row 8
     access = org_access(cast.owner, cast.organization.pk)
-    job = services.start_import(
+    job = service.start_import(
         access, file_name="big.csv", file_format="csv", content=buffer.getvalue().encode(),
-        attestation_text=str(ATTESTATION_TEXT), fields=["name", "mobile", "department", "employee_number"],
+        attestation_text=str(ATTESTATION_TEXT),
     )  # fmt: skip
     job = wait_for(job.pk, {ImportStatus.VALIDATED, ImportStatus.FAILED})
     assert job.status == ImportStatus.VALIDATED, (job.last_error, celery_worker.log()[-3000:])
@@ -54,7 +54,7 @@ def test_worker_checks_a_large_file_in_parts_and_imports_it(celery_worker, cast,
     assert "already on row 8" in job.error_preview[0]["message"]
     log = celery_worker.log()
     assert log.count("check_roster_import_part") >= 2 and "finish_roster_check" in log
-    services.decide(access, job, "valid_only")
+    service.decide(access, job, "valid_only")
     job = wait_for(job.pk, {ImportStatus.COMPLETED, ImportStatus.FAILED})
     assert job.status == ImportStatus.COMPLETED, (job.last_error, celery_worker.log()[-3000:])
     assert Member.objects.filter(organization=cast.organization, name__startswith="Person ").count() == rows - 1

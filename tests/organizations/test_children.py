@@ -15,7 +15,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dataprotection.models import AuditEvent
-from organizations import importing
 from organizations.models import (
     Administrator,
     FamilyContact,
@@ -27,8 +26,9 @@ from organizations.models import (
 from organizations.permissions import org_access
 from organizations.services import children as child_services
 from organizations.services import roster as roster_services
-from organizations.services import roster_import
 from organizations.services.grants import grant_rights
+from organizations.services.roster_import import file_checks, parsing
+from organizations.services.roster_import.snapshot import build_snapshot
 from tests.factories import MemberFactory, UserFactory
 from tests.organizations.matrix import ROLES, client_as
 from tests.organizations.test_roster_views import ROSTER_QUERIES
@@ -482,8 +482,8 @@ def test_permission_matrix_of_the_guardian_consent_page(client, cast, kid, role)
 
 
 def check(cast, text: str, *, user=None):
-    snapshot = roster_import.build_snapshot(org_access(user or cast.owner, cast.organization.pk))
-    return importing.check_file(("\ufeff" + text).encode(), "csv", snapshot)
+    snapshot = build_snapshot(org_access(user or cast.owner, cast.organization.pk))
+    return file_checks.check_file(("\ufeff" + text).encode(), "csv", snapshot)
 
 
 def test_import_refuses_extra_fields_for_a_child_row(cast, officer):
@@ -524,7 +524,7 @@ def test_import_update_of_a_stored_child_needs_the_consent(cast, kid, officer):
 
 def test_birthday_column_is_accepted_without_a_collection_setting(cast):
     """SEC-3: the birthday is always collected (the age check) and validated."""
-    header = importing.parse_header(["name", "mobile", "Birthday"], frozenset({"name", "mobile"}))
+    header = parsing.parse_header(["name", "mobile", "Birthday"], frozenset({"name", "mobile"}))
     assert header == ["name", "mobile", "birthday"]
     future = (timezone.localdate() + timedelta(days=1)).isoformat()
     result = check(cast, f"name,mobile,birthday\nX,+8613900000004,{future}\nY,+8613900000005,2001-02-30\n")

@@ -13,8 +13,8 @@ from dataprotection.models import JobKind
 from organizations import hooks
 from organizations.selectors import dedicated_edition_locks
 from organizations.services import disband, registration, retention, security
-from organizations.services import roster_import as import_services
 from organizations.services.incidents import plan_incident_rows_of_person
+from organizations.services.roster_import import jobs as import_jobs
 from tests.factories import AdministratorFactory, OrganizationFactory, UserFactory
 
 
@@ -51,13 +51,13 @@ def test_encrypted_file_columns_and_the_recoverable_import_are_registered():
         "certification_letter": (purpose,),
     }
     assert columns["organizations.RosterImport"] == {
-        "file_ref": (import_services.FILE_PURPOSE, import_services.PLAN_PURPOSE),
-        "report_ref": (import_services.REPORT_PURPOSE,),
+        "file_ref": (import_jobs.FILE_PURPOSE, import_jobs.PLAN_PURPOSE),
+        "report_ref": (import_jobs.REPORT_PURPOSE,),
     }
     # ORG-7: the recovery sweep takes up imports whose worker died.
     (kind,) = [kind for kind in liveness.kinds() if kind.key == "roster_import"]
-    assert kind.enqueue == import_services.resume
-    assert kind.needs_worker == import_services.needs_worker
+    assert kind.enqueue == import_jobs.resume
+    assert kind.needs_worker == import_jobs.needs_worker
 
 
 @pytest.mark.django_db

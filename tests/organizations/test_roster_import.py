@@ -14,9 +14,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from dataprotection.files import store_encrypted
 from dataprotection.identifiers import id_number_check_digit, luhn_check_digit
 from dataprotection.models import AuditEvent
-from organizations import importing
 from organizations.models import (
     CollectionSetting,
     ImportStatus,
@@ -27,9 +27,10 @@ from organizations.models import (
     RosterImport,
     UploadAttestation,
 )
-from organizations.services import roster_import as services
 from organizations.services.grants import grant_rights
 from organizations.services.lookups import id_number_digest, mobile_digest
+from organizations.services.roster_import import checks, columns, file_checks, files, jobs, parsing, service, writing
+from organizations.services.roster_import.snapshot import build_snapshot
 from organizations.tasks import run_roster_import, validate_roster_import
 from tests.factories import AdministratorFactory, DepartmentFactory, MemberFactory, UserFactory
 
@@ -200,7 +201,7 @@ def test_template_csv_has_the_collected_fields(owner_client, cast):
     assert "attachment" in response["Content-Disposition"]
     text = response.content.decode("utf-8-sig")
     header = next(csv.reader(io.StringIO(text)))
-    fields = [importing.header_aliases()[importing._normalize_header(cell)] for cell in header]
+    fields = [columns.header_aliases()[columns.normalize_header(cell)] for cell in header]
     assert fields[:3] == ["name", "mobile", "department"]
     assert "id_number" in fields and "employee_number" in fields
     assert "bank_card" not in fields  # not collected
@@ -219,7 +220,7 @@ def test_excel_template_reads_back_as_a_header_only_import_with_a_guide(owner_cl
     assert workbook.sheetnames == ["Roster", "Guide", "Departments"]
     header = [cell.value for cell in workbook["Roster"][1]]
     assert workbook["Roster"].max_row == 1  # no example row where the import would read it
-    fields = [importing.header_aliases()[importing._normalize_header(cell)] for cell in header]
+    fields = [columns.header_aliases()[columns.normalize_header(cell)] for cell in header]
     assert fields[:3] == ["name", "mobile", "department"] and {"id_number", "degree"} <= set(fields)
     rows = list(workbook["Guide"].iter_rows(values_only=True))
     by_column = {row[0]: row for row in rows[3 : 3 + len(header)]}
@@ -234,7 +235,7 @@ def test_excel_template_reads_back_as_a_header_only_import_with_a_guide(owner_cl
     validations = {str(v.sqref).split(":")[0]: v.formula1 for v in workbook["Roster"].data_validations.dataValidation}
     assert validations["C2"] == "'Departments'!$A$2:$A$4"
     # The template, uploaded as it is, is a file with a header and no rows: nothing to import.
-    assert list(importing.read_rows(response.content, "xlsx")) == [header]
+    assert list(parsing.read_rows(response.content, "xlsx")) == [header]
 
 
 def test_upload_page_lists_the_columns_with_allowed_values(owner_client, cast):
@@ -282,33 +283,61 @@ def assert_nothing_written(cast) -> None:
         (b"\x00\x01\x02\xff\xfe binary \x00 garbage" * 20, "not a CSV or Excel"),
         (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "not a CSV or Excel"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 200, "not a CSV or Excel"),
-        (b"PK\x03\x04 not really a workbook", "not an Excel workbook"),
-        (csv_bytes([]), "Row 2: The file has a header row but no members"),
-        (csv_bytes(good_rows(1), ["name", "mobile", "shoe size"]), "Row 1: Unknown columns: “shoe size”"),
-        (csv_bytes(good_rows(1), ["name", "department"]), "Row 1: The column “mobile number” is required"),
-        (
-            csv_bytes([["A", mobile(1), "x"]], ["name", "mobile", "ID card number"]),
-            "Row 1: The organization does not collect “ID card number”; turn it on in collection settings",
-        ),
-        (b'name,mobile\n"Unclosed,13900000001\n', "Row 2: This row is not valid CSV"),
     ],
-    ids=[
-        "empty",
-        "garbage",
-        "pdf",
-        "old-xls",
-        "fake-zip",
-        "header-only",
-        "unknown",
-        "missing",
-        "not-collected",
-        "malformed",
-    ],
+    ids=["empty", "garbage", "pdf", "old-xls"],
 )
-def test_bad_files_are_refused_with_a_clear_message_and_write_nothing(owner_client, cast, content, expected):
+def test_files_of_another_kind_are_refused_on_the_upload_page_and_write_nothing(owner_client, cast, content, expected):
+    """ORG-7, SEC-1: what the first bytes give away (nothing, binary, a PDF, an old
+    .xls) is refused by the upload itself; nothing else of the file is read there."""
     response = upload(owner_client, cast, content, name="roster.csv")
     assert expected in form_errors(response)
     assert_nothing_written(cast)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"PK\x03\x04 not really a workbook", "not an Excel workbook"),
+        (csv_bytes([]), "The file has a header row but no members"),
+        (csv_bytes(good_rows(1), ["name", "mobile", "shoe size"]), "Unknown columns: “shoe size”"),
+        (csv_bytes(good_rows(1), ["name", "department"]), "The column “mobile number” is required"),
+        (
+            csv_bytes([["A", mobile(1), "x"]], ["name", "mobile", "ID card number"]),
+            "The organization does not collect “ID card number”; turn it on in collection settings",
+        ),
+        (b'name,mobile\n"Unclosed,13900000001\n', "This row is not valid CSV"),
+    ],
+    ids=["fake-zip", "header-only", "unknown", "missing", "not-collected", "malformed"],
+)
+def test_unusable_files_fail_their_job_with_a_clear_message_and_write_nothing(
+    owner_client, cast, settings, tmp_path, django_capture_on_commit_callbacks, content, expected
+):
+    """ORG-7, SEC-1: the header and the file's shape are read by the worker, never by the
+    upload: the upload is accepted, the job fails with the message on the import's page,
+    nothing reaches the roster and the stored file is deleted (the one-line report stays)."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    response = upload(owner_client, cast, content, name="roster.csv", capture=django_capture_on_commit_callbacks)
+    assert response.status_code == 302
+    job = latest_job()
+    assert job.status == ImportStatus.FAILED and job.file_ref == ""
+    assert expected in job.last_error
+    assert [path.name for path in settings.PRIVATE_MEDIA_ROOT.iterdir()] == [job.report_ref]
+    assert member_count(cast) == 1
+    page = owner_client.get(detail_url(cast, job)).content.decode()
+    assert "Nothing was imported." in page and expected in page
+
+
+def test_a_header_error_is_shown_in_the_readers_language(owner_client, cast, django_capture_on_commit_callbacks):
+    """The worker fails the job in the uploader's language; the page renders the file's
+    problem again in the language of whoever reads it."""
+    content = csv_bytes(good_rows(1), ["name", "department", "shoe size"])
+    upload(owner_client, cast, content, capture=django_capture_on_commit_callbacks)
+    job = latest_job()
+    assert job.status == ImportStatus.FAILED
+    assert job.last_error.startswith("Unknown columns: “shoe size”.")
+    page = owner_client.get(detail_url(cast, job), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "Unknown columns" not in page
+    assert "无法识别的列：“shoe size”" in page and "“手机号”" in page
 
 
 def test_missing_attestation_is_refused(owner_client, cast):
@@ -318,7 +347,7 @@ def test_missing_attestation_is_refused(owner_client, cast):
 
 
 def test_oversized_upload_is_refused(owner_client, cast, monkeypatch):
-    monkeypatch.setattr(importing, "MAX_UPLOAD_BYTES", 200)
+    monkeypatch.setattr(files, "MAX_UPLOAD_BYTES", 200)
     response = upload(owner_client, cast, csv_bytes(good_rows(20)))
     assert "the largest allowed is 200" in form_errors(response)
     assert_nothing_written(cast)
@@ -513,19 +542,19 @@ def test_a_failure_midway_writes_nothing_and_fails_the_job(
     owner_client, cast, django_capture_on_commit_callbacks, monkeypatch
 ):
     job = check(owner_client, cast, good_rows(30), django_capture_on_commit_callbacks)
-    original = services.RosterWriter._bulk
+    original = writing.RosterWriter._bulk
 
     def explode(self, table, columns, rows):
         original(self, table, columns, rows)  # the members are written ...
         if table == MemberDepartment._meta.db_table:
             raise RuntimeError("disk full")  # ... and then the placements fail
 
-    monkeypatch.setattr(services.RosterWriter, "_bulk", explode)
+    monkeypatch.setattr(writing.RosterWriter, "_bulk", explode)
     decide(owner_client, cast, job, "all", django_capture_on_commit_callbacks)
     job.refresh_from_db()
     assert job.status == ImportStatus.FAILED
     assert "disk full" in job.last_error
-    assert job.attempts == services.MAX_ATTEMPTS
+    assert job.attempts == jobs.MAX_ATTEMPTS
     assert member_count(cast) == 1
     assert MemberDepartment.objects.filter(department=cast.sales_east).count() == 1  # the cast member's
     assert not AuditEvent.objects.filter(action="roster.imported").exists()
@@ -560,7 +589,7 @@ def test_tasks_are_idempotent_under_redelivery(owner_client, cast, django_captur
 
 def test_spent_attempts_fail_the_job(owner_client, cast, django_capture_on_commit_callbacks):
     job = check(owner_client, cast, good_rows(2), django_capture_on_commit_callbacks)
-    RosterImport.objects.filter(pk=job.pk).update(status=ImportStatus.IMPORTING, attempts=services.MAX_ATTEMPTS)
+    RosterImport.objects.filter(pk=job.pk).update(status=ImportStatus.IMPORTING, attempts=jobs.MAX_ATTEMPTS)
     assert run_roster_import.delay(job.pk).get() == "nothing to do"
     job.refresh_from_db()
     assert job.status == ImportStatus.FAILED
@@ -617,10 +646,10 @@ def test_check_query_count_does_not_grow_with_rows(owner_client, cast, django_as
         content = csv_bytes(good_rows(size, start=size * 10))
         job = RosterImport.objects.create(
             organization=cast.organization, uploaded_by=cast.owner, file_name="r.csv", file_format="csv",
-            file_ref=services.store_encrypted(content, services.FILE_PURPOSE),
+            file_ref=store_encrypted(content, jobs.FILE_PURPOSE),
         )  # fmt: skip
         with django_assert_max_num_queries(12) as captured:
-            assert services.check_import(job.pk) == "validated"
+            assert service.check_import(job.pk) == "validated"
         counts.append(len(captured))
         job.refresh_from_db()
         assert job.valid_rows == size
@@ -676,7 +705,7 @@ def test_mobile_fast_path_agrees_with_normalize_mobile():
     samples += [generators.mobile_number(rng)[3:] for _ in range(5_000)]
     samples += ["+86 139 1234 5678", "139-1234-5678", "17951234567", "11012345678", "16012345678", "+6581234567"]
     samples += ["+8613912345678", "8613912345678", "+86 1740 0012345", "17406012345", "16100012345", "1610 0012 345"]
-    normalizer = importing.MobileNormalizer()
+    normalizer = checks.MobileNormalizer()
     for raw in samples:
         try:
             expected = normalize_mobile(raw)
@@ -756,10 +785,10 @@ def test_mobile_taken_between_check_and_import_fails_without_writing(
 def row_by_row_check(data: bytes, snapshot):
     """The reference: the whole file checked row by row by one ``RowChecker`` that
     finds duplicates within the file as it goes (the check before it was split)."""
-    rows = importing.read_rows(data, "csv")
+    rows = parsing.read_rows(data, "csv")
     header_cells = next(rows)
-    header = importing.parse_header(header_cells, snapshot.collected)
-    checker = importing.RowChecker(snapshot, header, [cell.strip().replace("\ufeff", "") for cell in header_cells])
+    header = parsing.parse_header(header_cells, snapshot.collected)
+    checker = checks.RowChecker(snapshot, header, [cell.strip().replace("\ufeff", "") for cell in header_cells])
     total, error_rows, planned, errors = 0, 0, [], []
     for number, cells in enumerate(rows, start=2):
         if not any(cell.strip() for cell in cells):
@@ -808,20 +837,20 @@ def test_parts_report_exactly_what_a_row_by_row_check_reports(cast, quoted):
     MemberFactory(organization=cast.organization, department=cast.sales, name="Taken", employee_number="E-TAKEN")
     data = csv_bytes(tricky_rows(quoted=quoted))
     assert (b'"' in data) is quoted
-    snapshot = services.build_snapshot(org_access(cast.owner, cast.organization.pk))
+    snapshot = build_snapshot(org_access(cast.owner, cast.organization.pk))
     total, error_rows, planned, errors = row_by_row_check(data, snapshot)
     assert (total, error_rows, len(planned)) == (21, 10, 11)
     assert "already on row 2" in errors[2].message and errors[2].row == 7  # after rows 5 and 6
 
-    split = importing.split_file(data, "csv", snapshot.collected, 5)
+    split = file_checks.split_file(data, "csv", snapshot.collected, 5)
     assert [span[2] for span in split.spans] == [2, 7, 12, 17, 22]
-    parts = [importing.check_part(data, "csv", snapshot, split.header, span) for span in split.spans]
-    merged = importing.merge_parts(parts)
+    parts = [file_checks.check_part(data, "csv", snapshot, split.header, span) for span in split.spans]
+    merged = file_checks.merge_parts(parts)
     assert merged.errors == errors
     assert (merged.total_rows, merged.error_rows, merged.valid_rows) == (total, error_rows, len(planned))
     assert [row for part in parts for row in part.planned if row.row not in merged.dropped] == planned
     # One part (the whole file) gives the same too.
-    whole = importing.check_file(data, "csv", snapshot)
+    whole = file_checks.check_file(data, "csv", snapshot)
     assert (whole.errors, whole.planned, whole.total_rows, whole.error_rows) == (errors, planned, total, error_rows)
     assert [(error.row, error.column) for error in errors if error.row == 10] == [
         (10, "mobile"),
@@ -840,9 +869,9 @@ def test_upload_checked_in_parts_reports_and_imports_like_one_check(
 
     MemberFactory(organization=cast.organization, department=cast.sales, name="Taken", employee_number="E-TAKEN")
     settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
-    monkeypatch.setattr(services, "CHECK_PART_ROWS", 5)
+    monkeypatch.setattr(service, "CHECK_PART_ROWS", 5)
     data = csv_bytes(tricky_rows(quoted=True))
-    snapshot = services.build_snapshot(org_access(cast.owner, cast.organization.pk))
+    snapshot = build_snapshot(org_access(cast.owner, cast.organization.pk))
     total, error_rows, planned, errors = row_by_row_check(data, snapshot)
     job = check(owner_client, cast, tricky_rows(quoted=True), django_capture_on_commit_callbacks)
     assert job.status == ImportStatus.VALIDATED, job.last_error
@@ -877,38 +906,38 @@ def test_a_part_delivered_twice_queues_the_merge_once(cast, monkeypatch, setting
     from organizations.forms.roster_import import ATTESTATION_TEXT
     from organizations.permissions import org_access
 
-    monkeypatch.setattr(services, "CHECK_PART_ROWS", 4)
+    monkeypatch.setattr(service, "CHECK_PART_ROWS", 4)
     queued = []
     monkeypatch.setattr(tasks.finish_roster_check, "delay_on_commit", lambda *args, **kwargs: queued.append(args))
     monkeypatch.setattr(tasks.check_roster_import_part, "delay_on_commit", lambda *args, **kwargs: None)
     monkeypatch.setattr(tasks.validate_roster_import, "delay_on_commit", lambda *args, **kwargs: None)
     access = org_access(cast.owner, cast.organization.pk)
-    job = services.start_import(
+    job = service.start_import(
         access, file_name="r.csv", file_format="csv", content=csv_bytes(good_rows(10)),
-        attestation_text=str(ATTESTATION_TEXT), fields=HEADER,
+        attestation_text=str(ATTESTATION_TEXT),
     )  # fmt: skip
-    assert services.check_import(job.pk) == "split"
-    assert services.check_import(job.pk) == "nothing to do"  # the split, delivered again
+    assert service.check_import(job.pk) == "split"
+    assert service.check_import(job.pk) == "nothing to do"  # the split, delivered again
     job.refresh_from_db()
     assert (job.parts_total, job.parts_done, job.attempts) == (3, 0, 0)
-    assert services.check_part(job.pk, 0) == "checked"
-    assert services.check_part(job.pk, 0) == "nothing to do"
-    assert services.check_part(job.pk, 2) == "checked"
+    assert service.check_part(job.pk, 0) == "checked"
+    assert service.check_part(job.pk, 0) == "nothing to do"
+    assert service.check_part(job.pk, 2) == "checked"
     assert queued == []
-    assert services.check_part(job.pk, 1) == "checked"
-    assert services.check_part(job.pk, 1) == "nothing to do"
-    assert services.check_part(job.pk, 2) == "nothing to do"
+    assert service.check_part(job.pk, 1) == "checked"
+    assert service.check_part(job.pk, 1) == "nothing to do"
+    assert service.check_part(job.pk, 2) == "nothing to do"
     assert queued == [(job.pk,)]
     job.refresh_from_db()
     assert (job.parts_done, job.parts["attempts"]) == (3, {"0": 1, "1": 1, "2": 1})
     refs = list(job.parts["refs"].values())
     assert all((settings.PRIVATE_MEDIA_ROOT / ref).exists() for ref in refs)
-    assert services.finish_check(job.pk) == "validated"
-    assert services.finish_check(job.pk) == "nothing to do"
+    assert service.finish_check(job.pk) == "validated"
+    assert service.finish_check(job.pk) == "nothing to do"
     job.refresh_from_db()
     assert (job.status, job.valid_rows, job.error_rows, job.parts) == (ImportStatus.VALIDATED, 10, 0, {})
     assert not any((settings.PRIVATE_MEDIA_ROOT / ref).exists() for ref in refs)
-    assert services.check_part(job.pk, 1) == "nothing to do"  # a late copy after the merge
+    assert service.check_part(job.pk, 1) == "nothing to do"  # a late copy after the merge
 
 
 def test_a_part_failing_every_attempt_fails_the_job(
@@ -917,8 +946,8 @@ def test_a_part_failing_every_attempt_fails_the_job(
     """ORG-7: each part counts its attempts in the job row; when one part has spent
     them the job is failed with the last error, nothing is written and the other
     parts' stored results are deleted."""
-    monkeypatch.setattr(services, "CHECK_PART_ROWS", 4)
-    original = importing.check_part
+    monkeypatch.setattr(service, "CHECK_PART_ROWS", 4)
+    original = file_checks.check_part
     failures = []
 
     def flaky(data, file_format, snapshot, header_cells=None, span=None, progress=None):
@@ -927,11 +956,11 @@ def test_a_part_failing_every_attempt_fails_the_job(
             raise RuntimeError("worker lost its disk")
         return original(data, file_format, snapshot, header_cells, span, progress)
 
-    monkeypatch.setattr(importing, "check_part", flaky)
+    monkeypatch.setattr(file_checks, "check_part", flaky)
     job = check(owner_client, cast, good_rows(10), django_capture_on_commit_callbacks)
     assert job.status == ImportStatus.FAILED
     assert "worker lost its disk" in job.last_error
-    assert len(failures) == services.MAX_ATTEMPTS  # then no more tries
+    assert len(failures) == jobs.MAX_ATTEMPTS  # then no more tries
     assert job.parts == {} and member_count(cast) == 1
 
 

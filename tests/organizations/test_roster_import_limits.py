@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from django.utils import translation
 
-from organizations import importing
+from organizations.services.roster_import import files, parsing
 from tests.organizations import roster_bombs
 
 COLLECTED = frozenset({"name", "mobile"})
@@ -20,9 +20,9 @@ def _english():
         yield
 
 
-def refusal(data: bytes) -> importing.ImportFileError:
-    with pytest.raises(importing.ImportFileError) as caught:
-        list(importing.read_rows(data, importing.sniff_format(data[:8192])))
+def refusal(data: bytes) -> files.ImportFileError:
+    with pytest.raises(files.ImportFileError) as caught:
+        list(parsing.read_rows(data, files.sniff_format(data[:8192])))
     return caught.value
 
 
@@ -38,21 +38,21 @@ def test_one_row_of_millions_of_cells_is_refused_at_its_101st(monkeypatch):
 
 
 def test_a_sheet_that_unpacks_past_the_limit_is_refused_unopened(monkeypatch):
-    monkeypatch.setattr(importing, "XLSX_MAX_UNPACKED_BYTES", 5 * 1024 * 1024)
+    monkeypatch.setattr(files, "XLSX_MAX_UNPACKED_BYTES", 5 * 1024 * 1024)
     error = refusal(roster_bombs.sheet_bomb(unpacked_bytes=6 * 1024 * 1024))
     assert error.message.startswith("The workbook unpacks to 6.")
     assert "more than the 5.0\xa0MB a roster may take" in error.message
 
 
 def test_the_sheet_itself_has_its_own_limit(monkeypatch):
-    monkeypatch.setattr(importing, "XLSX_MAX_SHEET_BYTES", 1024 * 1024)
+    monkeypatch.setattr(files, "XLSX_MAX_SHEET_BYTES", 1024 * 1024)
     error = refusal(roster_bombs.sheet_bomb(unpacked_bytes=2 * 1024 * 1024))
     assert "more than the 1.0\xa0MB a roster may take" in error.message
 
 
 def test_a_shared_strings_bomb_is_refused_before_the_strings_are_read(monkeypatch):
     """The issue's 416 KB shared-strings workbook (12 s, 364 MB)."""
-    monkeypatch.setattr(importing, "XLSX_MAX_SHARED_STRINGS_BYTES", 2 * 1024 * 1024)
+    monkeypatch.setattr(files, "XLSX_MAX_SHARED_STRINGS_BYTES", 2 * 1024 * 1024)
     opened = []
     monkeypatch.setattr("openpyxl.load_workbook", lambda *args, **kwargs: opened.append(1))
     error = refusal(roster_bombs.shared_strings_bomb(unpacked_bytes=3 * 1024 * 1024))
@@ -61,11 +61,11 @@ def test_a_shared_strings_bomb_is_refused_before_the_strings_are_read(monkeypatc
 
 
 def test_too_many_rows_and_cells_are_counted_while_scanning(monkeypatch):
-    monkeypatch.setattr(importing, "MAX_ROWS", 10)
+    monkeypatch.setattr(files, "MAX_ROWS", 10)
     error = refusal(roster_bombs.roster_workbook(rows=50))
     assert error.row == 12 and "more than 10 rows" in error.message
-    monkeypatch.setattr(importing, "MAX_ROWS", 200_000)
-    monkeypatch.setattr(importing, "MAX_CELLS", 30)
+    monkeypatch.setattr(files, "MAX_ROWS", 200_000)
+    monkeypatch.setattr(files, "MAX_CELLS", 30)
     error = refusal(roster_bombs.roster_workbook(rows=50))
     assert "more than 30 cells" in error.message
 
@@ -76,7 +76,7 @@ def test_a_row_numbered_far_away_counts_by_its_number():
 
 
 def test_an_ordinary_workbook_still_reads():
-    rows = list(importing.read_rows(roster_bombs.roster_workbook(rows=3), "xlsx"))
+    rows = list(parsing.read_rows(roster_bombs.roster_workbook(rows=3), "xlsx"))
     assert rows[0] == ["name", "mobile"]
     assert rows[1] == ["Member 0", "+8613900000000"]
     assert len(rows) == 4
@@ -91,8 +91,8 @@ def test_a_csv_header_of_200000_columns_is_refused_in_a_short_message():
 
 def test_unknown_columns_are_named_at_most_five_times():
     cells = ["name", "mobile", *(f"mystery {index}" for index in range(40))]
-    with pytest.raises(importing.ImportFileError) as caught:
-        importing.parse_header(cells, COLLECTED)
+    with pytest.raises(files.ImportFileError) as caught:
+        parsing.parse_header(cells, COLLECTED)
     message = caught.value.message
     assert "“mystery 0”, “mystery 1”, “mystery 2”, “mystery 3”, “mystery 4” and 35 more" in message
     assert "mystery 5”" not in message

@@ -16,10 +16,10 @@ from django.utils import timezone, translation
 from dataprotection.models import AuditEvent
 from organizations.models import ImportStatus, Member, RosterImport
 from organizations.permissions import org_access
-from organizations.services import roster_import as services
+from organizations.services.roster_import import jobs, service
 from organizations.tasks import run_roster_import
 from tests.dataprotection.test_anonymization_recovery import connection_lost
-from tests.organizations.test_roster_import import HEADER, csv_bytes, detail_url, good_rows
+from tests.organizations.test_roster_import import csv_bytes, detail_url, good_rows
 
 ATTESTATION = "The people on this list agreed to these fields."
 
@@ -27,13 +27,12 @@ ATTESTATION = "The people on this list agreed to these fields."
 def uploaded(cast, rows: int, capture) -> RosterImport:
     """A file uploaded through the service (its check runs eagerly on commit)."""
     with capture(execute=True), translation.override("en"):
-        job = services.start_import(
+        job = service.start_import(
             org_access(cast.owner, cast.organization.pk),
             file_name="roster.csv",
             file_format="csv",
             content=csv_bytes(good_rows(rows)),
             attestation_text=ATTESTATION,
-            fields=HEADER,
         )
     return RosterImport.objects.get(pk=job.pk)
 
@@ -44,7 +43,7 @@ def importing(cast, job, capture=None) -> RosterImport:
         RosterImport.objects.filter(pk=job.pk).update(status=ImportStatus.IMPORTING, mode="all", attempts=0)
     else:
         with capture(execute=False):
-            assert services.decide(org_access(cast.owner, cast.organization.pk), job, "all")
+            assert service.decide(org_access(cast.owner, cast.organization.pk), job, "all")
     return RosterImport.objects.get(pk=job.pk)
 
 
@@ -62,14 +61,14 @@ def test_a_write_whose_claim_was_taken_over_writes_nothing(cast, django_capture_
     finishing late, rolls back whole (its final compare-and-set fails); B's commits. The
     rows are written once, with one audit event."""
     job = importing(cast, uploaded(cast, 5, django_capture_on_commit_callbacks))
-    late = services.claim(job.pk, ImportStatus.IMPORTING, "worker-a")
+    late = jobs.claim(job.pk, ImportStatus.IMPORTING, "worker-a")
     assert late is not None
-    assert services.claim(job.pk, ImportStatus.IMPORTING, "worker-b") is None  # A is alive
+    assert jobs.claim(job.pk, ImportStatus.IMPORTING, "worker-b") is None  # A is alive
     stale(job)
-    assert services.claim(job.pk, ImportStatus.IMPORTING, "worker-b") is not None
-    assert services._write(late, "worker-a") == "nothing to do"
+    assert jobs.claim(job.pk, ImportStatus.IMPORTING, "worker-b") is not None
+    assert service._write(late, "worker-a") == "nothing to do"
     assert imported(cast) == 0
-    assert services._write(RosterImport.objects.get(pk=job.pk), "worker-b") == "completed"
+    assert service._write(RosterImport.objects.get(pk=job.pk), "worker-b") == "completed"
     job.refresh_from_db()
     assert (job.status, job.imported_rows, job.worker, job.attempts) == (ImportStatus.COMPLETED, 5, "", 2)
     assert imported(cast) == 5
@@ -102,7 +101,7 @@ def test_the_sweep_sends_the_parts_of_a_large_check_that_were_lost(
     from dataprotection.tasks import recover_jobs
     from organizations import tasks
 
-    monkeypatch.setattr(services, "CHECK_PART_ROWS", 3)
+    monkeypatch.setattr(service, "CHECK_PART_ROWS", 3)
     monkeypatch.setattr(tasks.check_roster_import_part, "delay_on_commit", lambda *args, **kwargs: None)
     job = uploaded(cast, 8, django_capture_on_commit_callbacks)
     assert (job.status, job.parts_total, job.parts_done) == (ImportStatus.VALIDATING, 3, 0)
@@ -122,17 +121,16 @@ def test_a_database_outage_during_the_write_costs_no_attempt(cast, monkeypatch, 
     attempt, and writes again: imported once, one attempt counted."""
     settings.PRIVATE_MEDIA_ROOT = tmp_path  # transaction=True: the tasks run for real on commit
     with translation.override("en"):
-        job = services.start_import(
+        job = service.start_import(
             org_access(cast.owner, cast.organization.pk),
             file_name="roster.csv",
             file_format="csv",
             content=csv_bytes(good_rows(3)),
             attestation_text=ATTESTATION,
-            fields=HEADER,
         )
     job.refresh_from_db()
     assert job.status == ImportStatus.VALIDATED
-    real = services._apply_plan
+    real = service._apply_plan
     lost = []
 
     def flaky(job, plan):
@@ -142,8 +140,8 @@ def test_a_database_outage_during_the_write_costs_no_attempt(cast, monkeypatch, 
             raise connection_lost()  # after the rows were written: they roll back
         return counts
 
-    monkeypatch.setattr(services, "_apply_plan", flaky)
-    services.decide(org_access(cast.owner, cast.organization.pk), job, "all")  # the write runs on commit
+    monkeypatch.setattr(service, "_apply_plan", flaky)
+    service.decide(org_access(cast.owner, cast.organization.pk), job, "all")  # the write runs on commit
     job.refresh_from_db()
     assert lost and (job.status, job.attempts, job.imported_rows) == (ImportStatus.COMPLETED, 1, 3)
     assert imported(cast) == 3

@@ -1,8 +1,7 @@
-"""Roster upsert for integrations (issue 7, ORG-6, ORG-7, ORG-10): the file import's row
+"""Roster upsert for integrations (ORG-6, ORG-7, ORG-10): the file import's row
 checks and set-based writer, run synchronously on rows sent as JSON.
 
-Same rules as the file import (``organizations.importing``,
-``organizations.services.roster_import``): a row is matched to an existing roster entry
+Same rules as the file import (``checks``, ``writing``): a row is matched to an existing roster entry
 by its mobile number (the import's key, through the keyed-hash digest); every row is
 checked -- cells, duplicates within the request, employee numbers, departments, the
 caller's ``edit_roster``/``view_sensitive`` where the row writes -- before anything is
@@ -24,20 +23,28 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from dataprotection.audit import record_event
-from organizations import importing
 from organizations.models import AttestationKind, Member, Organization, Right, UploadAttestation
 from organizations.permissions import OrgAccess
-from organizations.services.collection import collected_fields
-from organizations.services.roster_import import CreatePreparer, RosterWriter, build_snapshot
+from organizations.services.collection import ALWAYS_COLLECTED, collected_fields
+from organizations.services.roster_import.checks import PlannedRow, RowChecker, RowError
+from organizations.services.roster_import.columns import DEPARTMENT, IMPORTABLE_FIELDS, field_label
+from organizations.services.roster_import.snapshot import RosterSnapshot, build_snapshot
+from organizations.services.roster_import.writing import CreatePreparer, RosterWriter
 
 ALL_OR_NOTHING = "all_or_nothing"
+
+
 VALID_ONLY = "valid_only"
+
+
 DEPARTMENT_ID = "#"  # a department given by id rather than by path: "#42"
-COLUMNS = (*importing.IMPORTABLE_FIELDS, importing.DEPARTMENT)
+
+
+COLUMNS = (*IMPORTABLE_FIELDS, DEPARTMENT)
 
 
 @dataclass
-class _Snapshot(importing.RosterSnapshot):
+class _Snapshot(RosterSnapshot):
     """The import's snapshot, also resolving departments given by id."""
 
     def department(self, text: str):
@@ -68,7 +75,7 @@ def check_columns(names: set[str], collected: frozenset[str]) -> None:
             {name: _("This field is not accepted here.") for name in unknown},
             code="unknown",
         )
-    refuse_not_collected(names, collected, exempt=(importing.DEPARTMENT,))
+    refuse_not_collected(names, collected, exempt=(DEPARTMENT,))
 
 
 def refuse_not_collected(
@@ -76,7 +83,7 @@ def refuse_not_collected(
     collected: frozenset[str],
     *,
     exempt: Iterable[str] = (),
-    label: Callable[[str], str] = importing.field_label,
+    label: Callable[[str], str] = field_label,
 ) -> None:
     """ORG-5: a field the organization does not collect cannot be written: a 400 naming
     each one (``exempt``: keys that are not collected fields, e.g. the department)."""
@@ -104,12 +111,12 @@ def _cells(index: int, row: dict, header: list[str]) -> tuple[list[str], list[di
             cells.append("")
         elif isinstance(value, str):
             cells.append(value)
-        elif name == importing.DEPARTMENT and isinstance(value, int) and not isinstance(value, bool):
+        elif name == DEPARTMENT and isinstance(value, int) and not isinstance(value, bool):
             cells.append(f"{DEPARTMENT_ID}{value}")
         else:
             message = (
                 _("Send the department's path as text or its id as a number.")
-                if name == importing.DEPARTMENT
+                if name == DEPARTMENT
                 else _("Send this value as text.")
             )
             errors.append({"row": index, "column": name, "message": message})
@@ -138,7 +145,7 @@ def upsert_members(
     collected = collected_fields(organization)
     present = {name for row in rows for name in row}
     check_columns(present, collected)
-    header = [*importing.ALWAYS_COLLECTED, *(name for name in COLUMNS if name in present)]
+    header = [*ALWAYS_COLLECTED, *(name for name in COLUMNS if name in present)]
     header = list(dict.fromkeys(header))
     base = build_snapshot(access, collected)
     snapshot = _Snapshot(
@@ -148,9 +155,9 @@ def upsert_members(
         employee_numbers=base.employee_numbers,
         covers=base.covers,
     )
-    checker = importing.RowChecker(snapshot, header, header)
+    checker = RowChecker(snapshot, header, header)
     result = UpsertResult()
-    planned_rows: list[importing.PlannedRow] = []
+    planned_rows: list[PlannedRow] = []
     for index, row in enumerate(rows):
         cells, type_errors = _cells(index, row, header)
         if type_errors:
@@ -158,9 +165,7 @@ def upsert_members(
             continue
         planned, errors = checker.check(index, cells)
         if planned is not None and create_only and planned.member_id is not None:
-            errors = [
-                importing.RowError(index, "mobile", "", _("A member with this mobile number is already on the roster."))
-            ]
+            errors = [RowError(index, "mobile", "", _("A member with this mobile number is already on the roster."))]
             planned = None
         result.errors += [{"row": e.row, "column": e.column, "message": e.message} for e in errors]
         if planned is not None:
