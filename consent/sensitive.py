@@ -1,7 +1,7 @@
 """Sensitive processing and its explicit consent (CON-5).
 
 Lower apps announce that a person explicitly consented to, or stopped, sensitive
-processing (``accounts.signals``); the ledger records it. The other way round, a
+processing (``accounts.services.signals``); the ledger records it. The other way round, a
 withdrawal on the privacy page stops the processing itself: the data it needs is
 deleted, since nothing may process it any more (EN I(II)10, V(III))."""
 
@@ -13,7 +13,7 @@ from consent.models import Channel, Decision, Purpose
 
 
 def _stop_identity_checks(user, ip: str | None) -> None:
-    from accounts.services import remove_identity_verification
+    from accounts.services.identity import remove_identity_verification
 
     remove_identity_verification(user, ip=ip)
 
@@ -52,7 +52,7 @@ def record_sensitive_stop(sender, *, user, purpose: str, ip: str | None = None, 
 
 
 def connect() -> None:
-    from accounts import signals
+    from accounts.services import signals
 
     signals.sensitive_processing_consented.connect(record_sensitive_consent, dispatch_uid="consent-sensitive-granted")
     signals.sensitive_processing_stopped.connect(record_sensitive_stop, dispatch_uid="consent-sensitive-stopped")

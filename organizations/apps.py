@@ -7,7 +7,7 @@ class OrganizationsConfig(AppConfig):
     verbose_name = _("Organizations")
 
     def ready(self):
-        from accounts.profile_policy import register_locked_fields_provider
+        from accounts.services.profile import register_locked_fields_provider
         from organizations.profile_locks import dedicated_edition_locks
 
         register_locked_fields_provider(dedicated_edition_locks)

@@ -43,7 +43,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts.phones import normalize_mobile
+from accounts.services.phones import normalize_mobile
 from dataprotection.crypto import keyed_hasher
 from dataprotection.files import sniff_document_type
 from dataprotection.identifiers import is_valid_id_number, normalize_id_number

@@ -21,7 +21,7 @@ from accounts.api.idempotency import idempotent
 from accounts.api.pagination import PagePagination
 from accounts.api.serializers import error_responses
 from accounts.models import ApiToken, CodePurpose
-from accounts.services import CodeRejected, send_code
+from accounts.services.codes import CodeRejected, send_code
 from dataprotection import anonymization
 from dataprotection.audit import client_ip
 from dataprotection.models import AuditEvent, JobStatus

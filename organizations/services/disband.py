@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import CodePurpose
-from accounts.services import check_code, consume_code
+from accounts.services.codes import check_code, consume_code
 from dataprotection import anonymization
 from dataprotection.anonymization import StageSpec
 from dataprotection.audit import record_event
@@ -157,7 +157,7 @@ def request_disband(access: OrgAccess, *, code: str, confirm_name: str, ip: str 
     """ORG-11: only the owner, re-verified, with the organization's name typed out.
 
     The code is checked before the transaction so that a wrong guess counts even though
-    nothing else happens (``accounts.services.check_code``)."""
+    nothing else happens (``accounts.services.codes.check_code``)."""
     access.require_owner(writing=False)
     organization = access.organization
     if organization.status != OrganizationStatus.ACTIVE:
@@ -312,7 +312,7 @@ def owner_must_hand_over(user) -> list[str]:
 
 
 def register_account_deletion() -> None:
-    from accounts.deletion import register_deletion_blocker
+    from accounts.services.deletion import register_deletion_blocker
 
     anonymization.register_kind(JobKind.ACCOUNT_DELETION, plan_member_records_of_person)
     register_deletion_blocker(owner_must_hand_over)

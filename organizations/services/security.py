@@ -25,7 +25,7 @@ def admin_needs_second_factor(user) -> bool:
 
 
 def register() -> None:
-    from accounts.two_factor import register_requirement_provider
+    from accounts.services.two_factor import register_requirement_provider
 
     register_requirement_provider(admin_needs_second_factor)
 

@@ -33,7 +33,7 @@ from accounts.api.idempotency import KEEP as IDEMPOTENCY_KEEP
 from accounts.api.idempotency import idempotent
 from accounts.api.serializers import ErrorSerializer, error_responses
 from accounts.models import CodePurpose, IdempotencyRecord
-from accounts.services import RateLimited, check_code, send_code
+from accounts.services.codes import RateLimited, check_code, send_code
 from dataprotection.audit import client_ip
 from organizations.api.base import OrganizationScopedMixin
 from organizations.models import Member

@@ -364,7 +364,7 @@ def finish_request_deletion(job: AnonymizationJob) -> None:
 
 # Phases of the account-deletion stages of this app: what hangs off a request first,
 # then the requests lose the person (the lookups of the first phase go through them),
-# all before the account row (accounts.deletion.ACCOUNT_PHASE).
+# all before the account row (accounts.services.deletion.ACCOUNT_PHASE).
 REQUEST_CHILDREN_PHASE = 1
 REQUEST_PHASE = 2
 
@@ -477,8 +477,8 @@ def _delete_account(request: DataSubjectRequest, *, actor, ip=None) -> Anonymiza
     """The account deletion of ACC-5 on the person's verified request: the same job kind
     and cooling-off period (the person can still cancel it from their account page),
     the same blockers (an owner hands the organization over first)."""
-    from accounts.deletion import deletion_blockers
     from accounts.models import AccountDeletionRequest, DeletionStatus, User
+    from accounts.services.deletion import deletion_blockers
     from dataprotection.tasks import enqueue_drivers
 
     user = User.objects.filter(pk=request.subject_id).first()

@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from django.test import TestCase
 
 from accounts.models import AccountDeletionRequest, CodePurpose, DeletionStatus, IdentityVerification, User
-from accounts.services import cancel_account_deletion, request_account_deletion, send_code
+from accounts.services.codes import send_code
+from accounts.services.deletion import cancel_account_deletion, request_account_deletion
 from dataprotection.audit import record_event
 from dataprotection.models import AnonymizationJob, AuditEvent, JobStatus
 from dataprotection.personal_data import ANONYMIZED

@@ -662,7 +662,7 @@ def test_mobile_fast_path_agrees_with_normalize_mobile():
 
     from django.core.exceptions import ValidationError
 
-    from accounts.phones import normalize_mobile
+    from accounts.services.phones import normalize_mobile
     from organizations import demo
 
     rng = random.Random(5)
