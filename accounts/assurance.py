@@ -400,12 +400,24 @@ def second_factor_message(assurance: Assurance):
     )
 
 
-class SecondFactorRequired(PermissionDenied):
+class NamesWhatIsMissing:
+    """Every refusal carries ``Custodia-Assurance: <what is missing>``, as pages say it
+    too (the API's exception handler puts ``response_headers`` on the answer)."""
+
+    missing: Missing
+
+    @property
+    def response_headers(self) -> dict[str, str]:
+        return {REFUSAL_HEADER: str(self.missing)}
+
+
+class SecondFactorRequired(NamesWhatIsMissing, PermissionDenied):
     """Raised where the second factor is missing (the organization gate). Pages turn it
     into a redirect to enrollment or verification; the API into 403
     ``second_factor_required``."""
 
     missing = Missing.SECOND_FACTOR
+    api_code = "second_factor_required"
 
 
 def require_second_factor(user, *, required: bool) -> None:

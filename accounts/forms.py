@@ -10,9 +10,9 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.api.strict import INT64_MAX
 from accounts.models import Gender, TokenScope, User
 from accounts.services.phones import normalize_mobile
+from dataprotection.api.strict import INT64_MAX
 from dataprotection.validators import clean_id_number
 
 ALLOWED_AVATAR_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}

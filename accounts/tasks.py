@@ -13,6 +13,7 @@ from django.conf import settings
 from accounts.services import retention, sms_delivery
 from accounts.services.sms_gateway import SMSDeliveryError, get_backend
 from dataprotection import liveness
+from dataprotection.api import stored_answers
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,5 @@ def purge_spent_codes() -> str:
 @shared_task
 def purge_idempotency_records() -> str:
     """Stored API answers are personal data kept only as long as a client may replay a
-    request (``accounts.api.idempotency.KEEP``, one day): older ones are deleted."""
-    from accounts.api.idempotency import purge_idempotency_records as purge
-
-    return f"purged {purge()} stored answers"
+    request (``dataprotection.api.stored_answers.KEEP``, one day): older ones are deleted."""
+    return f"purged {stored_answers.purge_idempotency_records()} stored answers"

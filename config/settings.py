@@ -429,16 +429,16 @@ REST_FRAMEWORK = {
         "accounts.api.authentication.TokenScopePermission",
         "accounts.api.authentication.PathIdsInRange",
     ],
-    "DEFAULT_PAGINATION_CLASS": "accounts.api.pagination.PagePagination",
+    "DEFAULT_PAGINATION_CLASS": "dataprotection.api.pagination.PagePagination",
     "DEFAULT_THROTTLE_CLASSES": [
-        "accounts.api.throttling.PerTokenThrottle",
-        "accounts.api.throttling.PerAddressThrottle",
+        "dataprotection.api.throttling.PerTokenThrottle",
+        "dataprotection.api.throttling.PerAddressThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "token": env_str("API_THROTTLE_PER_TOKEN", "600/minute"),
         "address": env_str("API_THROTTLE_PER_ADDRESS", "1200/minute"),
     },
-    "EXCEPTION_HANDLER": "accounts.api.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "dataprotection.api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -463,7 +463,7 @@ SPECTACULAR_SETTINGS = {
     # fuzzer's response checks hold (accounts/api/schema.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "accounts.api.schema.add_error_responses",
+        "dataprotection.api.schema.add_error_responses",
     ],
 }
 

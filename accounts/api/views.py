@@ -12,18 +12,18 @@ from rest_framework.views import APIView
 
 from accounts.api import tokens
 from accounts.api.authentication import token_is_personal
-from accounts.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from accounts.api.serializers import (
     ApiTokenCreatedSerializer,
     ApiTokenCreateSerializer,
     ApiTokenSerializer,
     MeSerializer,
-    error_responses,
 )
 from accounts.forms import ProfileForm
 from accounts.models import ApiToken, User
 from accounts.services import profile
 from accounts.services.profile import locked_profile_fields
+from dataprotection.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from dataprotection.api.serializers import error_responses
 from dataprotection.audit import client_ip
 
 

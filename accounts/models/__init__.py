@@ -5,7 +5,7 @@ from accounts.models.codes import CodePurpose, OneTimeCode, OneTimeCodeQuerySet,
 from accounts.models.deletion import AccountDeletionRequest, DeletionStatus
 from accounts.models.identity import IdentityVerification, VerificationStatus
 from accounts.models.lockout import LockoutScope, SignInFailure, SignInLockout
-from accounts.models.tokens import ApiToken, IdempotencyRecord, TokenScope
+from accounts.models.tokens import ApiToken, TokenScope
 from accounts.models.users import DataRegion, Gender, User, UserManager, avatar_upload_to
 
 __all__ = [
@@ -15,7 +15,6 @@ __all__ = [
     "DataRegion",
     "DeletionStatus",
     "Gender",
-    "IdempotencyRecord",
     "IdentityVerification",
     "LockoutScope",
     "OneTimeCode",

@@ -29,7 +29,6 @@ from accounts.models import (
     ApiToken,
     CodePurpose,
     DeletionStatus,
-    IdempotencyRecord,
     IdentityVerification,
     LockoutScope,
     OneTimeCode,
@@ -43,7 +42,7 @@ from accounts.services.lockout import identifier_digest
 from dataprotection import anonymization
 from dataprotection.anonymization import StageSpec, register_kind
 from dataprotection.audit import record_event
-from dataprotection.models import AnonymizationJob, JobKind, JobStatus
+from dataprotection.models import AnonymizationJob, IdempotencyRecord, JobKind, JobStatus
 from dataprotection.tasks import enqueue_drivers
 
 Blocker = Callable[[object], list[str]]

@@ -1,4 +1,4 @@
-"""The API foundation (issue 7): bearer tokens, scopes, organization-restricted tokens,
+"""The API foundation: bearer tokens, scopes, organization-restricted tokens,
 CSRF for sessions, throttling, idempotency keys, and one error body for every 4xx."""
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.views import APIView
 
 from accounts.api.authentication import require_token_organization
-from accounts.api.pagination import IdCursorPagination
 from accounts.api.serializers import ApiTokenSerializer
-from accounts.api.throttling import PerAddressThrottle, PerTokenThrottle
 from accounts.api.tokens import create_api_token, revoke_api_token
-from accounts.models import ApiToken, IdempotencyRecord, TokenScope
+from accounts.models import ApiToken, TokenScope
 from accounts.tasks import purge_idempotency_records
+from dataprotection.api.pagination import IdCursorPagination
+from dataprotection.api.throttling import PerAddressThrottle, PerTokenThrottle
+from dataprotection.models import IdempotencyRecord
 from tests.factories import UserFactory, verified_session
 
 pytestmark = pytest.mark.django_db
@@ -472,7 +473,7 @@ class TypedProbe(APIView):
     def post(self, request):
         from rest_framework import serializers
 
-        from accounts.api.strict import StrictSerializer
+        from dataprotection.api.strict import StrictSerializer
 
         class Input(StrictSerializer):
             text = serializers.CharField(required=False)

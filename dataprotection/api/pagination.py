@@ -1,4 +1,4 @@
-"""Pagination for list endpoints (issue 7): pages for small lists, an opaque cursor on
+"""Pagination for list endpoints: pages for small lists, an opaque cursor on
 the primary key for large ones (a roster of 100,000 members), so a page costs the same
 at the end as at the start. Pagination parameters are taken strictly, as the schema
 states them: a malformed page, page size or cursor is a 400 naming it (DRF would fall
