@@ -24,7 +24,11 @@ from accounts.models import CodePurpose, OneTimeCode, SMSMessage, SMSStatus, Use
 from accounts.services import codes, retention, sign_in, sms_delivery
 from accounts.services.codes import CodeRejected, RateLimited
 from accounts.services.sms_gateway import BaseBackend, SMSDeliveryError
+from config.celery import app
 from dataprotection.models import AuditEvent
+from dataprotection.tasks import recover_jobs
+from tests.conftest import last_code
+from tests.dataprotection.test_anonymization_recovery import connection_lost
 from tests.factories import TEST_PASSWORD, UserFactory
 
 PHONE = "+8613912345678"
@@ -229,8 +233,6 @@ def test_a_fresh_code_starts_with_a_full_set_of_attempts(issue_code, settings, n
 def test_wrong_guess_is_committed_although_the_sign_up_fails(sms_outbox):
     """ACC-1: a failed sign-up must not take its wrong guess with it. The attempt is
     committed at once, visible to another database connection."""
-    from tests.conftest import last_code
-
     codes.send_code(PHONE, CodePurpose.REGISTER)  # commits; the eager task delivers
     code = last_code(sms_outbox, PHONE)
     with pytest.raises(CodeRejected):
@@ -423,8 +425,6 @@ def flaky(settings):
     The settings make eager tasks propagate exceptions, which would surface a retry as a
     ``celery.exceptions.Retry`` raised to the caller; with propagation off, ``apply``
     re-runs the task for each retry, as a worker would after the countdown."""
-    from config.celery import app
-
     # A path of its own: accounts.services.sms_gateway._backend_class caches the class by path.
     settings.SMS_BACKEND = f"{__name__}.FlakyBackend"
     FlakyBackend.failures = 0
@@ -538,8 +538,6 @@ def test_the_sweep_sends_a_lost_message_and_waits_for_a_failed_ones_backoff(flak
     """ACC-1: a message whose delivery task was lost (never claimed) is sent by the
     recovery sweep once its last sign of life is stale; a failed one only once its
     backoff has passed."""
-    from dataprotection.tasks import recover_jobs
-
     stale = timezone.now() - timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
     lost = SMSMessage.objects.create(phone=PHONE, body="lost")
     assert recover_jobs() == "enqueued 0 jobs"  # its own task is on its way
@@ -570,8 +568,6 @@ def test_no_claim_beyond_the_attempt_cap(settings):
 def test_a_database_outage_before_the_send_costs_no_attempt(flaky, monkeypatch):
     """ACC-1: the database goes away while the message is claimed: the task waits for
     it and claims again; the message is sent once, with one attempt counted."""
-    from tests.dataprotection.test_anonymization_recovery import connection_lost
-
     message = SMSMessage.objects.create(phone=PHONE, body="[Custodia] 123456")
     real = sms_delivery.claim_sms
     lost = []

@@ -14,7 +14,9 @@ from django.utils import timezone, translation
 from accounts.models import CodePurpose, SignInFailure, SignInLockout
 from accounts.services import codes, lockout, sign_in
 from accounts.services.codes import CodeRejected
-from dataprotection.models import AuditEvent
+from accounts.tasks import purge_spent_codes
+from dataprotection import anonymization
+from dataprotection.models import AuditEvent, JobKind, JobStatus
 from tests.factories import TEST_PASSWORD, UserFactory
 
 PHONE = "+8613800138000"
@@ -190,8 +192,6 @@ def test_second_factor_identifiers_lock_and_text_the_owner(person, settings, sms
 def test_old_rows_are_purged_by_the_hourly_cleanup(person, settings):
     """SEC-1/ANON-5: failures and ended locks are deleted after a day by the beat task
     that purges spent codes."""
-    from accounts.tasks import purge_spent_codes
-
     assert settings.CELERY_BEAT_SCHEDULE["purge-spent-sms-codes"]["task"] == "accounts.tasks.purge_spent_codes"
     long_ago = timezone.now() - timedelta(days=2)
     fail(PHONE, settings.SIGN_IN_LOCKOUT_THRESHOLD, now=long_ago)
@@ -322,9 +322,6 @@ def test_concurrent_failures_are_all_counted_and_lock_once(settings, sms_outbox)
 def test_account_deletion_removes_the_persons_failures_and_locks(person, settings):
     """SEC-1, ACC-5: the keyed hashes of a deleted person's failed sign-ins and their
     account lock go with the account; another person's and the address's rows stay."""
-    from dataprotection import anonymization
-    from dataprotection.models import JobKind, JobStatus
-
     settings.SIGN_IN_LOCKOUT_THRESHOLD = 2
     other = UserFactory()
     fail(person.phone, 2)

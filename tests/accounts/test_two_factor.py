@@ -18,7 +18,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.api.tokens import create_api_token
-from accounts.models import TokenScope
+from accounts.models import CodePurpose, TokenScope
 from accounts.services import lockout, two_factor
 from dataprotection import anonymization
 from dataprotection.models import AnonymizationJob, AuditEvent
@@ -227,8 +227,6 @@ def test_a_member_without_a_device_signs_in_as_before(client, cast):
 
 
 def test_the_sms_sign_in_also_asks_for_the_second_factor(client, issue_code):
-    from accounts.models import CodePurpose
-
     user = UserFactory()
     device, _codes = enrolled(user)
     code = issue_code(user.phone, CodePurpose.SIGN_IN)

@@ -4,12 +4,14 @@ CSRF for sessions, throttling, idempotency keys, and one error body for every 4x
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.utils import timezone
+from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.test import APIClient, APIRequestFactory
@@ -21,6 +23,7 @@ from accounts.api.tokens import create_api_token, revoke_api_token
 from accounts.models import ApiToken, TokenScope
 from accounts.tasks import purge_idempotency_records
 from dataprotection.api.pagination import IdCursorPagination
+from dataprotection.api.strict import StrictSerializer
 from dataprotection.api.throttling import PerAddressThrottle, PerTokenThrottle
 from dataprotection.models import IdempotencyRecord
 from tests.factories import UserFactory, verified_session
@@ -426,8 +429,6 @@ def test_revocation_takes_effect_at_once(person, write_secret):
 
 def test_the_secret_is_stored_only_as_its_digest(person):
     """Issue 7: hashed at rest; the secret appears in the creation answer only."""
-    import hashlib
-
     session = APIClient()
     session.force_login(person)
     created = session.post(TOKENS, {"name": "CI", "scope": "write", "days": 7}, format="json").json()
@@ -471,10 +472,6 @@ def test_another_persons_token_is_not_found(person):
 
 class TypedProbe(APIView):
     def post(self, request):
-        from rest_framework import serializers
-
-        from dataprotection.api.strict import StrictSerializer
-
         class Input(StrictSerializer):
             text = serializers.CharField(required=False)
             number = serializers.IntegerField(required=False)
