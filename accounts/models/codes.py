@@ -10,12 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from dataprotection.fields import EncryptedTextField
 from dataprotection.masking import mask_phone
 from dataprotection.models import LiveJob
-from dataprotection.personal_data import (
-    DELETE_ROW,
-    REDACT_BLANK,
-    PersonalData,
-    redact,
-)
+from dataprotection.personal_data import DELETE_ROW, REDACT_BLANK, PersonalData, redact
 
 
 class CodePurpose(models.TextChoices):

@@ -7,11 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from dataprotection.personal_data import (
-    REDACT_BLANK,
-    SET_NULL,
-    PersonalData,
-)
+from dataprotection.personal_data import REDACT_BLANK, SET_NULL, PersonalData
 
 
 class DeletionStatus(models.TextChoices):

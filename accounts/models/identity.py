@@ -8,11 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dataprotection.fields import EncryptedTextField
-from dataprotection.personal_data import (
-    DELETE_ROW,
-    REDACT_BLANK,
-    PersonalData,
-)
+from dataprotection.personal_data import DELETE_ROW, REDACT_BLANK, PersonalData
 
 
 class VerificationStatus(models.TextChoices):

@@ -7,10 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from dataprotection.personal_data import (
-    DELETE_ROW,
-    PersonalData,
-)
+from dataprotection.personal_data import DELETE_ROW, PersonalData
 
 
 class TokenScope(models.TextChoices):

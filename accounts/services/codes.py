@@ -17,11 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from accounts.models import (
-    CodePurpose,
-    OneTimeCode,
-    User,
-)
+from accounts.models import CodePurpose, OneTimeCode, User
 from accounts.services import lockout
 from accounts.services.sms import queue_sms
 from dataprotection.crypto import keyed_hash

@@ -7,10 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import (
-    IdentityVerification,
-    User,
-)
+from accounts.models import IdentityVerification, User
 from accounts.services import signals
 from dataprotection.audit import record_event
 from dataprotection.crypto import keyed_hash

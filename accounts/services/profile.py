@@ -19,9 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts.models import (
-    User,
-)
+from accounts.models import User
 from dataprotection.audit import record_event
 
 PROFILE_FIELDS = ("name", "nickname", "avatar", "gender", "birthday", "work_region", "company_email")

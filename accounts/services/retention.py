@@ -7,13 +7,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.models import (
-    OneTimeCode,
-    SignInFailure,
-    SignInLockout,
-    SMSMessage,
-    SMSStatus,
-)
+from accounts.models import OneTimeCode, SignInFailure, SignInLockout, SMSMessage, SMSStatus
 
 
 def purge_spent_codes() -> tuple[int, int]:

@@ -7,10 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from accounts.models import (
-    CodePurpose,
-    User,
-)
+from accounts.models import CodePurpose, User
 from accounts.services import lockout
 from accounts.services.codes import CodeRejected, check_code, consume_code
 from dataprotection.audit import record_event

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-from accounts.models import (
-    SMSMessage,
-)
+from accounts.models import SMSMessage
 from accounts.tasks import deliver_sms
 
 

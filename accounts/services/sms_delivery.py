@@ -8,10 +8,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.models import (
-    SMSMessage,
-    SMSStatus,
-)
+from accounts.models import SMSMessage, SMSStatus
 from dataprotection import liveness
 
 

@@ -11,14 +11,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.forms import (
-    DeletionConfirmForm,
-)
-from accounts.models import (
-    AccountDeletionRequest,
-    DeletionStatus,
-    User,
-)
+from accounts.forms import DeletionConfirmForm
+from accounts.models import AccountDeletionRequest, DeletionStatus, User
 from accounts.services import deletion
 from accounts.views.reverification import send_reverification_code
 from dataprotection.audit import client_ip

@@ -13,15 +13,8 @@ from django.utils.translation import gettext as _
 from django.views import i18n as i18n_views
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.forms import (
-    IdentityVerificationForm,
-    ProfileForm,
-)
-from accounts.models import (
-    AccountDeletionRequest,
-    IdentityVerification,
-    User,
-)
+from accounts.forms import IdentityVerificationForm, ProfileForm
+from accounts.models import AccountDeletionRequest, IdentityVerification, User
 from accounts.services import identity as identity_service
 from accounts.services import profile as profile_service
 from accounts.services.profile import locked_profile_fields

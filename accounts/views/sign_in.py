@@ -26,10 +26,7 @@ from accounts.forms import (
     SecondFactorForm,
     SendCodeForm,
 )
-from accounts.models import (
-    CodePurpose,
-    User,
-)
+from accounts.models import CodePurpose, User
 from accounts.services import codes, lockout, two_factor
 from accounts.services import sign_in as sign_in_service
 from dataprotection.audit import client_ip

@@ -11,12 +11,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.api.tokens import create_api_token, revoke_api_token
-from accounts.forms import (
-    ApiTokenForm,
-)
-from accounts.models import (
-    ApiToken,
-)
+from accounts.forms import ApiTokenForm
+from accounts.models import ApiToken
 from dataprotection.audit import client_ip
 
 
