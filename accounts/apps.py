@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -9,24 +10,9 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Personal accounts")
 
     def ready(self):
-        from accounts import assurance, deletion  # noqa: F401  SEC-1: stamps the sign-in (user_logged_in)
+        from accounts import hooks
 
-        deletion.register()  # ANON-3: the account's own tables in an account-deletion cascade
-
-        from accounts import services
-        from accounts.models import SMSMessage
-        from dataprotection import liveness
-
-        # ACC-1: messages whose delivery task was lost or whose worker died are sent.
-        liveness.register(
-            liveness.RecoverableKind(
-                key="sms",
-                label=_("SMS messages"),
-                model=SMSMessage,
-                needs_worker=services.sms_needing_a_worker,
-                enqueue=services.resend_sms,
-            )
-        )
+        hooks.connect()
 
 
 # SEC-1: django-otp's two apps name themselves and their models in English only; the
@@ -54,8 +40,6 @@ DEVICE_FIELD_NAMES = {
 
 
 def _rename(model, singular, plural) -> None:
-    from django.contrib import admin
-
     model._meta.verbose_name = singular
     model._meta.verbose_name_plural = plural
     for field in model._meta.get_fields():

@@ -20,7 +20,7 @@ What it decides, in this order:
    and rewritten at most once a minute.
 2. **Second factor.** A session of a person who needs one -- operations staff, owners,
    administrators of an organization that requires it (the requirement providers of
-   ``accounts.two_factor``), and anyone who enrolled an authenticator -- reaches only the
+   ``accounts.services.two_factor``), and anyone who enrolled an authenticator -- reaches only the
    sign-in steps (``Area.SIGN_IN``) until it has passed it. Whether the person needs it
    is worked out at sign-in (one query) and kept in the session; the organization gate
    checks again with its own rows, so an appointment during the session is caught too.
@@ -50,22 +50,22 @@ import enum
 import time
 from dataclasses import dataclass
 from types import MappingProxyType
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import auth
-from django.contrib.auth.signals import user_logged_in
 from django.contrib.auth.views import redirect_to_login
 from django.contrib.messages import constants as message_levels
 from django.contrib.messages.storage import default_storage
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
-from django.urls import Resolver404, ResolverMatch, resolve
+from django.urls import Resolver404, ResolverMatch, resolve, reverse
 from django.utils.functional import SimpleLazyObject, empty
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from accounts import two_factor
-from accounts.session_security import same_site_path, url_with_next
+from accounts.services import two_factor
 
 LAST_ACTIVITY_KEY = "security_last_activity"  # epoch seconds of the last request, to the minute
 AUTH_AT_KEY = "security_authenticated_at"  # epoch seconds of the last proof of identity
@@ -197,7 +197,32 @@ def stamp_sign_in(sender, request, user, **kwargs) -> None:
         request.session[SECOND_FACTOR_REQUIRED_KEY] = person_needs_second_factor(user)
 
 
-user_logged_in.connect(stamp_sign_in, dispatch_uid="accounts.assurance.stamp_sign_in")
+# --------------------------------------------------------------------------- where to send the person back
+# After a missing sign-in step: local URLs only, never an open redirect to another site.
+
+
+def local_url(request, url: str) -> str:
+    """``url`` when it points to this site (never an open redirect to another), else ""."""
+    if not url or not url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return ""
+    return url
+
+
+def same_site_path(request, url: str) -> str:
+    """``url`` as a local path when it points to this site, else ""."""
+    url = local_url(request, url)
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def url_with_next(view_name: str, next_url: str) -> str:
+    """The page ``view_name``, carrying ``?next=next_url`` when there is one."""
+    url = reverse(view_name)
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
 
 
 # --------------------------------------------------------------------------- where the request goes
@@ -375,12 +400,24 @@ def second_factor_message(assurance: Assurance):
     )
 
 
-class SecondFactorRequired(PermissionDenied):
+class NamesWhatIsMissing:
+    """Every refusal carries ``Custodia-Assurance: <what is missing>``, as pages say it
+    too (the API's exception handler puts ``response_headers`` on the answer)."""
+
+    missing: Missing
+
+    @property
+    def response_headers(self) -> dict[str, str]:
+        return {REFUSAL_HEADER: str(self.missing)}
+
+
+class SecondFactorRequired(NamesWhatIsMissing, PermissionDenied):
     """Raised where the second factor is missing (the organization gate). Pages turn it
     into a redirect to enrollment or verification; the API into 403
     ``second_factor_required``."""
 
     missing = Missing.SECOND_FACTOR
+    api_code = "second_factor_required"
 
 
 def require_second_factor(user, *, required: bool) -> None:

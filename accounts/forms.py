@@ -10,8 +10,9 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Gender, User
-from accounts.phones import normalize_mobile
+from accounts.models import Gender, TokenScope, User
+from accounts.services.phones import normalize_mobile
+from dataprotection.api.strict import INT64_MAX
 from dataprotection.validators import clean_id_number
 
 ALLOWED_AVATAR_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
@@ -190,9 +191,6 @@ class DeletionConfirmForm(forms.Form):
     reason = forms.CharField(label=_("Why are you leaving? (optional)"), required=False, widget=forms.Textarea)
 
 
-# --------------------------------------------------------------------------- two-factor (SEC-1)
-
-
 def second_factor_field(**kwargs) -> forms.CharField:
     """A code of the authenticator app (six digits) or a recovery code (xxxx-xxxx)."""
     kwargs.setdefault("label", _("Authentication code"))
@@ -229,3 +227,36 @@ class EnrollTwoFactorForm(forms.Form):
                     "You are replacing your authenticator: prove it is you with the old app or a recovery code."
                 ),
             )
+
+
+class ReauthenticateForm(forms.Form):
+    password = forms.CharField(
+        label=_("Password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name"), max_length=100, help_text=_("What uses the token, e.g. “HR sync” or “my script”.")
+    )
+    scope = forms.ChoiceField(
+        label=_("Access"),
+        choices=[(TokenScope.READ, _("Read only")), (TokenScope.WRITE, _("Read and write"))],
+        initial=TokenScope.READ,
+    )
+    days = forms.IntegerField(
+        label=_("Valid for (days)"),
+        min_value=1,
+        max_value=settings.API_TOKEN_MAX_DAYS,
+        initial=settings.API_TOKEN_DEFAULT_DAYS,
+    )
+    organization_id = forms.IntegerField(
+        label=_("Only for organization number"),
+        min_value=1,
+        max_value=INT64_MAX,
+        required=False,
+        help_text=_(
+            "Optional: for an organization's integrations. The token then reaches that organization only "
+            "(you must administer it) and cannot act as you."
+        ),
+    )

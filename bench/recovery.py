@@ -122,7 +122,7 @@ class Bench:
             "CUSTODIA_VAR_DIR": str(self.workdir / "var"),
             "SECRET_KEY": settings.SECRET_KEY,
             "DISBAND_GRACE_DAYS": "0",
-            "SMS_BACKEND": "accounts.sms.FileBackend",
+            "SMS_BACKEND": "accounts.services.sms_gateway.FileBackend",
             "SMS_FILE_PATH": str(folder / "sms.jsonl"),
         }
         cluster = Cluster(env=env, folder=folder, concurrency=1)

@@ -158,7 +158,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-    {"NAME": "accounts.passwords.CharacterClassValidator", "OPTIONS": {"min_classes": 3}},
+    {"NAME": "accounts.services.passwords.CharacterClassValidator", "OPTIONS": {"min_classes": 3}},
 ]
 # Anonymous-then-authenticated sessions live at most a working day; a browser close ends them.
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=300)
@@ -182,7 +182,7 @@ OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Custodia")
 TWO_FACTOR_RECOVERY_CODES = env_int("TWO_FACTOR_RECOVERY_CODES", 10, minimum=4)
 
 # SMS one-time codes (ACC-1): pluggable sender, hashed storage, expiry, attempts, rate limits.
-SMS_BACKEND = env_str("SMS_BACKEND", "accounts.sms.FileBackend")
+SMS_BACKEND = env_str("SMS_BACKEND", "accounts.services.sms_gateway.FileBackend")
 SMS_FILE_PATH = Path(env_str("SMS_FILE_PATH", str(VAR_DIR / "sms-outbox.jsonl")))
 # Development only: what the stand-in provider's deletion-notice endpoint received (/dev/deletion-notices/).
 DEV_DELETION_NOTICES_PATH = Path(env_str("DEV_DELETION_NOTICES_PATH", str(VAR_DIR / "deletion-notices.jsonl")))
@@ -429,16 +429,16 @@ REST_FRAMEWORK = {
         "accounts.api.authentication.TokenScopePermission",
         "accounts.api.authentication.PathIdsInRange",
     ],
-    "DEFAULT_PAGINATION_CLASS": "accounts.api.pagination.PagePagination",
+    "DEFAULT_PAGINATION_CLASS": "dataprotection.api.pagination.PagePagination",
     "DEFAULT_THROTTLE_CLASSES": [
-        "accounts.api.throttling.PerTokenThrottle",
-        "accounts.api.throttling.PerAddressThrottle",
+        "dataprotection.api.throttling.PerTokenThrottle",
+        "dataprotection.api.throttling.PerAddressThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "token": env_str("API_THROTTLE_PER_TOKEN", "600/minute"),
         "address": env_str("API_THROTTLE_PER_ADDRESS", "1200/minute"),
     },
-    "EXCEPTION_HANDLER": "accounts.api.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "dataprotection.api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -463,7 +463,7 @@ SPECTACULAR_SETTINGS = {
     # fuzzer's response checks hold (accounts/api/schema.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "accounts.api.schema.add_error_responses",
+        "dataprotection.api.schema.add_error_responses",
     ],
 }
 

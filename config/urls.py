@@ -9,7 +9,9 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
-from accounts import views as account_views
+from accounts.views import dev as account_dev_views
+from accounts.views import profile as account_profile_views
+from accounts.views import sign_in as account_sign_in_views
 from config import health
 from consent.views import deletion_receiver
 from dataprotection.admin import stalled_jobs_view
@@ -36,12 +38,12 @@ urlpatterns = [
     path("api/", include("config.api_urls")),
     path("service-notices/", retention_views.service_notices, name="service_notices"),  # ANON-6, public
     path("security-notices/", incident_views.security_notices, name="security_notices"),  # SEC-4, public
-    path("i18n/setlang/", account_views.switch_language, name="set_language"),
+    path("i18n/setlang/", account_profile_views.switch_language, name="set_language"),
     # SEC-1: the console has no sign-in of its own: its login hands over to the portal's.
-    path("ops/login/", account_views.console_sign_in, name="console_login"),
+    path("ops/login/", account_sign_in_views.console_sign_in, name="console_login"),
     path("ops/stalled-jobs/", admin.site.admin_view(stalled_jobs_view), name="ops_stalled_jobs"),
     path("ops/", admin.site.urls),
-    path("dev/sms/", account_views.dev_sms_outbox, name="dev_sms_outbox"),
+    path("dev/sms/", account_dev_views.dev_sms_outbox, name="dev_sms_outbox"),
     path("dev/deletion-notices/", deletion_receiver.received_notices, name="dev_deletion_notices"),
     path("dev/deletion-notices/<slug:code>/", deletion_receiver.receive_notice, name="dev_deletion_notice_receive"),
     # Public, unauthenticated probes for load balancers: ok/failing per part, nothing more.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib.auth.signals import user_logged_in
 from django.utils.translation import gettext_lazy as _
 
-from accounts import signals as account_signals
+from accounts.services import signals as account_signals
 from consent.models import DeletionNotice
 from consent.services import demo_data, ledger, lifecycle, notices
 from consent.views import gpc, policy_notice

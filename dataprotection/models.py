@@ -445,3 +445,36 @@ class AnonymizationFingerprints(models.Model):
         fields={"digests": DELETE_ROW},
         non_personal={"job", "values"},
     )
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a create request sent with an ``Idempotency-Key`` header:
+    a retry with the same key and body gets the same answer and writes nothing again; the
+    same key with another body is refused. Swept after a day
+    (``dataprotection.api.idempotency``). The table keeps the name it had when accounts
+    held the API's foundation."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    endpoint = models.CharField(max_length=200)
+    request_digest = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        db_table = "accounts_idempotencyrecord"
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.status_code}"
+
+    personal_data = PersonalData(
+        subject="user",
+        row=DELETE_ROW,
+        note="The stored answer can repeat what was created.",
+        fields={"user": DELETE_ROW, "response_body": DELETE_ROW},
+        non_personal={"id", "key", "endpoint", "request_digest", "status_code", "created_at"},
+    )

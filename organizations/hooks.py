@@ -8,9 +8,9 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from accounts.api.tokens import register_organization_check
-from accounts.deletion import register_deletion_blocker
-from accounts.profile_policy import register_locked_fields_provider
-from accounts.two_factor import register_requirement_provider
+from accounts.services.deletion import register_deletion_blocker
+from accounts.services.profile import register_locked_fields_provider
+from accounts.services.two_factor import register_requirement_provider
 from dataprotection import liveness
 from dataprotection.anonymization import register_kind
 from dataprotection.audit import register_organization_namer

@@ -35,7 +35,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Tests read English text unless they ask for Chinese (Accept-Language, the language
 # cookie or translation.override); the product's default stays zh-hans.
 settings.LANGUAGE_CODE = "en"
-settings.SMS_BACKEND = "accounts.sms.LocmemBackend"
+settings.SMS_BACKEND = "accounts.services.sms_gateway.LocmemBackend"
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 settings.CELERY_TASK_ALWAYS_EAGER = True
 settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
@@ -183,7 +183,7 @@ def _clear_outbox_and_caches():
     from django.contrib.contenttypes.models import ContentType
     from django.core.cache import cache
 
-    from accounts.sms import LocmemBackend
+    from accounts.services.sms_gateway import LocmemBackend
 
     LocmemBackend.outbox.clear()
     cache.clear()
@@ -201,7 +201,7 @@ def _force_login_passes_both_factors():
 
     from django.test.client import ClientMixin
 
-    from accounts.two_factor import VERIFIED_SESSION_KEY
+    from accounts.services.two_factor import VERIFIED_SESSION_KEY
 
     original = ClientMixin.force_login
 
@@ -221,7 +221,7 @@ def _force_login_passes_both_factors():
 
 @pytest.fixture
 def sms_outbox():
-    from accounts.sms import LocmemBackend
+    from accounts.services.sms_gateway import LocmemBackend
 
     return LocmemBackend.outbox
 
@@ -302,7 +302,7 @@ def celery_worker(request, redis_server, transactional_db, tmp_path):
         "DATABASE_URL": database_url_for_subprocess(),
         "CELERY_BROKER_URL": redis_server.url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
-        "SMS_BACKEND": "accounts.sms.FileBackend",
+        "SMS_BACKEND": "accounts.services.sms_gateway.FileBackend",
         "SMS_FILE_PATH": str(sms_path),
         "CUSTODIA_VAR_DIR": str(tmp_path / "var"),
         "SECRET_KEY": settings.SECRET_KEY,  # the worker must read what this process encrypted

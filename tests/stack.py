@@ -228,7 +228,7 @@ class ProductionStack:
             REDIS_URL=f"redis://127.0.0.1:{self.redis.port}/0",
             CELERY_BROKER_URL=f"redis://127.0.0.1:{self.redis.port}/1",
             CUSTODIA_VAR_DIR=str(self.workdir / "var"),
-            SMS_BACKEND="accounts.sms.FileBackend",
+            SMS_BACKEND="accounts.services.sms_gateway.FileBackend",
             SMS_FILE_PATH=str(self.sms_path),
             GUNICORN_BIND=f"127.0.0.1:{self.port}",
             WEB_CONCURRENCY=str(self.web_processes),

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.sms import FileBackend
+from accounts.services.sms_gateway import FileBackend
 
 
 @pytest.fixture
 def file_outbox(settings, tmp_path):
-    settings.SMS_BACKEND = "accounts.sms.FileBackend"
+    settings.SMS_BACKEND = "accounts.services.sms_gateway.FileBackend"
     settings.SMS_FILE_PATH = tmp_path / "outbox.jsonl"
     return settings
 
@@ -35,7 +35,7 @@ def test_outbox_is_404_without_debug(client, file_outbox):
 
 def test_outbox_is_404_with_another_backend(client, settings):
     settings.DEBUG = True
-    settings.SMS_BACKEND = "accounts.sms.ConsoleBackend"
+    settings.SMS_BACKEND = "accounts.services.sms_gateway.ConsoleBackend"
     assert client.get("/dev/sms/").status_code == 404
 
 

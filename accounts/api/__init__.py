@@ -1,4 +1,4 @@
-"""The REST API's foundation (issue 7), shared by every app's ``api/`` package:
-authentication by personal access token, scope checks, the error body, pagination,
-throttling and idempotency keys. It lives in accounts, the lowest app, because it is
-about who calls and how; every app may import it (docs/architecture.md)."""
+"""The REST API's accounts part: who calls and how strongly they signed in
+(``authentication``: personal access tokens and the sign-in assurance DRF pair, used by
+every app's API), the token endpoints and the signed-in person (``me``). What every API
+shares and needs no account lives below, in ``dataprotection.api``."""

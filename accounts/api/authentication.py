@@ -18,8 +18,8 @@ from rest_framework import authentication, exceptions, permissions
 
 from accounts import assurance
 from accounts.api import tokens
-from accounts.api.strict import INT64_MAX
 from accounts.models import ApiToken, TokenScope
+from dataprotection.api.strict import INT64_MAX
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -47,7 +47,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
-class AssuranceRefused(exceptions.PermissionDenied):
+class AssuranceRefused(assurance.NamesWhatIsMissing, exceptions.PermissionDenied):
     """403 naming what the caller's sign-in lacks (``missing``: an ``assurance.Missing``)."""
 
     CODES = {
@@ -61,7 +61,7 @@ class AssuranceRefused(exceptions.PermissionDenied):
         super().__init__(detail, code=self.CODES[missing])
 
 
-class SessionExpired(exceptions.AuthenticationFailed):
+class SessionExpired(assurance.NamesWhatIsMissing, exceptions.AuthenticationFailed):
     missing = assurance.Missing.SIGN_IN
     default_code = "session_expired"
 

@@ -1,4 +1,4 @@
-"""Personal access tokens (issue 7): creation, revocation and lookup. The secret is
+"""Personal access tokens: creation, revocation and lookup. The secret is
 ``cst_`` + 40 random URL-safe characters, shown once; only its SHA-256 is stored."""
 
 from __future__ import annotations

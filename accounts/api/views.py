@@ -10,20 +10,20 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import services
 from accounts.api import tokens
 from accounts.api.authentication import token_is_personal
-from accounts.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from accounts.api.serializers import (
     ApiTokenCreatedSerializer,
     ApiTokenCreateSerializer,
     ApiTokenSerializer,
     MeSerializer,
-    error_responses,
 )
 from accounts.forms import ProfileForm
 from accounts.models import ApiToken, User
-from accounts.profile_policy import locked_profile_fields
+from accounts.services import profile
+from accounts.services.profile import locked_profile_fields
+from dataprotection.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from dataprotection.api.serializers import error_responses
 from dataprotection.audit import client_ip
 
 
@@ -75,7 +75,7 @@ class MeView(APIView):
         serializer = MeSerializer(request.user, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes = profile_form_changes(request.user, dict(serializer.validated_data))
-        services.update_profile(request.user, changes, actor=request.user, ip=client_ip(request))
+        profile.update_profile(request.user, changes, actor=request.user, ip=client_ip(request))
         request.user.refresh_from_db()
         return Response(MeSerializer(request.user).data)
 

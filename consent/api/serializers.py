@@ -6,9 +6,9 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from accounts.api.strict import StrictSerializer
 from consent.models import PURPOSES, ConsentRecord, Decision, DevicePermission, Purpose
 from consent.models.sharing import DataScope, DeletionNotice, GrantStatus, NoticeStatus, ServiceKind, SharingGrant
+from dataprotection.api.strict import StrictSerializer
 
 
 def choice_text(choices, **kwargs) -> serializers.CharField:

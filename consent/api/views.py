@@ -21,9 +21,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.authentication import token_is_personal
-from accounts.api.errors import error_response
-from accounts.api.idempotency import idempotent
-from accounts.api.serializers import error_responses
 from consent.api.serializers import (
     ClosedServiceSerializer,
     ConfirmSharingSerializer,
@@ -41,6 +38,9 @@ from consent.models.sharing import DeletionNotice, Service, SharingGrant
 from consent.selectors.privacy import consent_receipt
 from consent.services import ledger, sharing
 from consent.services.privacy import privacy_settings_of, set_device_permissions, set_findable_by_phone
+from dataprotection.api.errors import error_response
+from dataprotection.api.idempotency import idempotent
+from dataprotection.api.serializers import error_responses
 from dataprotection.audit import client_ip
 from organizations.api.base import OrganizationScopedMixin
 from organizations.models import Right

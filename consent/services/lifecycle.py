@@ -31,7 +31,7 @@ from consent.services.personal_apps import revoke_authorization
 from dataprotection.anonymization import StageSpec
 
 # Phases of the account-deletion stages of this app: tokens before the authorizations
-# they belong to, both before the account row (accounts.deletion.ACCOUNT_PHASE).
+# they belong to, both before the account row (accounts.services.deletion.ACCOUNT_PHASE).
 TOKEN_PHASE = 1
 AUTHORIZATION_PHASE = 2
 

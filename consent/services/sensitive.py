@@ -1,7 +1,7 @@
 """Sensitive processing and its explicit consent (CON-5).
 
 Lower apps announce that a person explicitly consented to, or stopped, sensitive
-processing (``accounts.signals``); the ledger records it (``ledger.record_sensitive_consent``,
+processing (``accounts.services.signals``); the ledger records it (``ledger.record_sensitive_consent``,
 connected by ``consent.hooks``). The other way round, a withdrawal on the privacy page
 stops the processing itself: the data it needs is deleted, since nothing may process it
 any more (EN I(II)10, V(III))."""
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from accounts.services import remove_identity_verification
+from accounts.services.identity import remove_identity_verification
 from consent.models import Purpose
 from organizations.services.roster import erase_face_templates_of_person
 

@@ -1,5 +1,5 @@
 """An organization's services (SVC-1 to SVC-3) under ``/orgs/<id>/services/``, and the
-provider API (``consent.provider_api``) under ``/provider/v1/``.
+provider API (``consent.api.provider``) under ``/provider/v1/``.
 
 One gate for every page: ``org_access`` (404 outside the organization), then
 ``manage_services`` on the whole organization (403 otherwise; a frozen organization
@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from consent import provider_api
+from consent.api import provider as provider_api
 from consent.forms.services import ChildSharingForm, CloseServiceForm, ConfirmSharingForm
 from consent.models.sharing import DataScope, GrantStatus, NoticeStatus, Service, ServiceKind, SharingGrant
 from consent.services import child_sharing, sharing

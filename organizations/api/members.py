@@ -16,10 +16,10 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, Polymorphic
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from accounts.api.errors import error_response
-from accounts.api.idempotency import idempotent
-from accounts.api.pagination import IdCursorPagination
-from accounts.api.serializers import ErrorSerializer, error_responses
+from dataprotection.api.errors import error_response
+from dataprotection.api.idempotency import idempotent
+from dataprotection.api.pagination import IdCursorPagination
+from dataprotection.api.serializers import ErrorSerializer, error_responses
 from dataprotection.audit import client_ip
 from organizations.api import serializers as s
 from organizations.api.base import OrganizationScopedAPIView

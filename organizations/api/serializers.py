@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.strict import StrictSerializer
+from dataprotection.api.strict import StrictSerializer
 from dataprotection.models import JobStatus
 from organizations.models import (
     AdministratorRole,

@@ -16,13 +16,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 
-from accounts.api.errors import error_response
-from accounts.api.idempotency import idempotent
-from accounts.api.pagination import PagePagination
-from accounts.api.serializers import error_responses
 from accounts.models import ApiToken, CodePurpose
-from accounts.services import CodeRejected, send_code
+from accounts.services.codes import CodeRejected, send_code
 from dataprotection import anonymization
+from dataprotection.api.errors import error_response
+from dataprotection.api.idempotency import idempotent
+from dataprotection.api.pagination import PagePagination
+from dataprotection.api.serializers import error_responses
 from dataprotection.audit import client_ip
 from dataprotection.models import AuditEvent, JobStatus
 from organizations.api import serializers as s

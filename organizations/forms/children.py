@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
-from accounts.phones import normalize_mobile
+from accounts.services.phones import normalize_mobile
 from organizations.models import Administrator, GuardianMethod, Organization
 from organizations.services.children import GUARDIAN_ATTESTATION_TEXT
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from accounts.phones import normalize_mobile
+from accounts.services.phones import normalize_mobile
 from dataprotection.audit_labels import action_label
 from dataprotection.identifiers import is_valid_bank_card
 from dataprotection.validators import clean_id_number

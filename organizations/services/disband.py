@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import CodePurpose
-from accounts.services import check_code, consume_code
+from accounts.services.codes import check_code, consume_code
 from dataprotection import anonymization
 from dataprotection.anonymization import StageSpec
 from dataprotection.audit import record_event
@@ -158,7 +158,7 @@ def request_disband(access: OrgAccess, *, code: str, confirm_name: str, ip: str 
     """ORG-11: only the owner, re-verified, with the organization's name typed out.
 
     The code is checked before the transaction so that a wrong guess counts even though
-    nothing else happens (``accounts.services.check_code``)."""
+    nothing else happens (``accounts.services.codes.check_code``)."""
     access.require_owner(writing=False)
     organization = access.organization
     if organization.status != OrganizationStatus.ACTIVE:

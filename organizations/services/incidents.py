@@ -24,7 +24,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import SMSMessage, SMSStatus
-from accounts.services import queue_sms
+from accounts.services.sms import queue_sms
 from dataprotection.anonymization import StageSpec
 from dataprotection.audit import record_event
 from organizations.models import Member, MemberStatus

@@ -29,7 +29,7 @@ from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from accounts.services import queue_sms
+from accounts.services.sms import queue_sms
 from dataprotection import deferred_text
 from dataprotection.audit import record_event
 from dataprotection.crypto import keyed_hash

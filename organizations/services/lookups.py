@@ -13,7 +13,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 
-from accounts.phones import normalize_mobile
+from accounts.services.phones import normalize_mobile
 from dataprotection.crypto import keyed_hash
 from dataprotection.identifiers import normalize_id_number
 

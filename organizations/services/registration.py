@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import CodePurpose, DataRegion
-from accounts.services import check_code, consume_code
+from accounts.services.codes import check_code, consume_code
 from dataprotection.audit import record_event
 from dataprotection.files import delete_stored, read_decrypted, store_encrypted
 from organizations.models import (
@@ -278,7 +278,7 @@ def transfer_ownership(access: OrgAccess, new_owner: Administrator, code: str, i
     department scope are dropped, since an owner holds everything implicitly.
 
     The code is checked before the transaction: a wrong guess must be counted even
-    though the transfer does not happen (see ``accounts.services.check_code``).
+    though the transfer does not happen (see ``accounts.services.codes.check_code``).
     """
     access.require_owner()
     organization = access.organization

@@ -15,8 +15,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from accounts.reverification import send_reverification_code
-from accounts.services import CodeRejected
+from accounts.services.codes import CodeRejected
+from accounts.views.reverification import send_reverification_code
 from dataprotection.audit import client_ip
 from dataprotection.models import AnonymizationJob, JobKind, JobStatus
 from organizations.forms.registration import (

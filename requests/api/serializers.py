@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.strict import StrictSerializer
+from dataprotection.api.strict import StrictSerializer
 from requests.models import (
     DataSubjectRequest,
     DeletionGround,

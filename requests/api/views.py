@@ -18,7 +18,6 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -27,13 +26,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.authentication import token_is_personal
-from accounts.api.errors import error_response
-from accounts.api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from accounts.api.idempotency import KEEP as IDEMPOTENCY_KEEP
-from accounts.api.idempotency import idempotent
-from accounts.api.serializers import ErrorSerializer, error_responses
-from accounts.models import CodePurpose, IdempotencyRecord
-from accounts.services import RateLimited, check_code, send_code
+from accounts.models import CodePurpose
+from accounts.services.codes import RateLimited, check_code, send_code
+from dataprotection.api.errors import error_response
+from dataprotection.api.idempotency import idempotent, will_replay
+from dataprotection.api.serializers import ErrorSerializer, error_responses
 from dataprotection.audit import client_ip
 from organizations.api.base import OrganizationScopedMixin
 from organizations.models import Member
@@ -115,7 +112,7 @@ class RequestListView(PersonalMixin, generics.ListCreateAPIView):
             decision = AutomatedDecision.objects.filter(pk=data["automated_decision"], subject=user).first()
             if decision is None:
                 raise serializers.ValidationError({"automated_decision": [_("Choose the decision.")]})
-        if not _replay_pending(request):
+        if not will_replay(request):
             # A wrong guess is counted in a transaction of its own (check_code is durable),
             # so it is checked here, outside the idempotency transaction; a right code is
             # checked again and consumed by the filing itself.
@@ -141,16 +138,6 @@ class RequestListView(PersonalMixin, generics.ListCreateAPIView):
             return Response(_detail(request, created), status=status.HTTP_201_CREATED)
 
         return idempotent(create, request)
-
-
-def _replay_pending(request) -> bool:
-    """Whether ``idempotent`` will answer from a stored response (then the code, spent
-    by the first request, is not checked again)."""
-    key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
-    if not key or len(key) > 100:
-        return False
-    since = timezone.now() - IDEMPOTENCY_KEEP
-    return IdempotencyRecord.objects.filter(user=request.user, key=key, created_at__gte=since).exists()
 
 
 def _check_code(user, code: str) -> None:

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from accounts.models import CodePurpose, User
-from accounts.services import check_code, consume_code
+from accounts.services.codes import check_code, consume_code
 from consent.models import Purpose
 from dataprotection.deferred_text import deferred
 from dataprotection.files import delete_stored, sniff_document_type, store_encrypted

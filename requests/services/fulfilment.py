@@ -36,8 +36,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from accounts.deletion import deletion_blockers
 from accounts.models import AccountDeletionRequest, DeletionStatus, User
+from accounts.services.deletion import deletion_blockers
 from consent.models import Disclosure, NoticeReason, ServiceKind
 from consent.services import notices
 from dataprotection import anonymization, deferred_text, files, liveness
@@ -366,7 +366,7 @@ def finish_request_deletion(job: AnonymizationJob) -> None:
 
 # Phases of the account-deletion stages of this app: what hangs off a request first,
 # then the requests lose the person (the lookups of the first phase go through them),
-# all before the account row (accounts.deletion.ACCOUNT_PHASE).
+# all before the account row (accounts.services.deletion.ACCOUNT_PHASE).
 REQUEST_CHILDREN_PHASE = 1
 REQUEST_PHASE = 2
 

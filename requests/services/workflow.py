@@ -20,7 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from accounts.services import queue_sms
+from accounts.services.sms import queue_sms
 from dataprotection import deferred_text
 from dataprotection.audit import record_event
 from dataprotection.deferred_text import DeferredText, deferred

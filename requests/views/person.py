@@ -20,8 +20,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.reverification import send_reverification_code
-from accounts.services import CodeRejected
+from accounts.services.codes import CodeRejected
+from accounts.views.reverification import send_reverification_code
 from dataprotection.audit import client_ip
 from requests import selectors
 from requests.forms.person import (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from accounts import services
+from accounts.services import codes
 from tests.conftest import last_code
 
 
@@ -26,11 +26,11 @@ def deliver(django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def issue_code(db, sms_outbox, deliver):
-    """Send a code through ``services.send_code``, deliver its SMS, return the code."""
+    """Send a code through ``codes.send_code``, deliver its SMS, return the code."""
 
     def issue(phone: str, purpose: str, **kwargs) -> str:
         with deliver():
-            services.send_code(phone, purpose, **kwargs)
+            codes.send_code(phone, purpose, **kwargs)
         return last_code(sms_outbox, phone)
 
     return issue

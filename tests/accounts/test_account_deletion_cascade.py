@@ -8,8 +8,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import TestCase
 
-from accounts.models import AccountDeletionRequest, CodePurpose, DeletionStatus, IdentityVerification, User
-from accounts.services import cancel_account_deletion, request_account_deletion, send_code
+from accounts.models import AccountDeletionRequest, CodePurpose, DeletionStatus, IdentityVerification, OneTimeCode, User
+from accounts.services.codes import send_code
+from accounts.services.deletion import cancel_account_deletion, request_account_deletion
 from dataprotection.audit import record_event
 from dataprotection.models import AnonymizationJob, AuditEvent, JobStatus
 from dataprotection.personal_data import ANONYMIZED
@@ -102,7 +103,5 @@ def test_cancel_works_until_the_cascade_starts(sms_outbox, settings):
 
 
 def code_for_later(user, outbox) -> str:
-    from accounts.models import OneTimeCode
-
     OneTimeCode.objects.filter(phone=user.phone).update(created_at="2000-01-01T00:00:00Z")  # past the resend wait
     return code_for(user, outbox)

@@ -13,8 +13,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from accounts import services
 from accounts.models import CodePurpose, IdentityVerification, OneTimeCode, SMSMessage
+from accounts.services import codes, identity
 from dataprotection.identifiers import id_number_check_digit
 from dataprotection.masking import mask_phone
 
@@ -73,7 +73,7 @@ def test_user_change_page_masks_number_and_email(staff_client, cast):
 def test_identity_verification_admin_hides_the_id_number(staff_client, cast):
     """ACC-3/ORG-10: staff see who submitted and the status, not the ID number, the
     legal name, their ciphertext or the keyed hash."""
-    verification = services.submit_identity_verification(
+    verification = identity.submit_identity_verification(
         cast.member_user, legal_name="Legal Name Zhao", id_number=ID_NUMBER, explicit_consent=True
     )
     stored = IdentityVerification.objects.get(pk=verification.pk)
@@ -90,7 +90,7 @@ def test_identity_verification_admin_hides_the_id_number(staff_client, cast):
 def test_one_time_code_admin_hides_the_hash(staff_client, cast):
     """ACC-1/ORG-10: code rows show purpose and timing, never the hash or the code;
     SMS rows never show the body of a message still waiting to be delivered."""
-    services.send_code(cast.member_user.phone, CodePurpose.SIGN_IN, ip="203.0.113.5")
+    codes.send_code(cast.member_user.phone, CodePurpose.SIGN_IN, ip="203.0.113.5")
     otc = OneTimeCode.objects.get()
     message = SMSMessage.objects.get()  # pending: under the db fixture nothing commits
     code = re.search(r"\b\d{6}\b", message.body).group()
@@ -111,7 +111,7 @@ def test_one_time_code_admin_hides_the_hash(staff_client, cast):
 
 def test_codes_and_messages_are_read_only_in_the_console(staff_client, cast):
     """ORG-10/SEC-2: staff cannot create or alter codes, messages or verifications."""
-    services.send_code(cast.member_user.phone, CodePurpose.SIGN_IN)
+    codes.send_code(cast.member_user.phone, CodePurpose.SIGN_IN)
     otc = OneTimeCode.objects.get()
     assert staff_client.get(reverse("admin:accounts_onetimecode_add")).status_code == 403
     assert staff_client.get(reverse("admin:accounts_smsmessage_add")).status_code == 403

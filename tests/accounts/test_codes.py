@@ -19,11 +19,16 @@ from django.conf import settings as django_settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from accounts import services, tasks
+from accounts import tasks
 from accounts.models import CodePurpose, OneTimeCode, SMSMessage, SMSStatus, User
-from accounts.services import CodeRejected, RateLimited
-from accounts.sms import BaseBackend, SMSDeliveryError
+from accounts.services import codes, retention, sign_in, sms_delivery
+from accounts.services.codes import CodeRejected, RateLimited
+from accounts.services.sms_gateway import BaseBackend, SMSDeliveryError
+from config.celery import app
 from dataprotection.models import AuditEvent
+from dataprotection.tasks import recover_jobs
+from tests.conftest import last_code
+from tests.dataprotection.test_anonymization_recovery import connection_lost
 from tests.factories import TEST_PASSWORD, UserFactory
 
 PHONE = "+8613912345678"
@@ -38,7 +43,7 @@ def wrong(code: str) -> str:
 
 def fixed_codes(*numbers: int):
     """Make ``send_code`` draw these codes, in order, instead of random ones."""
-    return patch("accounts.services.secrets.randbelow", side_effect=list(numbers))
+    return patch("accounts.services.codes.secrets.randbelow", side_effect=list(numbers))
 
 
 def raw_row(table: str, pk: int) -> dict:
@@ -51,7 +56,7 @@ def raw_row(table: str, pk: int) -> dict:
 
 def rejection(phone: str, purpose: str, code: str) -> CodeRejected:
     with pytest.raises(CodeRejected) as caught:
-        services.check_code(phone, purpose, code)
+        codes.check_code(phone, purpose, code)
     return caught.value
 
 
@@ -68,7 +73,7 @@ def test_code_is_stored_only_as_a_keyed_hash():
     """ACC-1/ORG-10: the OneTimeCode row holds no plaintext code, and its hash is keyed
     (not a bare SHA-256 that a 10^6 dictionary would reverse)."""
     with fixed_codes(402719):
-        otc = services.send_code(PHONE, CodePurpose.REGISTER, ip="203.0.113.5")
+        otc = codes.send_code(PHONE, CodePurpose.REGISTER, ip="203.0.113.5")
     row = raw_row("accounts_onetimecode", otc.pk)
     for column, value in row.items():
         assert "402719" not in str(value), f"plaintext code in column {column}"
@@ -80,7 +85,7 @@ def test_code_is_stored_only_as_a_keyed_hash():
     }
     assert digest not in unkeyed
     # ...and yet the hash is what lets the right code through.
-    assert services.check_code(PHONE, CodePurpose.REGISTER, "402719").pk == otc.pk
+    assert codes.check_code(PHONE, CodePurpose.REGISTER, "402719").pk == otc.pk
 
 
 @pytest.mark.django_db
@@ -88,7 +93,7 @@ def test_sms_body_is_encrypted_in_the_outbox_and_erased_after_delivery(deliver, 
     """ACC-1: the queued SMS body is AES-GCM ciphertext in the raw column (the code never
     rests in plaintext) and is blanked once the message has been delivered."""
     with deliver(), fixed_codes(402719):
-        services.send_code(PHONE, CodePurpose.REGISTER)
+        codes.send_code(PHONE, CodePurpose.REGISTER)
         message = SMSMessage.objects.get(phone=PHONE)
         raw_body = raw_row("accounts_smsmessage", message.pk)["body"]
         assert raw_body.startswith("enc1:")
@@ -118,13 +123,13 @@ def test_code_expires_after_five_minutes(issue_code):
     assert otc.expires_at - otc.created_at == timedelta(minutes=5)
 
     with patch("django.utils.timezone.now", return_value=start + timedelta(minutes=4, seconds=59)):
-        assert services.check_code(PHONE, CodePurpose.REGISTER, code).pk == otc.pk
+        assert codes.check_code(PHONE, CodePurpose.REGISTER, code).pk == otc.pk
     with patch("django.utils.timezone.now", return_value=start + timedelta(minutes=5)):
         error = rejection(PHONE, CodePurpose.REGISTER, code)
         assert error.code == "expired"
         assert error.messages == ["This code has expired. Ask for a new code."]
         with pytest.raises(CodeRejected):
-            services.register_user(phone=PHONE, code=code, password=TEST_PASSWORD)
+            sign_in.register_user(phone=PHONE, code=code, password=TEST_PASSWORD)
     assert not User.objects.filter(phone=PHONE).exists()
 
 
@@ -143,10 +148,10 @@ def test_code_works_only_once(issue_code):
     """ACC-1: a code is single-use; the second use is refused as "already been used"."""
     user = UserFactory(phone=PHONE)
     code = issue_code(PHONE, CodePurpose.SIGN_IN)
-    assert services.sign_in_with_code(phone=PHONE, code=code) == user
+    assert sign_in.sign_in_with_code(phone=PHONE, code=code) == user
     assert OneTimeCode.objects.get().used_at is not None
     with pytest.raises(CodeRejected) as caught:
-        services.sign_in_with_code(phone=PHONE, code=code)
+        sign_in.sign_in_with_code(phone=PHONE, code=code)
     assert caught.value.code == "used"
     assert caught.value.messages == ["This code has already been used. Ask for a new code."]
     assert rejection(PHONE, CodePurpose.SIGN_IN, code).code == "used"  # the check itself says so
@@ -157,9 +162,9 @@ def test_code_works_only_once(issue_code):
 def test_registration_code_cannot_register_twice(issue_code):
     """ACC-1: after a successful registration its code is spent."""
     code = issue_code(PHONE, CodePurpose.REGISTER)
-    services.register_user(phone=PHONE, code=code, password=TEST_PASSWORD)
+    sign_in.register_user(phone=PHONE, code=code, password=TEST_PASSWORD)
     with pytest.raises(CodeRejected) as caught:
-        services.register_user(phone=PHONE, code=code, password=NEW_PASSWORD)
+        sign_in.register_user(phone=PHONE, code=code, password=NEW_PASSWORD)
     assert caught.value.code == "used"
     assert User.objects.get(phone=PHONE).check_password(TEST_PASSWORD)
 
@@ -168,11 +173,11 @@ def test_registration_code_cannot_register_twice(issue_code):
 def test_consuming_is_compare_and_set(issue_code):
     """ACC-1: of two submissions that both passed the check, only one can spend the code."""
     code = issue_code(PHONE, CodePurpose.SIGN_IN)
-    first = services.check_code(PHONE, CodePurpose.SIGN_IN, code)
-    second = services.check_code(PHONE, CodePurpose.SIGN_IN, code)
-    services.consume_code(first)
+    first = codes.check_code(PHONE, CodePurpose.SIGN_IN, code)
+    second = codes.check_code(PHONE, CodePurpose.SIGN_IN, code)
+    codes.consume_code(first)
     with pytest.raises(CodeRejected) as caught:
-        services.consume_code(second)
+        codes.consume_code(second)
     assert caught.value.code == "used"
 
 
@@ -180,7 +185,7 @@ def test_consuming_is_compare_and_set(issue_code):
 def test_no_code_no_account():
     """ACC-1: without a code sent to the number there is no account."""
     with pytest.raises(CodeRejected) as caught:
-        services.register_user(phone=PHONE, code="123456", password=TEST_PASSWORD)
+        sign_in.register_user(phone=PHONE, code="123456", password=TEST_PASSWORD)
     assert caught.value.messages == ["No code was sent to this number. Ask for a code first."]
     assert not User.objects.exists()
 
@@ -208,7 +213,7 @@ def test_wrong_codes_count_down_and_exhaust_the_code(issue_code, settings):
     right = rejection(PHONE, CodePurpose.REGISTER, code)
     assert right.code == "exhausted"
     with pytest.raises(CodeRejected):
-        services.register_user(phone=PHONE, code=code, password=TEST_PASSWORD)
+        sign_in.register_user(phone=PHONE, code=code, password=TEST_PASSWORD)
     assert not User.objects.exists()
 
 
@@ -221,19 +226,17 @@ def test_a_fresh_code_starts_with_a_full_set_of_attempts(issue_code, settings, n
         assert rejection(PHONE, CodePurpose.SIGN_IN, "999999").code == "exhausted"
         fresh = issue_code(PHONE, CodePurpose.SIGN_IN)
     assert fresh == "222222"
-    assert services.check_code(PHONE, CodePurpose.SIGN_IN, fresh).failed_attempts == 0
+    assert codes.check_code(PHONE, CodePurpose.SIGN_IN, fresh).failed_attempts == 0
 
 
 @pytest.mark.django_db(transaction=True)
 def test_wrong_guess_is_committed_although_the_sign_up_fails(sms_outbox):
     """ACC-1: a failed sign-up must not take its wrong guess with it. The attempt is
     committed at once, visible to another database connection."""
-    from tests.conftest import last_code
-
-    services.send_code(PHONE, CodePurpose.REGISTER)  # commits; the eager task delivers
+    codes.send_code(PHONE, CodePurpose.REGISTER)  # commits; the eager task delivers
     code = last_code(sms_outbox, PHONE)
     with pytest.raises(CodeRejected):
-        services.register_user(phone=PHONE, code=wrong(code), password=TEST_PASSWORD)
+        sign_in.register_user(phone=PHONE, code=wrong(code), password=TEST_PASSWORD)
     assert not User.objects.filter(phone=PHONE).exists()
 
     other = connections.create_connection("default")
@@ -252,7 +255,7 @@ def test_wrong_guess_cannot_be_rolled_back_by_a_surrounding_transaction(issue_co
     such a caller fails loudly instead of granting unlimited guesses."""
     code = issue_code(PHONE, CodePurpose.REGISTER)
     with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
-        services.check_code(PHONE, CodePurpose.REGISTER, wrong(code))
+        codes.check_code(PHONE, CodePurpose.REGISTER, wrong(code))
     # Outside a caller's transaction the same guess is counted.
     assert rejection(PHONE, CodePurpose.REGISTER, wrong(code)).code == "wrong"
     assert OneTimeCode.objects.get().failed_attempts == 1
@@ -268,7 +271,7 @@ def test_superseded_code_is_refused_with_its_own_message(issue_code, no_resend_w
     assert error.code == "superseded"
     assert error.messages == ["This code was replaced by a newer one. Enter the latest code you received."]
     assert OneTimeCode.objects.filter(failed_attempts__gt=0).count() == 0  # not a wrong guess
-    assert services.check_code(PHONE, CodePurpose.SIGN_IN, newer).created_at == (
+    assert codes.check_code(PHONE, CodePurpose.SIGN_IN, newer).created_at == (
         OneTimeCode.objects.filter(phone=PHONE).latest("created_at").created_at
     )
 
@@ -279,7 +282,7 @@ def test_used_older_code_still_says_used(issue_code, no_resend_wait):
     UserFactory(phone=PHONE)
     with fixed_codes(111111, 222222):
         first = issue_code(PHONE, CodePurpose.SIGN_IN)
-        services.sign_in_with_code(phone=PHONE, code=first)
+        sign_in.sign_in_with_code(phone=PHONE, code=first)
         issue_code(PHONE, CodePurpose.SIGN_IN)
     assert rejection(PHONE, CodePurpose.SIGN_IN, first).code == "used"
 
@@ -299,7 +302,7 @@ def test_a_code_works_only_for_its_purpose(issue_code, no_resend_wait):
     assert OneTimeCode.objects.get(purpose=CodePurpose.SIGN_IN).failed_attempts == 1
     assert OneTimeCode.objects.get(purpose=CodePurpose.REGISTER).failed_attempts == 0
     with pytest.raises(CodeRejected):
-        services.reset_password(phone=PHONE, code=sign_in_code, new_password=NEW_PASSWORD)
+        sign_in.reset_password(phone=PHONE, code=sign_in_code, new_password=NEW_PASSWORD)
     assert User.objects.get(phone=PHONE).check_password(TEST_PASSWORD)
 
 
@@ -312,7 +315,7 @@ def test_resend_interval(issue_code, settings):
     settings.SMS_CODE_RESEND_INTERVAL = timedelta(seconds=60)
     issue_code(PHONE, CodePurpose.SIGN_IN)
     with pytest.raises(RateLimited) as caught:
-        services.send_code(PHONE, CodePurpose.SIGN_IN)
+        codes.send_code(PHONE, CodePurpose.SIGN_IN)
     assert caught.value.code == "resend_too_soon"
     seconds = int(re.fullmatch(r"A code was just sent\. Wait (\d+) seconds before asking for another\.",
                                caught.value.messages[0]).group(1))  # fmt: skip
@@ -336,7 +339,7 @@ def test_codes_per_number_per_hour(issue_code, settings, no_resend_wait):
     issue_code(PHONE, CodePurpose.REGISTER, ip="203.0.113.5")
     issue_code(PHONE, CodePurpose.SIGN_IN, ip="198.51.100.7")
     with pytest.raises(RateLimited) as caught:
-        services.send_code(PHONE, CodePurpose.PASSWORD_RESET, ip="192.0.2.9")
+        codes.send_code(PHONE, CodePurpose.PASSWORD_RESET, ip="192.0.2.9")
     assert caught.value.code == "number_rate"
     assert caught.value.messages == ["Too many codes were sent to this number in the last hour. Try again later."]
     assert OneTimeCode.objects.filter(phone=PHONE).count() == 2
@@ -354,7 +357,7 @@ def test_codes_per_ip_per_hour(issue_code, settings, no_resend_wait):
     issue_code("+8613900000001", CodePurpose.REGISTER, ip="203.0.113.5")
     issue_code("+8613900000002", CodePurpose.REGISTER, ip="203.0.113.5")
     with pytest.raises(RateLimited) as caught:
-        services.send_code("+8613900000003", CodePurpose.REGISTER, ip="203.0.113.5")
+        codes.send_code("+8613900000003", CodePurpose.REGISTER, ip="203.0.113.5")
     assert caught.value.code == "ip_rate"
     assert caught.value.messages == [
         "Too many codes were requested from your network in the last hour. Try again later."
@@ -394,7 +397,7 @@ def test_purge_spent_codes_deletes_only_old_codes_and_finished_messages():
     assert set(SMSMessage.objects.values_list("pk", flat=True)) == {old_pending.pk, old_sending.pk, recent_sent.pk}
     assert not OneTimeCode.objects.filter(pk=old_code.pk).exists()
     assert not SMSMessage.objects.filter(pk__in=[old_sent.pk, old_failed.pk]).exists()
-    assert services.purge_spent_codes() == (0, 0)
+    assert retention.purge_spent_codes() == (0, 0)
 
 
 # --------------------------------------------------------------------------- delivery
@@ -422,9 +425,7 @@ def flaky(settings):
     The settings make eager tasks propagate exceptions, which would surface a retry as a
     ``celery.exceptions.Retry`` raised to the caller; with propagation off, ``apply``
     re-runs the task for each retry, as a worker would after the countdown."""
-    from config.celery import app
-
-    # A path of its own: accounts.sms._backend_class caches the class by path.
+    # A path of its own: accounts.services.sms_gateway._backend_class caches the class by path.
     settings.SMS_BACKEND = f"{__name__}.FlakyBackend"
     FlakyBackend.failures = 0
     FlakyBackend.calls = []
@@ -441,7 +442,7 @@ def test_delivery_retries_after_a_gateway_failure(flaky, deliver, settings):
     settings.SMS_DELIVERY_MAX_ATTEMPTS = 5
     flaky.failures = 2
     with deliver(), fixed_codes(402719):
-        services.send_code(PHONE, CodePurpose.REGISTER)
+        codes.send_code(PHONE, CodePurpose.REGISTER)
     assert flaky.calls == [PHONE, PHONE, PHONE]
     assert len(flaky.sent) == 1
     assert "402719" in flaky.sent[0]["body"]
@@ -457,7 +458,7 @@ def test_delivery_gives_up_after_max_attempts_and_erases_the_body(flaky, deliver
     settings.SMS_DELIVERY_MAX_ATTEMPTS = 3
     flaky.failures = 100
     with deliver():
-        services.send_code(PHONE, CodePurpose.REGISTER)
+        codes.send_code(PHONE, CodePurpose.REGISTER)
     assert flaky.calls == [PHONE] * 3
     assert flaky.sent == []
     message = SMSMessage.objects.get()
@@ -472,7 +473,7 @@ def test_delivery_gives_up_after_max_attempts_and_erases_the_body(flaky, deliver
 def test_a_sent_message_is_not_sent_again(flaky, deliver):
     """ACC-1: the claim is compare-and-set on the row, so a redelivered task is a no-op."""
     with deliver():
-        services.send_code(PHONE, CodePurpose.SIGN_IN)
+        codes.send_code(PHONE, CodePurpose.SIGN_IN)
     message = SMSMessage.objects.get()
     assert tasks.deliver_sms.apply(args=[message.pk]).get() == "nothing to do"
     assert flaky.calls == [PHONE]
@@ -496,7 +497,7 @@ def test_stale_sending_claim_can_be_taken_over():
     attempt is counted)."""
     stale_at = timezone.now() - timedelta(seconds=django_settings.JOB_STALE_SECONDS + 1)
     message = _sending(stale_at)
-    claimed = services.claim_sms(message.pk, "taker:2:y")
+    claimed = sms_delivery.claim_sms(message.pk, "taker:2:y")
     assert claimed is not None
     assert claimed.status == SMSStatus.SENDING
     assert claimed.attempts == 2
@@ -508,7 +509,7 @@ def test_fresh_sending_claim_cannot_be_taken(flaky):
     """ACC-1: while a worker beats its heartbeat, nobody else claims its message."""
     heartbeat_at = timezone.now() - timedelta(seconds=2)
     message = _sending(heartbeat_at)
-    assert services.claim_sms(message.pk) is None
+    assert sms_delivery.claim_sms(message.pk) is None
     assert tasks.deliver_sms.apply(args=[message.pk]).get() == "nothing to do"
     assert flaky.calls == []
     message.refresh_from_db()
@@ -520,14 +521,14 @@ def test_a_taken_over_delivery_records_nothing():
     """ACC-1: the worker that lost its claim (its heartbeat went stale) cannot mark the
     message sent or failed: only the holder of the claim records an outcome."""
     message = SMSMessage.objects.create(phone=PHONE, body="x")
-    late = services.claim_sms(message.pk, "late:1:a")
+    late = sms_delivery.claim_sms(message.pk, "late:1:a")
     SMSMessage.objects.filter(pk=message.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    taker = services.claim_sms(message.pk, "taker:2:b")
-    services.mark_sms_sent(late)
-    services.mark_sms_failed(late, "gateway down", final=True)
+    taker = sms_delivery.claim_sms(message.pk, "taker:2:b")
+    sms_delivery.mark_sms_sent(late)
+    sms_delivery.mark_sms_failed(late, "gateway down", final=True)
     message.refresh_from_db()
     assert (message.status, message.worker, message.body) == (SMSStatus.SENDING, "taker:2:b", "x")
-    services.mark_sms_sent(taker)
+    sms_delivery.mark_sms_sent(taker)
     message.refresh_from_db()
     assert (message.status, message.worker, message.body) == (SMSStatus.SENT, "", "")
 
@@ -537,8 +538,6 @@ def test_the_sweep_sends_a_lost_message_and_waits_for_a_failed_ones_backoff(flak
     """ACC-1: a message whose delivery task was lost (never claimed) is sent by the
     recovery sweep once its last sign of life is stale; a failed one only once its
     backoff has passed."""
-    from dataprotection.tasks import recover_jobs
-
     stale = timezone.now() - timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
     lost = SMSMessage.objects.create(phone=PHONE, body="lost")
     assert recover_jobs() == "enqueued 0 jobs"  # its own task is on its way
@@ -559,20 +558,18 @@ def test_no_claim_beyond_the_attempt_cap(settings):
     """ACC-1: a message that used up its delivery attempts is never claimed again."""
     settings.SMS_DELIVERY_MAX_ATTEMPTS = 2
     stale = _sending(timezone.now() - timedelta(days=1), attempts=2)
-    assert services.claim_sms(stale.pk) is None
+    assert sms_delivery.claim_sms(stale.pk) is None
     pending = SMSMessage.objects.create(phone=PHONE, body="x", attempts=1)
-    assert services.claim_sms(pending.pk).attempts == 2
-    assert services.claim_sms(pending.pk) is None  # now SENDING and fresh
+    assert sms_delivery.claim_sms(pending.pk).attempts == 2
+    assert sms_delivery.claim_sms(pending.pk) is None  # now SENDING and fresh
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_database_outage_before_the_send_costs_no_attempt(flaky, monkeypatch):
     """ACC-1: the database goes away while the message is claimed: the task waits for
     it and claims again; the message is sent once, with one attempt counted."""
-    from tests.dataprotection.test_anonymization_recovery import connection_lost
-
     message = SMSMessage.objects.create(phone=PHONE, body="[Custodia] 123456")
-    real = services.claim_sms
+    real = sms_delivery.claim_sms
     lost = []
 
     def flaky_claim(message_id, token=None):
@@ -582,7 +579,7 @@ def test_a_database_outage_before_the_send_costs_no_attempt(flaky, monkeypatch):
             raise connection_lost()  # after the claim was written: it is given back
         return claimed
 
-    monkeypatch.setattr(services, "claim_sms", flaky_claim)
+    monkeypatch.setattr(sms_delivery, "claim_sms", flaky_claim)
     assert tasks.deliver_sms.apply(args=[message.pk]).get() == "sent"
     message.refresh_from_db()
     assert lost and flaky.calls == [PHONE]

@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import services
 from accounts.models import AccountDeletionRequest, CodePurpose
+from accounts.services import deletion as deletion_service
 from dataprotection.models import AnonymizationJob, AuditEvent, JobStatus
 from tests.factories import UserFactory
 
@@ -27,7 +27,7 @@ def test_pending_request_shows_when_it_is_carried_out(client, issue_code, settin
     then."""
     settings.ACCOUNT_DELETION_GRACE_DAYS = 7
     user = UserFactory(phone=PHONE)
-    deletion = services.request_account_deletion(user, code=issue_code(PHONE, CodePurpose.REVERIFY))
+    deletion = deletion_service.request_account_deletion(user, code=issue_code(PHONE, CodePurpose.REVERIFY))
     job = AnonymizationJob.objects.get(pk=deletion.job_id)
     assert timedelta(days=6, hours=23) < job.not_before - timezone.now() <= timedelta(days=7)
     client.force_login(user)
@@ -42,7 +42,7 @@ def test_started_deletion_says_it_can_no_longer_be_cancelled(client, issue_code)
     """ACC-5: once the cascade runs, the page says the account is being deleted and
     offers no cancel button."""
     user = UserFactory(phone=PHONE)
-    deletion = services.request_account_deletion(user, code=issue_code(PHONE, CodePurpose.REVERIFY))
+    deletion = deletion_service.request_account_deletion(user, code=issue_code(PHONE, CodePurpose.REVERIFY))
     AnonymizationJob.objects.filter(pk=deletion.job_id).update(status=JobStatus.RUNNING)
     client.force_login(user)
     content = client.get(DELETE_URL).content.decode()

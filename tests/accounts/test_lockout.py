@@ -11,10 +11,12 @@ import pytest
 from django.db import connection
 from django.utils import timezone, translation
 
-from accounts import lockout, services
 from accounts.models import CodePurpose, SignInFailure, SignInLockout
-from accounts.services import CodeRejected
-from dataprotection.models import AuditEvent
+from accounts.services import codes, lockout, sign_in
+from accounts.services.codes import CodeRejected
+from accounts.tasks import purge_spent_codes
+from dataprotection import anonymization
+from dataprotection.models import AuditEvent, JobKind, JobStatus
 from tests.factories import TEST_PASSWORD, UserFactory
 
 PHONE = "+8613800138000"
@@ -190,8 +192,6 @@ def test_second_factor_identifiers_lock_and_text_the_owner(person, settings, sms
 def test_old_rows_are_purged_by_the_hourly_cleanup(person, settings):
     """SEC-1/ANON-5: failures and ended locks are deleted after a day by the beat task
     that purges spent codes."""
-    from accounts.tasks import purge_spent_codes
-
     assert settings.CELERY_BEAT_SCHEDULE["purge-spent-sms-codes"]["task"] == "accounts.tasks.purge_spent_codes"
     long_ago = timezone.now() - timedelta(days=2)
     fail(PHONE, settings.SIGN_IN_LOCKOUT_THRESHOLD, now=long_ago)
@@ -213,14 +213,14 @@ def test_wrong_sign_in_codes_count_and_a_locked_account_cannot_sign_in(person, s
     wrong = "000000" if code != "000000" else "111111"
     for _ in range(settings.SIGN_IN_LOCKOUT_THRESHOLD - 1):
         with pytest.raises(CodeRejected, match="The code is wrong"):
-            services.sign_in_with_code(phone=PHONE, code=wrong, ip=IP)
+            sign_in.sign_in_with_code(phone=PHONE, code=wrong, ip=IP)
     with pytest.raises(lockout.LockedOut, match="This account is locked"):
-        services.sign_in_with_code(phone=PHONE, code=wrong, ip=IP)
+        sign_in.sign_in_with_code(phone=PHONE, code=wrong, ip=IP)
     assert SignInFailure.objects.filter(kind="sms_code").count() == settings.SIGN_IN_LOCKOUT_THRESHOLD
     with pytest.raises(lockout.LockedOut):
-        services.sign_in_with_code(phone=PHONE, code=code, ip=IP)
+        sign_in.sign_in_with_code(phone=PHONE, code=code, ip=IP)
     with pytest.raises(lockout.LockedOut):
-        services.send_code(PHONE, CodePurpose.SIGN_IN, ip="198.51.100.9")
+        codes.send_code(PHONE, CodePurpose.SIGN_IN, ip="198.51.100.9")
     assert not AuditEvent.objects.filter(action="account.signed_in").exists()
 
 
@@ -230,11 +230,11 @@ def test_the_per_code_cap_stays(person, settings, issue_code):
     code = issue_code(PHONE, CodePurpose.SIGN_IN, ip=IP)
     wrong = "000000" if code != "000000" else "111111"
     with pytest.raises(CodeRejected, match="1 attempt left"):
-        services.sign_in_with_code(phone=PHONE, code=wrong, ip=IP)
+        sign_in.sign_in_with_code(phone=PHONE, code=wrong, ip=IP)
     with pytest.raises(CodeRejected, match="Too many wrong codes"):
-        services.sign_in_with_code(phone=PHONE, code=wrong, ip=IP)
+        sign_in.sign_in_with_code(phone=PHONE, code=wrong, ip=IP)
     with pytest.raises(CodeRejected, match="Too many wrong codes"):
-        services.sign_in_with_code(phone=PHONE, code=code, ip=IP)
+        sign_in.sign_in_with_code(phone=PHONE, code=code, ip=IP)
 
 
 def test_wrong_reset_codes_count_and_a_locked_account_cannot_reset(person, settings, issue_code):
@@ -244,11 +244,11 @@ def test_wrong_reset_codes_count_and_a_locked_account_cannot_reset(person, setti
     wrong = "000000" if code != "000000" else "111111"
     for _ in range(settings.SIGN_IN_LOCKOUT_THRESHOLD - 1):
         with pytest.raises(CodeRejected):
-            services.reset_password(phone=PHONE, code=wrong, new_password="New-Password-2026", ip=IP)
+            sign_in.reset_password(phone=PHONE, code=wrong, new_password="New-Password-2026", ip=IP)
     with pytest.raises(lockout.LockedOut):
-        services.reset_password(phone=PHONE, code=wrong, new_password="New-Password-2026", ip=IP)
+        sign_in.reset_password(phone=PHONE, code=wrong, new_password="New-Password-2026", ip=IP)
     with pytest.raises(lockout.LockedOut):
-        services.reset_password(phone=PHONE, code=code, new_password="New-Password-2026", ip=IP)
+        sign_in.reset_password(phone=PHONE, code=code, new_password="New-Password-2026", ip=IP)
     person.refresh_from_db()
     assert person.check_password(TEST_PASSWORD)
 
@@ -256,7 +256,7 @@ def test_wrong_reset_codes_count_and_a_locked_account_cannot_reset(person, setti
 def test_a_successful_reset_clears_the_failures(person, settings, issue_code):
     code = issue_code(PHONE, CodePurpose.PASSWORD_RESET, ip=IP)
     fail(PHONE, settings.SIGN_IN_LOCKOUT_THRESHOLD - 1)
-    services.reset_password(phone=PHONE, code=code, new_password="New-Password-2026", ip=IP)
+    sign_in.reset_password(phone=PHONE, code=code, new_password="New-Password-2026", ip=IP)
     assert not SignInFailure.objects.filter(identifier_digest=lockout.identifier_digest(PHONE)).exists()
 
 
@@ -267,7 +267,7 @@ def test_reverification_codes_do_not_lock_the_account(person, settings, issue_co
     wrong = "000000" if code != "000000" else "111111"
     for _ in range(3):
         with pytest.raises(CodeRejected):
-            services.check_code(PHONE, CodePurpose.REVERIFY, wrong)
+            codes.check_code(PHONE, CodePurpose.REVERIFY, wrong)
     assert not SignInFailure.objects.exists()
 
 
@@ -275,11 +275,11 @@ def test_reauthentication_counts_wrong_passwords(person, settings):
     """SEC-1: re-entering the password before a dangerous action is a sign-in proof."""
     for _ in range(settings.SIGN_IN_LOCKOUT_THRESHOLD - 1):
         with pytest.raises(Exception, match="The password is wrong"):
-            services.reauthenticate(person, "wrong password", ip=IP)
+            sign_in.reauthenticate(person, "wrong password", ip=IP)
     with pytest.raises(lockout.LockedOut):
-        services.reauthenticate(person, "wrong password", ip=IP)
+        sign_in.reauthenticate(person, "wrong password", ip=IP)
     with pytest.raises(lockout.LockedOut):
-        services.reauthenticate(person, TEST_PASSWORD, ip=IP)
+        sign_in.reauthenticate(person, TEST_PASSWORD, ip=IP)
 
 
 # --------------------------------------------------------------------------- concurrency
@@ -322,9 +322,6 @@ def test_concurrent_failures_are_all_counted_and_lock_once(settings, sms_outbox)
 def test_account_deletion_removes_the_persons_failures_and_locks(person, settings):
     """SEC-1, ACC-5: the keyed hashes of a deleted person's failed sign-ins and their
     account lock go with the account; another person's and the address's rows stay."""
-    from dataprotection import anonymization
-    from dataprotection.models import JobKind, JobStatus
-
     settings.SIGN_IN_LOCKOUT_THRESHOLD = 2
     other = UserFactory()
     fail(person.phone, 2)

@@ -14,8 +14,8 @@ from django.core.exceptions import ValidationError
 
 from accounts.forms import SendCodeForm
 from accounts.models import User
-from accounts.passwords import CharacterClassValidator
-from accounts.phones import normalize_mobile
+from accounts.services.passwords import CharacterClassValidator
+from accounts.services.phones import normalize_mobile
 from tests.factories import TEST_PASSWORD
 
 # --------------------------------------------------------------------------- mobile numbers

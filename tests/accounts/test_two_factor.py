@@ -17,9 +17,9 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import lockout, services_two_factor, two_factor
 from accounts.api.tokens import create_api_token
-from accounts.models import TokenScope
+from accounts.models import CodePurpose, TokenScope
+from accounts.services import lockout, two_factor
 from dataprotection import anonymization
 from dataprotection.models import AnonymizationJob, AuditEvent
 from tests.factories import TEST_PASSWORD, UserFactory, verified_session
@@ -62,8 +62,8 @@ def fresh_code(device: TOTPDevice) -> str:
 
 
 def enrolled(user) -> tuple[TOTPDevice, list[str]]:
-    secret = services_two_factor.new_secret()
-    return services_two_factor.enable_two_factor(user, secret=secret, code=code_at(secret))
+    secret = two_factor.new_secret()
+    return two_factor.enable_two_factor(user, secret=secret, code=code_at(secret))
 
 
 def password_step(client, user, next_url=""):
@@ -227,8 +227,6 @@ def test_a_member_without_a_device_signs_in_as_before(client, cast):
 
 
 def test_the_sms_sign_in_also_asks_for_the_second_factor(client, issue_code):
-    from accounts.models import CodePurpose
-
     user = UserFactory()
     device, _codes = enrolled(user)
     code = issue_code(user.phone, CodePurpose.SIGN_IN)
@@ -330,7 +328,7 @@ def test_an_owner_cannot_turn_it_off(client, cast):
     assert response.status_code == 200 and "cannot be turned off" in response.content.decode()
     assert TOTPDevice.objects.filter(user=cast.owner).exists()
     with pytest.raises(Exception, match="cannot be turned off"):
-        services_two_factor.disable_two_factor(cast.owner, code=fresh_code(device))
+        two_factor.disable_two_factor(cast.owner, code=fresh_code(device))
 
 
 def test_the_security_page_shows_the_status(client, cast):

@@ -22,7 +22,6 @@ from django.utils import timezone
 from django.utils.html import escape
 from PIL import Image
 
-from accounts import services
 from accounts.models import (
     AccountDeletionRequest,
     CodePurpose,
@@ -31,6 +30,8 @@ from accounts.models import (
     OneTimeCode,
     User,
 )
+from accounts.services import deletion as deletion_service
+from accounts.services import identity
 from dataprotection.identifiers import id_number_check_digit
 from dataprotection.models import AuditEvent
 from organizations.context_processors import cached_shutdown_notices
@@ -686,7 +687,7 @@ def test_identity_is_stored_encrypted_and_shown_masked(client):
 def test_same_id_number_on_another_account_is_rejected(client):
     """ACC-3: one identity cannot be claimed by two accounts."""
     owner = UserFactory(phone="+8613800000001")
-    services.submit_identity_verification(owner, legal_name="Zhang San", id_number=VALID_ID, explicit_consent=True)
+    identity.submit_identity_verification(owner, legal_name="Zhang San", id_number=VALID_ID, explicit_consent=True)
     client.force_login(UserFactory(phone=PHONE))
     response = client.post(
         url("identity"), {"legal_name": "Zhang San", "id_number": VALID_ID.lower(), "explicit_consent": "on"}
@@ -699,7 +700,7 @@ def test_same_id_number_on_another_account_is_rejected(client):
 def test_identity_can_be_updated_by_its_owner(client):
     """ACC-3: resubmitting replaces one's own data (one row per person)."""
     user = UserFactory(phone=PHONE)
-    services.submit_identity_verification(user, legal_name="Zhang San", id_number=VALID_ID, explicit_consent=True)
+    identity.submit_identity_verification(user, legal_name="Zhang San", id_number=VALID_ID, explicit_consent=True)
     client.force_login(user)
     response = client.post(
         url("identity"), {"legal_name": "Zhang Sanfeng", "id_number": OTHER_VALID_ID, "explicit_consent": "on"}
@@ -712,7 +713,7 @@ def test_identity_can_be_updated_by_its_owner(client):
 def test_identity_can_be_removed(client):
     """ACC-3: the person deletes their real-person authentication data at any time."""
     user = UserFactory(phone=PHONE)
-    services.submit_identity_verification(user, legal_name="Zhang San", id_number=VALID_ID, explicit_consent=True)
+    identity.submit_identity_verification(user, legal_name="Zhang San", id_number=VALID_ID, explicit_consent=True)
     client.force_login(user)
     assert shows(client.get(url("identity")), "Delete my real-person authentication data")
     response = client.post(url("identity"), {"remove": "1"})
@@ -788,11 +789,11 @@ def test_second_deletion_request_while_one_is_open_is_refused(client, deliver, s
     spent."""
     settings.SMS_CODE_RESEND_INTERVAL = timedelta(0)
     user = UserFactory(phone=PHONE)
-    first = services.request_account_deletion(user, code=issue_code(PHONE, CodePurpose.REVERIFY))
+    first = deletion_service.request_account_deletion(user, code=issue_code(PHONE, CodePurpose.REVERIFY))
 
     code = issue_code(PHONE, CodePurpose.REVERIFY)
     with pytest.raises(Exception, match="already being handled"):
-        services.request_account_deletion(user, code=code)
+        deletion_service.request_account_deletion(user, code=code)
     assert OneTimeCode.objects.filter(used_at__isnull=True).count() == 1
 
     client.force_login(user)
@@ -809,7 +810,7 @@ def test_deletion_request_can_be_cancelled(client, issue_code, settings):
     """ACC-5: a received request can be cancelled (audited); then a new one is possible."""
     settings.SMS_CODE_RESEND_INTERVAL = timedelta(0)
     user = UserFactory(phone=PHONE)
-    deletion = services.request_account_deletion(user, code=issue_code(PHONE, CodePurpose.REVERIFY))
+    deletion = deletion_service.request_account_deletion(user, code=issue_code(PHONE, CodePurpose.REVERIFY))
     client.force_login(user)
     assert client.get(url("cancel_deletion")).status_code == 405
 
@@ -867,7 +868,7 @@ def test_every_account_page_shows_only_the_signed_in_persons_data(client):
         company_email="bob@example.org",
         birthday="1985-06-15",
     )
-    services.submit_identity_verification(bob, legal_name="Chen Bo", id_number=OTHER_VALID_ID, explicit_consent=True)
+    identity.submit_identity_verification(bob, legal_name="Chen Bo", id_number=OTHER_VALID_ID, explicit_consent=True)
     now = timezone.now()
     AccountDeletionRequest.objects.create(user=bob, reason="Bob leaves", requested_at=now, verified_at=now)
     bob_values = [
@@ -916,7 +917,7 @@ def test_profile_page_query_count(client, django_assert_num_queries):
     4. accounts_accountdeletionrequest: an open deletion request, if any.
     """
     user = UserFactory(phone=PHONE, name="Counted")
-    services.submit_identity_verification(user, legal_name="Zhang San", id_number=VALID_ID, explicit_consent=True)
+    identity.submit_identity_verification(user, legal_name="Zhang San", id_number=VALID_ID, explicit_consent=True)
     client.force_login(user)
     cached_shutdown_notices()  # the ANON-6 banners' list is cached for a minute: warm, as in steady state
     with django_assert_num_queries(4):

@@ -1,4 +1,4 @@
-"""The OpenAPI schema and its documentation pages (issue 7): served from vendored
+"""The OpenAPI schema and its documentation pages: served from vendored
 assets only, under the project's Content-Security-Policy (narrowed for Redoc only),
 and every operation documents the error body the foundation can answer with."""
 
@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from accounts.api.schema import statuses_for
+from dataprotection.api.schema import statuses_for
 
 pytestmark = pytest.mark.django_db
 

@@ -1,27 +1,31 @@
-"""The API foundation (issue 7): bearer tokens, scopes, organization-restricted tokens,
+"""The API foundation: bearer tokens, scopes, organization-restricted tokens,
 CSRF for sessions, throttling, idempotency keys, and one error body for every 4xx."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.utils import timezone
+from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.views import APIView
 
 from accounts.api.authentication import require_token_organization
-from accounts.api.pagination import IdCursorPagination
 from accounts.api.serializers import ApiTokenSerializer
-from accounts.api.throttling import PerAddressThrottle, PerTokenThrottle
 from accounts.api.tokens import create_api_token, revoke_api_token
-from accounts.models import ApiToken, IdempotencyRecord, TokenScope
+from accounts.models import ApiToken, TokenScope
 from accounts.tasks import purge_idempotency_records
+from dataprotection.api.pagination import IdCursorPagination
+from dataprotection.api.strict import StrictSerializer
+from dataprotection.api.throttling import PerAddressThrottle, PerTokenThrottle
+from dataprotection.models import IdempotencyRecord
 from tests.factories import UserFactory, verified_session
 
 pytestmark = pytest.mark.django_db
@@ -425,8 +429,6 @@ def test_revocation_takes_effect_at_once(person, write_secret):
 
 def test_the_secret_is_stored_only_as_its_digest(person):
     """Issue 7: hashed at rest; the secret appears in the creation answer only."""
-    import hashlib
-
     session = APIClient()
     session.force_login(person)
     created = session.post(TOKENS, {"name": "CI", "scope": "write", "days": 7}, format="json").json()
@@ -470,10 +472,6 @@ def test_another_persons_token_is_not_found(person):
 
 class TypedProbe(APIView):
     def post(self, request):
-        from rest_framework import serializers
-
-        from accounts.api.strict import StrictSerializer
-
         class Input(StrictSerializer):
             text = serializers.CharField(required=False)
             number = serializers.IntegerField(required=False)

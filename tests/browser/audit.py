@@ -271,7 +271,7 @@ def signed_in_session(user_id: int) -> str:
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.contrib.sessions.backends.db import SessionStore
 
-    from accounts.two_factor import VERIFIED_SESSION_KEY
+    from accounts.services.two_factor import VERIFIED_SESSION_KEY
 
     user = get_user_model().objects.get(pk=user_id)
     store = SessionStore()

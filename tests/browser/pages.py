@@ -35,7 +35,7 @@ def sign_in(page, user) -> None:
     """Sign ``user`` in with the test password and land on their profile. Someone whose
     role needs a second factor gets an authenticator first and types its current code
     on the second step (SEC-1)."""
-    from accounts.two_factor import second_factor_required
+    from accounts.services.two_factor import second_factor_required
 
     device = confirmed_authenticator(user, create=second_factor_required(user))
     page.goto("/accounts/sign-in/")

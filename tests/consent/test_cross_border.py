@@ -225,7 +225,7 @@ def test_me_stops_once_the_consent_is_withdrawn(client, cast, mini_program):
     consent(cast.member_user, Decision.WITHDRAWN)
     response = client.get(ME_URL, **bearer(raw))
     assert response.status_code == 403
-    assert response.json()["error"] == "cross_border_consent_required"
+    assert response.json()["error"]["code"] == "cross_border_consent_required"
     assert events("cross_border.refused").get().subject_user == cast.member_user
     assert Disclosure.objects.get().times == 1
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib.auth.signals import user_logged_in
 
-from accounts import signals as account_signals
+from accounts.services import signals as account_signals
 from consent import hooks
 from consent.services import lifecycle
 from dataprotection import anonymization, liveness

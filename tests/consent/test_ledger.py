@@ -13,7 +13,8 @@ from django.test import TestCase
 from django.utils import timezone
 
 from accounts.models import CodePurpose
-from accounts.services import request_account_deletion, send_code
+from accounts.services.codes import send_code
+from accounts.services.deletion import request_account_deletion
 from consent.models import Actor, Channel, ConsentRecord, Decision, PolicyVersion, PrivacySettings, Purpose
 from consent.services import ledger
 from consent.services.privacy import set_device_permissions, set_findable_by_phone

@@ -12,7 +12,8 @@ from django.test import TestCase
 from django.utils import timezone
 
 from accounts.models import CodePurpose
-from accounts.services import request_account_deletion, send_code
+from accounts.services.codes import send_code
+from accounts.services.deletion import request_account_deletion
 from consent.models import (
     ConsentRecord,
     Decision,

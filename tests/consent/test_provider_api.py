@@ -1,7 +1,7 @@
 """The provider API (SVC-2 to SVC-5): tokens only for open grants with the right
 secret, members with exactly the confirmed scopes that the organization collects,
 every member returned recorded as a disclosure in a fixed number of queries, and clear
-JSON errors for bad tokens, cursors and input."""
+JSON errors for bad tokens, cursors and input, in the REST API's one error body."""
 
 from __future__ import annotations
 
@@ -33,6 +33,15 @@ ME_URL = "/provider/v1/me"
 
 def bearer(raw: str) -> dict:
     return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+def error_code(response) -> str:
+    """The code of the REST API's one error body, ``{"error": {"status", "code",
+    "message", "fields"?}}`` (dataprotection.api.errors), checking its shape."""
+    error = response.json()["error"]
+    assert error["status"] == response.status_code and error["message"]
+    assert set(error) <= {"status", "code", "message", "fields"}
+    return error["code"]
 
 
 @pytest.fixture
@@ -98,7 +107,7 @@ def test_token_refusals(client, cast, opened, change, status, code):
         **change,
     }
     response = client.post(TOKEN_URL, json.dumps(data), content_type="application/json")
-    assert (response.status_code, response.json()["error"]) == (status, code)
+    assert (response.status_code, error_code(response)) == (status, code)
     assert not ProviderToken.objects.exists()
 
 
@@ -123,12 +132,13 @@ def test_token_refused_once_the_service_is_closed(client, cast, opened):
 def test_token_bad_bodies_are_400_not_500(client, body, content_type):
     response = client.post(TOKEN_URL, body, content_type=content_type)
     assert response.status_code == 400
-    assert response.json()["error"] == "invalid_request"
+    assert error_code(response) == "invalid_request"
 
 
 def test_wrong_method_is_json(client):
     response = client.get(TOKEN_URL)
-    assert response.status_code == 405 and response.json()["error"] == "method_not_allowed"
+    assert response.status_code == 405 and error_code(response) == "method_not_allowed"
+    assert response["Allow"] == "POST, OPTIONS"
 
 
 # --------------------------------------------------------------------------- members
@@ -227,25 +237,30 @@ def test_keyset_pages_and_opaque_cursors(client, cast, opened):
     other_raw, _token = tokens.issue_token(grant=open_for(cast, other))
     first = client.get(MEMBERS_URL, {"limit": 2}, **bearer(raw)).json()["next_cursor"]
     response = client.get(MEMBERS_URL, {"cursor": first}, **bearer(other_raw))
-    assert (response.status_code, response.json()["error"]) == (400, "invalid_cursor")
+    assert (response.status_code, error_code(response)) == (400, "invalid")
+    assert response.json()["error"]["fields"] == {"cursor": ["The cursor is not one this API gave for this token."]}
 
 
 @pytest.mark.parametrize(
-    ("params", "code"),
+    ("params", "field"),
     [
-        ({"cursor": "garbage"}, "invalid_cursor"),
-        ({"cursor": "enc1:x:AAAA"}, "invalid_cursor"),
-        ({"limit": "0"}, "invalid_limit"),
-        ({"limit": "201"}, "invalid_limit"),
-        ({"limit": "-5"}, "invalid_limit"),
-        ({"limit": "ten"}, "invalid_limit"),
+        ({"cursor": "garbage"}, "cursor"),
+        ({"cursor": "enc1:x:AAAA"}, "cursor"),
+        ({"cursor": ["a", "b"]}, "cursor"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "201"}, "limit"),
+        ({"limit": "-5"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"limit": ["5", "6"]}, "limit"),
     ],
 )
-def test_bad_cursors_and_limits_are_400(client, cast, opened, params, code):
+def test_bad_cursors_and_limits_are_400(client, cast, opened, params, field):
+    """The shared pagination reads its parameters strictly: a 400 naming the parameter."""
     _service, grant = opened
     raw, _token = tokens.issue_token(grant=grant)
     response = client.get(MEMBERS_URL, params, **bearer(raw))
-    assert (response.status_code, response.json()["error"]) == (400, code)
+    assert (response.status_code, error_code(response)) == (400, "invalid")
+    assert list(response.json()["error"]["fields"]) == [field]
     assert not Disclosure.objects.exists()
 
 
@@ -253,7 +268,7 @@ def test_bad_cursors_and_limits_are_400(client, cast, opened, params, code):
 def test_bad_tokens_are_401(client, header):
     response = client.get(MEMBERS_URL, HTTP_AUTHORIZATION=header)
     assert response.status_code == 401
-    assert response.json()["error"] == "invalid_token"
+    assert error_code(response) == "invalid_token"
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -314,4 +329,24 @@ def test_me_refuses_an_organization_token_and_unknown_people(client, cast, opene
     assert client.get(ME_URL, **bearer(raw)).status_code == 403
     app, _authorization = mini_program
     response = client.post(TOKEN_URL, {"client_id": app.code, "client_secret": CLIENT_SECRET, "user": "nobody"})
-    assert (response.status_code, response.json()["error"]) == (403, "no_active_grant")
+    assert (response.status_code, error_code(response)) == (403, "no_active_grant")
+
+
+def test_errors_are_json_in_the_one_error_body_whatever_the_accept_header(client, cast, opened):
+    """Every refusal of the provider API has the REST API's error body, as JSON even to a
+    client that asks for HTML."""
+    _service, grant = opened
+    raw, _token = tokens.issue_token(grant=grant)
+    response = client.get(ME_URL, HTTP_ACCEPT="text/html", **bearer(raw))
+    assert response["Content-Type"] == "application/json"
+    assert (response.status_code, error_code(response)) == (403, "wrong_token")
+    response = client.get(f"{MEMBERS_URL}/{'0' * 32}", HTTP_ACCEPT="text/html", **bearer(raw))
+    assert (response.status_code, error_code(response)) == (404, "not_found")
+
+
+def test_a_session_is_never_a_provider_credential(client, cast):
+    """SEC-1 (Area.PROVIDER): a signed-in browser gets nothing from the provider API."""
+    client.force_login(cast.owner)
+    response = client.get(MEMBERS_URL)
+    assert (response.status_code, error_code(response)) == (401, "invalid_token")
+    assert response["WWW-Authenticate"] == 'Bearer error="invalid_token"'

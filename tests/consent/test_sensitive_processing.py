@@ -8,8 +8,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from accounts import services as account_services
 from accounts.models import IdentityVerification
+from accounts.services import identity
 from consent.models import Channel, ConsentRecord, Decision, Purpose
 from consent.services.ledger import record_consent
 from dataprotection.identifiers import id_number_check_digit
@@ -29,7 +29,7 @@ def test_identity_check_needs_explicit_consent():
     """CON-5: without the explicit consent nothing is stored and nothing recorded."""
     person = UserFactory()
     with pytest.raises(ValidationError, match="explicit consent"):
-        account_services.submit_identity_verification(
+        identity.submit_identity_verification(
             person, legal_name="Zhang San", id_number=ID_NUMBER, explicit_consent=False
         )
     assert not IdentityVerification.objects.exists() and ledger(person) == []
@@ -40,7 +40,7 @@ def test_the_explicit_consent_is_recorded_in_the_ledger():
     """CON-5, CON-2: the identity check's own consent lands in the ledger once."""
     person = UserFactory()
     for _ in range(2):
-        account_services.submit_identity_verification(
+        identity.submit_identity_verification(
             person, legal_name="Zhang San", id_number=ID_NUMBER, explicit_consent=True
         )
     assert ledger(person) == [(Purpose.IDENTITY_CHECK, Decision.GRANTED, Channel.WEB)]
@@ -51,9 +51,7 @@ def test_withdrawing_the_consent_deletes_the_identity_data():
     """CON-5: withdrawal on the privacy page stops the processing: the ID number goes,
     audited; the ledger holds one withdrawal (the deletion's own signal adds none)."""
     person = UserFactory()
-    account_services.submit_identity_verification(
-        person, legal_name="Zhang San", id_number=ID_NUMBER, explicit_consent=True
-    )
+    identity.submit_identity_verification(person, legal_name="Zhang San", id_number=ID_NUMBER, explicit_consent=True)
     record_consent(user=person, purpose=Purpose.IDENTITY_CHECK, decision=Decision.WITHDRAWN, channel=Channel.WEB)
     assert not IdentityVerification.objects.filter(user=person).exists()
     assert AuditEvent.objects.filter(action="identity.removed", subject_user=person).count() == 1

@@ -16,7 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import CodePurpose, User
-from accounts.services import request_account_deletion, send_code
+from accounts.services.codes import send_code
+from accounts.services.deletion import request_account_deletion
 from dataprotection import audit_chain, tasks
 from dataprotection.audit import record_event
 from dataprotection.models import AnonymizationJob, AuditChainHead, AuditEvent, JobStatus

@@ -24,7 +24,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from accounts.models import CodePurpose, User
-from accounts.services import send_code
+from accounts.services.codes import send_code
 from dataprotection import anonymization
 from dataprotection.models import AnonymizationChunk, AnonymizationJob, ChunkStatus, JobKind, JobStatus
 from dataprotection.tasks import enqueue_drivers
@@ -193,7 +193,7 @@ def workers(redis_server, transactional_db, tmp_path, settings):
         "ANONYMIZATION_PARALLEL_TASKS": "2",
         "PRIVATE_MEDIA_ROOT": str(tmp_path / "private"),
         "CUSTODIA_VAR_DIR": str(tmp_path / "var"),
-        "SMS_BACKEND": "accounts.sms.FileBackend",
+        "SMS_BACKEND": "accounts.services.sms_gateway.FileBackend",
         "SMS_FILE_PATH": str(tmp_path / "sms.jsonl"),
         "SECRET_KEY": django_settings.SECRET_KEY,
     }

@@ -11,8 +11,8 @@ import time
 import pytest
 from django.db import transaction
 
-from accounts import services
 from accounts.models import CodePurpose, SMSMessage, SMSStatus
+from accounts.services import codes
 from tests.integration.waiting import wait_until
 
 pytestmark = pytest.mark.realservices
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.realservices
 def test_worker_delivers_sms_after_commit(celery_worker):
     phone = "+8613912345678"
     with transaction.atomic():
-        services.send_code(phone, CodePurpose.REGISTER, ip="127.0.0.1")
+        codes.send_code(phone, CodePurpose.REGISTER, ip="127.0.0.1")
         message = SMSMessage.objects.get(phone=phone)
         assert message.status == SMSStatus.PENDING
 
@@ -33,13 +33,13 @@ def test_worker_delivers_sms_after_commit(celery_worker):
     lines = [json.loads(line) for line in celery_worker.sms_path.read_text().splitlines()]
     assert [line["to"] for line in lines] == [phone]
     code = re.search(r"(?<!\d)(\d{6})(?!\d)", lines[0]["body"]).group(1)
-    assert services.check_code(phone, CodePurpose.REGISTER, code).phone == phone
+    assert codes.check_code(phone, CodePurpose.REGISTER, code).phone == phone
 
 
 def test_rolled_back_transaction_publishes_nothing(celery_worker):
     phone = "+8613912345679"
     with pytest.raises(RuntimeError), transaction.atomic():
-        services.send_code(phone, CodePurpose.REGISTER)
+        codes.send_code(phone, CodePurpose.REGISTER)
         raise RuntimeError("abort the request")
     time.sleep(2)
     assert not SMSMessage.objects.filter(phone=phone).exists()
@@ -52,7 +52,7 @@ def test_a_redelivered_message_is_not_sent_twice(celery_worker):
     from accounts.tasks import deliver_sms
 
     phone = "+8613912345670"
-    services.send_code(phone, CodePurpose.SIGN_IN)
+    codes.send_code(phone, CodePurpose.SIGN_IN)
     message = SMSMessage.objects.get(phone=phone)
     assert wait_until(lambda: SMSMessage.objects.filter(pk=message.pk, status=SMSStatus.SENT).exists())
     deliver_sms.delay(message.pk)

@@ -111,7 +111,7 @@ def workers(postgres, redis_server, django_db_setup, django_db_blocker, tmp_path
         "DISBAND_GRACE_DAYS": "0",
         "PRIVATE_MEDIA_ROOT": str(folder / "private"),
         "CUSTODIA_VAR_DIR": str(folder / "var"),
-        "SMS_BACKEND": "accounts.sms.FileBackend",
+        "SMS_BACKEND": "accounts.services.sms_gateway.FileBackend",
         "SMS_FILE_PATH": str(folder / "sms.jsonl"),
         "SECRET_KEY": django_settings.SECRET_KEY,
         "LANGUAGE_CODE": "en",

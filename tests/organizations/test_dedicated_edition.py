@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from accounts import services
 from accounts.models import User
+from accounts.services import profile
 from organizations.models import Edition
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +60,7 @@ def test_dedicated_edition_member_cannot_change_name_or_company_email(client, ca
 def test_service_refuses_locked_fields_for_the_person(cast):
     make_dedicated(cast)
     with pytest.raises(ValidationError, match="Your organization provides these fields"):
-        services.update_profile(cast.member_user, {"name": "Forged"})
+        profile.update_profile(cast.member_user, {"name": "Forged"})
     cast.member_user.refresh_from_db()
     assert cast.member_user.name == "Member"
 
@@ -69,6 +69,6 @@ def test_locks_end_when_the_membership_ends(client, cast):
     make_dedicated(cast)
     cast.member.status = "left"
     cast.member.save(update_fields=["status"])
-    services.update_profile(cast.member_user, {"name": "Free again"})
+    profile.update_profile(cast.member_user, {"name": "Free again"})
     cast.member_user.refresh_from_db()
     assert cast.member_user.name == "Free again"

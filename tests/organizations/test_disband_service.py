@@ -11,7 +11,7 @@ from django.test import TestCase
 from django.utils import timezone
 
 from accounts.models import CodePurpose
-from accounts.services import send_code
+from accounts.services.codes import send_code
 from dataprotection import anonymization
 from dataprotection.models import AnonymizationJob, AuditEvent, JobStatus
 from dataprotection.tasks import recover_jobs

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from accounts import deletion, profile_policy, two_factor
 from accounts.api import tokens
+from accounts.services import deletion, two_factor
+from accounts.services import profile as profile_policy
 from dataprotection import anonymization, audit, liveness, rotation
 from dataprotection.models import JobKind
 from organizations import hooks

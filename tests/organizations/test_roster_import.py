@@ -691,7 +691,7 @@ def test_mobile_fast_path_agrees_with_normalize_mobile():
 
     from django.core.exceptions import ValidationError
 
-    from accounts.phones import normalize_mobile
+    from accounts.services.phones import normalize_mobile
     from organizations.services.demo_data import generators
 
     rng = random.Random(5)

@@ -13,7 +13,7 @@ from django.test import TestCase
 from django.utils import timezone
 
 from accounts.models import CodePurpose, OneTimeCode
-from accounts.services import CodeRejected, send_code
+from accounts.services.codes import CodeRejected, send_code
 from consent.models import Purpose
 from dataprotection.files import read_decrypted
 from dataprotection.models import AuditEvent

@@ -25,7 +25,7 @@ from django.core.validators import validate_email
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.phones import normalize_mobile
+from accounts.services.phones import normalize_mobile
 from dataprotection.crypto import keyed_hasher
 from dataprotection.identifiers import is_valid_id_number, normalize_id_number
 from organizations.forms.roster import SENSITIVE_CLEANERS

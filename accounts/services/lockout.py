@@ -44,14 +44,17 @@ from django.utils import timezone, translation
 from django.utils.translation import ngettext
 
 from accounts.models import LockoutScope, SignInFailure, SignInLockout, User
+from accounts.services.sms import queue_sms
 from dataprotection.audit import record_event
 from dataprotection.crypto import keyed_hash
 
 KINDS = frozenset({"password", "sms_code", "totp", "recovery_code"})
+
+
 IDENTIFIER_PURPOSE = "accounts.sign_in_lockout.identifier"
+
+
 ADDRESS_PURPOSE = "accounts.sign_in_lockout.address"
-# Rows are kept a day: long enough for any window and lock, short as personal data.
-RETENTION = timedelta(days=1)
 
 
 class LockedOut(ValidationError):
@@ -171,8 +174,6 @@ def _lock(scope: str, key: str, now: datetime, *, identifier: str, ip: str | Non
     owner = _account_owner(identifier)
     record_event("account.locked_out", subject=owner, target=owner, ip=ip, metadata=metadata, actor_kind="system")
     if owner is not None:
-        from accounts.services import queue_sms  # services imports this module
-
         with translation.override(owner.preferred_language or settings.LANGUAGE_CODE):
             body = ngettext(
                 "[Custodia] After repeated failed sign-in attempts, your account is locked for %(minutes)d minute. "
@@ -193,13 +194,3 @@ def record_success(identifier: str, ip: str | None, *, now: datetime | None = No
     # De-linked from the account, not deleted: they still count for the address.
     SignInFailure.objects.filter(identifier_digest=id_digest).update(identifier_digest="")
     SignInLockout.objects.filter(scope=LockoutScope.ACCOUNT, key_digest=id_digest, locked_until__lte=now).delete()
-
-
-def purge_stale(*, now: datetime | None = None) -> int:
-    """Delete failures and ended locks older than a day (hourly, from
-    ``purge_spent_codes``). Returns the number of rows deleted."""
-    now = now or timezone.now()
-    keep = max(RETENTION, timedelta(seconds=settings.SIGN_IN_LOCKOUT_WINDOW_SECONDS))
-    failures, _details = SignInFailure.objects.filter(occurred_at__lt=now - keep).delete()
-    locks, _details = SignInLockout.objects.filter(locked_until__lt=now - RETENTION).delete()
-    return failures + locks

@@ -1,4 +1,4 @@
-"""Serializers that refuse what they do not know (issue 7, bad input): a field the
+"""Serializers that refuse what they do not know (bad input): a field the
 endpoint does not take is a 400 naming it, never silently dropped, so a typo in an
 integration does not look like success.
 

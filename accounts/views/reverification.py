@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from accounts.models import CodePurpose
-from accounts.services import send_code
+from accounts.services.codes import send_code
 from dataprotection.audit import client_ip
 
 

@@ -1,4 +1,4 @@
-"""Pagination for list endpoints (issue 7): pages for small lists, an opaque cursor on
+"""Pagination for list endpoints: pages for small lists, an opaque cursor on
 the primary key for large ones (a roster of 100,000 members), so a page costs the same
 at the end as at the start. Pagination parameters are taken strictly, as the schema
 states them: a malformed page, page size or cursor is a 400 naming it (DRF would fall
@@ -14,16 +14,18 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, pagination
 
 
-def _single(request, name: str) -> str | None:
+def single_parameter(request, name: str) -> str | None:
+    """The parameter's one value, None if absent; sent twice is a 400 naming it."""
     values = request.query_params.getlist(name)
     if len(values) > 1:
         raise exceptions.ValidationError({name: [_("Send this parameter once.")]})
     return values[0] if values else None
 
 
-def _whole_number(request, name: str, *, maximum: int | None = None) -> int | None:
-    """The parameter as a whole number from 1 (to ``maximum``), None if absent."""
-    value = _single(request, name)
+def whole_number_parameter(request, name: str, *, maximum: int | None = None) -> int | None:
+    """The parameter as a whole number from 1 (to ``maximum``), None if absent; anything
+    else is a 400 naming the parameter."""
+    value = single_parameter(request, name)
     if value is None:
         return None
     try:
@@ -57,10 +59,10 @@ class PagePagination(pagination.PageNumberPagination):
     last_page_strings = ()  # the schema says a number: "last" is not one
 
     def get_page_number(self, request, paginator):
-        return _whole_number(request, self.page_query_param) or 1
+        return whole_number_parameter(request, self.page_query_param) or 1
 
     def get_page_size(self, request):
-        return _whole_number(request, self.page_size_query_param, maximum=self.max_page_size) or self.page_size
+        return whole_number_parameter(request, self.page_size_query_param, maximum=self.max_page_size) or self.page_size
 
     def get_schema_operation_parameters(self, view):
         return _document(
@@ -77,7 +79,7 @@ class IdCursorPagination(pagination.CursorPagination):
     invalid_cursor_message = _("The cursor is not valid: use the next or previous link of an earlier page.")
 
     def get_page_size(self, request):
-        return _whole_number(request, self.page_size_query_param, maximum=self.max_page_size) or self.page_size
+        return whole_number_parameter(request, self.page_size_query_param, maximum=self.max_page_size) or self.page_size
 
     def get_schema_operation_parameters(self, view):
         return _document(
@@ -89,7 +91,7 @@ class IdCursorPagination(pagination.CursorPagination):
         return super().paginate_queryset(queryset, request, view)
 
     def decode_cursor(self, request):
-        encoded = _single(request, self.cursor_query_param)
+        encoded = single_parameter(request, self.cursor_query_param)
         try:
             cursor = super().decode_cursor(request)
             if encoded is not None:

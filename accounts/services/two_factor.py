@@ -1,19 +1,44 @@
-"""Writes of two-factor authentication (SEC-1): enable (TOTP plus recovery codes), replace
-the authenticator, regenerate recovery codes, disable, and checking a code.
+"""Two-factor authentication (SEC-1): TOTP (RFC 6238) with single-use recovery codes.
 
-Every change of a person's factors is atomic, audited, and bumps ``User.security_stamp``
-so that every other session of the person ends (the caller keeps its own session with
-``update_session_auth_hash``). Wrong codes for an existing factor are counted by
-``accounts.lockout`` per account (``user:<pk>``) and per address.
+This module holds the facts and the writes. The facts: who needs a second factor, whether a person has an
+authenticator, whether a session passed it, and the signed pending state between the
+first and the second step of signing in. What a session may reach without it is decided
+by the sign-in assurance policy (``accounts.assurance``), for every channel.
+
+Who needs a second factor:
+- operations staff, always;
+- owners of any organization, and sub-administrators of an organization that requires
+  it (``Organization.require_admin_two_factor``);
+- anyone who enrolled an authenticator (members may).
+
+Zero queries per request: whether the session passed the second factor lives in the
+session itself (``VERIFIED_SESSION_KEY``: the device's persistent id and when). When the
+person's factors change, ``User.security_stamp`` is bumped, which is part of the session
+hash, so every *other* session ends on its next request without any lookup here.
+
+Accounts cannot import organizations (docs/architecture.md): organizations registers a
+requirement provider from its ``hooks.py`` (``register_requirement_provider``) answering "does this person
+administer an organization that needs a second factor?" with one query, used at sign-in
+and on the personal security page only.
+
+The writes: enable (TOTP plus recovery codes), replace the authenticator, regenerate
+recovery codes, disable, and checking a code. Every change of a person's factors is
+atomic, audited, and bumps ``User.security_stamp`` so that every other session of the
+person ends (the caller keeps its own session with ``update_session_auth_hash``). Wrong
+codes for an existing factor are counted by ``accounts.services.lockout`` per account
+(``user:<pk>``) and per address.
 """
 
 from __future__ import annotations
 
 import time
+from base64 import b32encode
 from binascii import unhexlify
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -23,13 +48,106 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.util import random_hex
 
-from accounts import lockout
 from accounts.models import User
-from accounts.two_factor import has_confirmed_device, second_factor_required
+from accounts.services import lockout
 from dataprotection.audit import record_event
 
+VERIFIED_SESSION_KEY = "two_factor_verified"  # {"user": pk, "device": persistent id, "at": epoch seconds}
+
+
+PENDING_SESSION_KEY = "two_factor_pending"  # signed: password or SMS code passed, second factor not yet
+
+
+ENROLL_SECRET_SESSION_KEY = "two_factor_enroll_secret"  # the secret shown while enrolling
+
+
+NEW_CODES_SESSION_KEY = "two_factor_new_codes"  # recovery codes shown until the person saved them
+
+
+PENDING_SALT = "accounts.two_factor.pending"  # a signing salt: unchanged when the module moved
+
+
+PENDING_MAX_AGE_SECONDS = 5 * 60
+
+
+Provider = Callable[[object], bool]
+
+
+_providers: list[Provider] = []
+
+
+def register_requirement_provider(provider: Provider) -> None:
+    if provider not in _providers:
+        _providers.append(provider)
+
+
+def second_factor_required(user) -> bool:
+    """SEC-1: staff always; administrators as the registered providers say (one query)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return bool(user.is_staff) or any(provider(user) for provider in _providers)
+
+
+def is_verified(session, user) -> bool:
+    state = session.get(VERIFIED_SESSION_KEY) if session is not None else None
+    return bool(state) and getattr(user, "pk", None) is not None and state.get("user") == user.pk
+
+
+def mark_verified(request, device) -> None:
+    """This session passed ``device`` (call after ``login()``, which may flush the session)."""
+    request.session[VERIFIED_SESSION_KEY] = {
+        "user": device.user_id,
+        "device": device.persistent_id,
+        "at": int(time.time()),
+    }
+
+
+def clear_verified(request) -> None:
+    request.session.pop(VERIFIED_SESSION_KEY, None)
+
+
+@dataclass(frozen=True)
+class PendingSignIn:
+    user_id: int
+    stamp: int
+    next: str
+    method: str
+
+
+def begin_pending_sign_in(request, user, *, next_url: str, method: str) -> None:
+    """The first factor passed; the person is not signed in until the second one does."""
+    request.session[PENDING_SESSION_KEY] = signing.dumps(
+        {"user": user.pk, "stamp": user.security_stamp, "next": next_url, "method": method}, salt=PENDING_SALT
+    )
+
+
+def pending_sign_in(request) -> PendingSignIn | None:
+    """The pending sign-in, or None when there is none or it is older than five minutes."""
+    value = request.session.get(PENDING_SESSION_KEY)
+    if not value:
+        return None
+    try:
+        data = signing.loads(value, salt=PENDING_SALT, max_age=PENDING_MAX_AGE_SECONDS)
+    except signing.BadSignature:
+        request.session.pop(PENDING_SESSION_KEY, None)
+        return None
+    return PendingSignIn(user_id=data["user"], stamp=data["stamp"], next=data["next"], method=data["method"])
+
+
+def end_pending_sign_in(request) -> None:
+    request.session.pop(PENDING_SESSION_KEY, None)
+
+
+def has_confirmed_device(user) -> bool:
+    return TOTPDevice.objects.filter(user_id=user.pk, confirmed=True).exists()
+
+
 AUTHENTICATOR_NAME = "Authenticator app"
+
+
 RECOVERY_NAME = "Recovery codes"
+
+
 TOTP_DIGITS = 6
 
 
@@ -55,8 +173,6 @@ def new_secret() -> str:
 
 def group_secret(secret_hex: str) -> str:
     """The key in base32, in groups of four, for typing it into an app by hand."""
-    from base64 import b32encode
-
     encoded = b32encode(unhexlify(secret_hex)).decode()
     return " ".join(encoded[i : i + 4] for i in range(0, len(encoded), 4))
 
@@ -99,9 +215,6 @@ def _wrong_code() -> ValidationError:
     return ValidationError(
         _("The code is wrong. Enter the current code of your app, or a recovery code."), code="wrong"
     )
-
-
-# --------------------------------------------------------------------------- checking a code
 
 
 def verify_second_factor(user, code: str, *, ip: str | None = None):
@@ -148,9 +261,6 @@ def _check_new_code(secret_hex: str, code: str) -> TOTP | None:
     totp = TOTP(unhexlify(secret_hex), step=30, t0=0, digits=TOTP_DIGITS, drift=0)
     totp.time = time.time()
     return totp if totp.verify(int(code), tolerance=1) else None
-
-
-# --------------------------------------------------------------------------- changing factors
 
 
 def enable_two_factor(

@@ -1,17 +1,16 @@
-"""Idempotency keys on create endpoints (issue 7).
+"""Idempotency keys on create endpoints.
 
 A client that sends ``Idempotency-Key: <up to 100 characters>`` with a create request
 may retry it safely: the first answer is stored with the row it created, in the same
 transaction; a retry with the same body gets that answer again (``Idempotent-Replayed:
 true``) and writes nothing; the same key with a different body is a 422. Keys belong to
-the person (or the token's person) and are kept for a day."""
+the person (or the token's person) and are kept for a day (``stored_answers.KEEP``)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -19,15 +18,15 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
-from accounts.api.errors import error_response
-from accounts.models import IdempotencyRecord
+from dataprotection.api.errors import error_response
+from dataprotection.api.stored_answers import KEEP, live_answer
+from dataprotection.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
-KEEP = timedelta(days=1)
 MAX_KEY_LENGTH = 100
 
 # For ``extend_schema(parameters=[IDEMPOTENCY_PARAMETER])`` on every create endpoint; the
-# schema hook then documents its 422 (accounts/api/schema.py).
+# schema hook then documents its 422 (dataprotection/api/schema.py).
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     HEADER,
     {"type": "string", "maxLength": MAX_KEY_LENGTH},
@@ -36,6 +35,19 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     description="Send the same key to retry this create safely: the first answer is replayed "
     "(header Idempotent-Replayed: true). The same key with another body is a 422. Kept for a day.",
 )
+
+
+def _key(request) -> str:
+    return request.headers.get(HEADER, "").strip()
+
+
+def will_replay(request) -> bool:
+    """Whether ``idempotent`` will answer ``request`` from a stored answer (so a
+    one-time proof spent by the first request is not asked for again)."""
+    key = _key(request)
+    if not key or len(key) > MAX_KEY_LENGTH:
+        return False
+    return live_answer(request.user, key) is not None
 
 
 def _digest(request) -> str:
@@ -70,7 +82,7 @@ def idempotent(create: Callable[[], Response], request, *, redact: tuple[str, ..
 
     ``redact`` names top-level keys of the answer that are not stored for replays (a
     token's secret: only its digest is ever stored), so a replay answers without them."""
-    key = request.headers.get(HEADER, "").strip()
+    key = _key(request)
     if not key:
         return create()
     if len(key) > MAX_KEY_LENGTH:
@@ -103,8 +115,3 @@ def idempotent(create: Callable[[], Response], request, *, redact: tuple[str, ..
             raise
         return _replay(winner, digest)
     return response
-
-
-def purge_idempotency_records() -> int:
-    deleted, _details = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - KEEP).delete()
-    return deleted

@@ -1,9 +1,12 @@
-"""One error body for every API failure (issue 7):
+"""One error body for every API failure, the REST API's and the provider API's:
 
 ``{"error": {"status": 400, "code": "invalid", "message": "…", "fields": {"name": ["…"]}}}``
 
 Django's own ``ValidationError``, ``PermissionDenied`` and ``Http404`` raised by services
-and the permission gate become 400, 403 and 404 with the same shape."""
+and the permission gates become 400, 403 and 404 with the same shape. An exception may
+carry ``response_headers`` that go onto the answer, and a ``PermissionDenied`` an
+``api_code`` (accounts: the second factor a gate found missing, with the header naming
+what the caller's sign-in lacks), so no app below needs to know the apps above."""
 
 from __future__ import annotations
 
@@ -15,9 +18,6 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
-
-from accounts.api.authentication import AssuranceRefused
-from accounts.assurance import REFUSAL_HEADER, SecondFactorRequired
 
 
 def _django_validation_detail(exc: DjangoValidationError):
@@ -62,12 +62,14 @@ def _as_api_exception(exc):
         return exceptions.ValidationError(_django_validation_detail(exc))
     if isinstance(exc, Http404):
         return exceptions.NotFound(_("Not found."))
-    if isinstance(exc, SecondFactorRequired):  # SEC-1, from the organization gate
-        return AssuranceRefused(exc.missing, str(exc))
     if isinstance(exc, PermissionDenied):
         # A service's own reason ("create tokens while signed in") helps; Django's bare
-        # PermissionDenied() has none.
-        return exceptions.PermissionDenied(str(exc) or _("You do not have permission to do this."))
+        # PermissionDenied() has none. A gate's refusal may name its code and headers.
+        denied = exceptions.PermissionDenied(
+            str(exc) or _("You do not have permission to do this."), code=getattr(exc, "api_code", None)
+        )
+        denied.response_headers = getattr(exc, "response_headers", {})
+        return denied
     if isinstance(exc, RequestDataTooBig):
         # Django refuses a body above DATA_UPLOAD_MAX_MEMORY_SIZE when the parser reads
         # it; left alone that is Django's 400 page, not an answer an integration can read.
@@ -102,9 +104,8 @@ def api_exception_handler(exc, context):
         code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
     message, fields = _flatten(detail)
     response.data = _error_body(response.status_code, str(code), message, fields)
-    missing = getattr(exc, "missing", None)
-    if missing is not None:  # SEC-1: what the caller's sign-in lacks, as pages say it too
-        response[REFUSAL_HEADER] = str(missing)
+    for name, value in getattr(exc, "response_headers", {}).items():
+        response[name] = value
     return response
 
 

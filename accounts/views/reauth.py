@@ -4,26 +4,18 @@ the sign-in assurance policy (``accounts.assurance``, sensitive actions) send pe
 
 from __future__ import annotations
 
-from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts import services
-from accounts.assurance import mark_authenticated
-from accounts.session_security import same_site_path
+from accounts.assurance import mark_authenticated, same_site_path
+from accounts.forms import ReauthenticateForm
+from accounts.services import sign_in
 from dataprotection.audit import client_ip
-
-
-class ReauthenticateForm(forms.Form):
-    password = forms.CharField(
-        label=_("Password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
-    )
 
 
 @never_cache
@@ -35,7 +27,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
     form = ReauthenticateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.reauthenticate(request.user, form.cleaned_data["password"], ip=client_ip(request))
+            sign_in.reauthenticate(request.user, form.cleaned_data["password"], ip=client_ip(request))
         except ValidationError as exc:
             form.add_error("password", exc)
         else:

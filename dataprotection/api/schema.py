@@ -1,10 +1,10 @@
-"""The OpenAPI schema's shared parts (issue 7): the error body every operation can
+"""The OpenAPI schema's shared parts: the error body every operation can
 answer with, added once here rather than on each view, so the schema stays truthful
 for the fuzzer that checks every response against it (.ci/fuzz-api)."""
 
 from __future__ import annotations
 
-from accounts.api.serializers import ERROR_DESCRIPTIONS
+from dataprotection.api.serializers import ERROR_DESCRIPTIONS
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
@@ -14,7 +14,7 @@ ERROR_REF = {"$ref": "#/components/schemas/Error"}
 ERROR_COMPONENTS = {
     "ErrorDetail": {
         "type": "object",
-        "description": "The inside of every error body (accounts.api.errors).",
+        "description": "The inside of every error body (dataprotection.api.errors).",
         "properties": {
             "status": {"type": "integer", "description": "The HTTP status code, repeated."},
             "code": {

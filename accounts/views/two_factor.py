@@ -1,7 +1,7 @@
 """Two-factor authentication pages under /accounts/two-factor/ (SEC-1): the security
 page, enrollment with a QR code, recovery codes (shown once, downloadable as text),
 regeneration, turning it off, and verifying a session. They validate with forms and
-write through ``accounts.services_two_factor``."""
+write through ``accounts.services.two_factor``."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts import assurance, session_security, two_factor
-from accounts import services_two_factor as services
+from accounts import assurance
 from accounts.forms import EnrollTwoFactorForm, SecondFactorForm
+from accounts.services import two_factor
 from dataprotection.audit import client_ip
 
 
 def _next(request: HttpRequest) -> str:
     """A local page to go back to afterwards ("" when none or not local)."""
-    return session_security.local_url(request, request.POST.get("next") or request.GET.get("next") or "")
+    return assurance.local_url(request, request.POST.get("next") or request.GET.get("next") or "")
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
@@ -36,7 +36,7 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 @require_GET
 def security(request: HttpRequest) -> HttpResponse:
     """SEC-1: the person's two-factor status and what they can do about it."""
-    status = services.two_factor_status(request.user)
+    status = two_factor.two_factor_status(request.user)
     return render(
         request,
         "accounts/two_factor/security.html",
@@ -49,15 +49,15 @@ def security(request: HttpRequest) -> HttpResponse:
 def enroll(request: HttpRequest) -> HttpResponse:
     """SEC-1: scan the QR code (or type the key), then confirm with a code of the app;
     only then does the authenticator count. Replacing one needs a current code."""
-    status = services.two_factor_status(request.user)
+    status = two_factor.two_factor_status(request.user)
     secret = request.session.get(two_factor.ENROLL_SECRET_SESSION_KEY)
     if not secret:
-        secret = services.new_secret()
+        secret = two_factor.new_secret()
         request.session[two_factor.ENROLL_SECRET_SESSION_KEY] = secret
     form = EnrollTwoFactorForm(request.POST or None, replacing=status.enabled)
     if request.method == "POST" and form.is_valid():
         try:
-            device, codes = services.enable_two_factor(
+            device, codes = two_factor.enable_two_factor(
                 request.user,
                 secret=secret,
                 code=form.cleaned_data["code"],
@@ -75,7 +75,7 @@ def enroll(request: HttpRequest) -> HttpResponse:
             request.session[two_factor.NEW_CODES_SESSION_KEY] = codes
             messages.success(request, _("Two-factor authentication is on."))
             return _to_codes(request)
-    device = services.provisioning_device(request.user, secret)
+    device = two_factor.provisioning_device(request.user, secret)
     qr_svg = segno.make(device.config_url, error="m").svg_inline(
         scale=4, title=_("QR code to scan with your authenticator app")
     )
@@ -86,7 +86,7 @@ def enroll(request: HttpRequest) -> HttpResponse:
             {
                 "form": form,
                 "qr_svg": qr_svg,
-                "secret_groups": services.group_secret(secret),
+                "secret_groups": two_factor.group_secret(secret),
                 "replacing": status.enabled,
                 "next": _next(request),
             },
@@ -95,7 +95,7 @@ def enroll(request: HttpRequest) -> HttpResponse:
 
 
 def _to_codes(request: HttpRequest) -> HttpResponse:
-    return redirect(session_security.url_with_next("accounts:two_factor_recovery_codes", _next(request)))
+    return redirect(assurance.url_with_next("accounts:two_factor_recovery_codes", _next(request)))
 
 
 @login_required
@@ -140,7 +140,7 @@ def regenerate(request: HttpRequest) -> HttpResponse:
     form = SecondFactorForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            codes = services.regenerate_recovery_codes(
+            codes = two_factor.regenerate_recovery_codes(
                 request.user, code=form.cleaned_data["code"], ip=client_ip(request)
             )
         except ValidationError as exc:
@@ -157,13 +157,13 @@ def regenerate(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def disable(request: HttpRequest) -> HttpResponse:
     """SEC-1: turn two-factor authentication off (not when the person's role needs it)."""
-    status = services.two_factor_status(request.user)
+    status = two_factor.two_factor_status(request.user)
     if not status.enabled:
         return redirect("accounts:two_factor")
     form = SecondFactorForm(request.POST or None)
     if request.method == "POST" and not status.required and form.is_valid():
         try:
-            services.disable_two_factor(request.user, code=form.cleaned_data["code"], ip=client_ip(request))
+            two_factor.disable_two_factor(request.user, code=form.cleaned_data["code"], ip=client_ip(request))
         except ValidationError as exc:
             form.add_error("code", exc)
         else:
@@ -181,11 +181,11 @@ def verify(request: HttpRequest) -> HttpResponse:
     before pages that need it (the console, organization administration)."""
     target = _next(request)
     if not two_factor.has_confirmed_device(request.user):
-        return redirect(session_security.url_with_next("accounts:two_factor_enroll", target))
+        return redirect(assurance.url_with_next("accounts:two_factor_enroll", target))
     form = SecondFactorForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            device = services.verify_second_factor(request.user, form.cleaned_data["code"], ip=client_ip(request))
+            device = two_factor.verify_second_factor(request.user, form.cleaned_data["code"], ip=client_ip(request))
         except ValidationError as exc:
             form.add_error("code", exc)
         else:
