@@ -42,7 +42,7 @@ run: install
 	@# Ctrl-C or SIGTERM (an IDE, a supervisor) stops all three within seconds: config/run.py.
 	@exec $(BIN)/python -m config.run --host $(HOST) --port $(PORT)
 
-# Issue 17: what production runs (config/serve.py): migrate, collectstatic, gunicorn
+# The production stack: what production runs (config/serve.py): migrate, collectstatic, gunicorn
 # (config/gunicorn.py), WORKERS Celery workers and beat, in the foreground. The
 # environment gives CUSTODIA_PROFILE=production's settings (README: Production).
 WORKERS ?= 2
@@ -75,7 +75,7 @@ pytest: install
 pytest-postgres: install
 	$(BIN)/pytest --postgres -m "not browser and not stack and not bench" $(PYTEST_ARGS)
 
-# Issue 7: schemathesis against a throwaway portal, in its own virtualenv (.venv-fuzz).
+# The REST API: schemathesis against a throwaway portal, in its own virtualenv (.venv-fuzz).
 fuzz-api: install
 	BIN=$(BIN) PYTHON=$(PYTHON) .ci/fuzz-api
 

@@ -8,7 +8,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import AccountDeletionRequest, IdentityVerification, OneTimeCode, SMSMessage, User
-from dataprotection.admin_base import ReadOnlyModelAdmin, choice_column, choice_filter
+from dataprotection.admin.base import ReadOnlyModelAdmin, choice_column, choice_filter
 from dataprotection.masking import mask_email, mask_phone
 
 

@@ -9,7 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from accounts import assurance
 from accounts.models import SMSMessage
 from accounts.services import deletion, sms, sms_delivery
-from dataprotection import liveness
+from dataprotection import anonymization, liveness
+from dataprotection.models import JobKind
 
 
 def connect() -> None:
@@ -18,7 +19,9 @@ def connect() -> None:
     user_logged_in.connect(assurance.stamp_sign_in, dispatch_uid="accounts.assurance.stamp_sign_in")
 
     # ANON-3: the account's own tables in an account-deletion cascade.
-    deletion.register()
+    anonymization.register_kind(
+        JobKind.ACCOUNT_DELETION, deletion.plan_account_tables, deletion.finish_account_deletion
+    )
 
     # ACC-1: messages whose delivery task was lost or whose worker died are sent.
     liveness.register(

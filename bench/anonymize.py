@@ -472,7 +472,7 @@ def run_engine(target_id: int, drivers: int) -> dict:
     from organizations.models import Organization, OrganizationStatus
 
     before = other_rows_fingerprint(target_id)
-    # The steps that must grow no faster than the data (issue 17's scale run): planning
+    # The steps that must grow no faster than the data (the 1,000,000-member scale run): planning
     # (its chunk bounds, then the value scan's kept values and copies), the chunks, and
     # verification (the residue counts, then the value scan again), then the report.
     timings = {

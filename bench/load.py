@@ -1,4 +1,4 @@
-"""Load benchmark of the production stack (issue 17): the roster page and the API member
+"""Load benchmark of the production stack: the roster page and the API member
 list under concurrent clients, against a floor measured in the same run.
 
 Run by hand at full size, and by ``make test`` at a tiny size:
@@ -23,7 +23,7 @@ connection and one session each, ``bench/load.lua``) request:
   middleware (session, user, second factor, headers): the baseline;
 - ``roster``: ``/orgs/<id>/roster/``, page 1 of the roster (ORG-7);
 - ``api``: ``/api/v1/organizations/<id>/members/?page_size=50``, the same 50 members
-  through the REST API (issue 7).
+  through the REST API (the REST API).
 
 It prints throughput, p50/p95/p99 and errors (anything but a 200: 5xx, a redirect to
 the sign-in, a socket error) per endpoint, each endpoint's throughput as a share of the

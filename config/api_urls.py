@@ -1,4 +1,4 @@
-"""The REST API under /api/v1/ (issue 7), its OpenAPI schema at /api/schema/ and the
+"""The REST API under /api/v1/ (the REST API), its OpenAPI schema at /api/schema/ and the
 documentation served from vendored assets (drf-spectacular-sidecar: no CDN).
 
 The two documentation pages are drf-spectacular's views rendered from our own small

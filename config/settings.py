@@ -416,7 +416,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- REST framework --------------------------------------------------------------
-# Issue 7: one foundation for every app's API (accounts/api/): personal access tokens
+# The REST API: one foundation for every app's API (accounts/api/): personal access tokens
 # or the browser session, the permission gate of the HTML pages, one error body.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -444,7 +444,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
-# Issue 7: personal access tokens last this many days unless asked otherwise, at most
+# The REST API: personal access tokens last this many days unless asked otherwise, at most
 # API_TOKEN_MAX_DAYS.
 API_TOKEN_DEFAULT_DAYS = env_int("API_TOKEN_DEFAULT_DAYS", 90, minimum=1)
 API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365, minimum=1)

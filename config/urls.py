@@ -14,7 +14,7 @@ from accounts.views import profile as account_profile_views
 from accounts.views import sign_in as account_sign_in_views
 from config import health
 from consent.views import deletion_receiver
-from dataprotection.admin import stalled_jobs_view
+from dataprotection.admin.jobs import stalled_jobs_view
 from organizations.views import incidents as incident_views
 from organizations.views import retention as retention_views
 

@@ -141,8 +141,8 @@ class AuditEvent(models.Model):
             "subject_user": SET_NULL,
             "target_id": redact("", note="the id of the subject's own user or roster row links the event to them"),
             "ip_address": legal_hold(SERVICE_LOGS, after=SET_NULL, since="occurred_at"),
-            "changes": redact(ANONYMIZED, note="only personal values inside the JSON are replaced (issue 8)"),
-            "metadata": redact(ANONYMIZED, note="only personal values inside the JSON are replaced (issue 8)"),
+            "changes": redact(ANONYMIZED, note="only personal values inside the JSON are replaced"),
+            "metadata": redact(ANONYMIZED, note="only personal values inside the JSON are replaced"),
             # Blanking the salt with the rest marks the event scrubbed and makes its field
             # digests unlinkable: nobody can test a guessed IP or id against them.
             "digest_salt": redact("", note="the salt of the keyed field digests (audit_chain.py)"),

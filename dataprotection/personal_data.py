@@ -17,7 +17,7 @@ Models we do not own (Django's and django-guardian's) are declared with ``declar
 ``dataprotection.third_party_personal_data``. ``tests/dataprotection/
 test_personal_data_declarations.py`` fails when a field is declared neither way, so a new
 column cannot slip past the anonymization engine. This module only declares; the engine
-that applies the strategies comes later (issue 4). It imports no app.
+that applies the strategies is `dataprotection/anonymization.py`. It imports no app.
 """
 
 from __future__ import annotations

@@ -96,14 +96,11 @@ def plan_second_factor_devices(job) -> list:
     return specs
 
 
-def register() -> None:
+def declare_models_we_do_not_own() -> None:
+    """ANON-1: declare the personal data of the installed models we do not own."""
     for label, declaration in DECLARATIONS.items():
         try:
             model = apps.get_model(label)
         except LookupError:  # the app is not installed in this configuration
             continue
         declare(model, declaration)
-    from dataprotection.anonymization import register_kind
-    from dataprotection.models import JobKind
-
-    register_kind(JobKind.ACCOUNT_DELETION, plan_second_factor_devices)

@@ -418,7 +418,7 @@ def _chinese_patterns_seen() -> set:
 
 @pytest.fixture(autouse=True)
 def page_audit(request):
-    """Issue 18: every page a browser test shows is checked with axe-core (no serious or
+    """every page a browser test shows is checked with axe-core (no serious or
     critical violation) and for interface text left untranslated or raw choice values,
     in English as the test sees it and again in Chinese (tests/browser/audit.py). The
     test fails at teardown with the list of problems."""

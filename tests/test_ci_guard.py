@@ -1,5 +1,5 @@
 """Under CI=true any skip fails the run; on a developer's machine a skip is only reported
-(issue 2: tests needing an absent binary skip with a reason, never silently in CI)."""
+(tests needing an absent binary skip with a reason, never silently in CI)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""gunicorn's configuration (issue 17, config/gunicorn.py): workers from the CPU count,
+"""gunicorn's configuration (config/gunicorn.py): workers from the CPU count,
 a request timeout below the proxy's, and an access log without personal data."""
 
 from __future__ import annotations

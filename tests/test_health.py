@@ -1,4 +1,4 @@
-"""Health probes for load balancers (issue 17): /healthz answers without the database,
+"""Health probes for load balancers: /healthz answers without the database,
 /readyz names each part ok or failing (503 when one fails) and says nothing more."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The portal's layout (issue 18): the main navigation marks where the visitor is; the
+"""The portal's layout: the main navigation marks where the visitor is; the
 error pages (400, 403, 404, CSRF failure, 500) are in the layout, translated, with a
 way back -- and the 500 page needs neither the database nor a signed-in user; Django's
 technical debug pages keep their styles in development only (SEC-5: the strict CSP

@@ -1,4 +1,4 @@
-"""Settings parse environment variables with typed helpers that fail loudly (issue 2),
+"""Settings parse environment variables with typed helpers that fail loudly,
 and the production profile passes `check --deploy` with no warnings (SEC-5)."""
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def test_default_language_is_simplified_chinese(client, settings, db):
     assert "Create an account" in client.get("/", headers={"accept-language": "en"}).content.decode()
 
 
-# --------------------------------------------------------------------------- issue 17
+# --------------------------------------------------------------------------- the production profile
 
 PROBE = """
 import django, json

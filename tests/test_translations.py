@@ -1,4 +1,4 @@
-"""The Simplified Chinese catalog is complete and faithful (issue 2: Chinese and English
+"""The Simplified Chinese catalog is complete and faithful (Chinese and English
 throughout).
 
 Every user-facing string is written in English in the source and translated in

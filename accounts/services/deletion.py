@@ -40,7 +40,7 @@ from accounts.models import (
 from accounts.services.codes import check_code, consume_code
 from accounts.services.lockout import identifier_digest
 from dataprotection import anonymization
-from dataprotection.anonymization import StageSpec, register_kind
+from dataprotection.anonymization import StageSpec
 from dataprotection.audit import record_event
 from dataprotection.models import AnonymizationJob, IdempotencyRecord, JobKind, JobStatus
 from dataprotection.tasks import enqueue_drivers
@@ -92,10 +92,6 @@ def plan_account_tables(job) -> list[StageSpec]:
 def finish_account_deletion(job) -> None:
     AccountDeletionRequest.objects.filter(job_id=job.pk).update(status=DeletionStatus.COMPLETED)
     record_event("account.deleted", metadata={"job": job.pk}, actor_kind="system")
-
-
-def register() -> None:
-    register_kind(JobKind.ACCOUNT_DELETION, plan_account_tables, finish_account_deletion)
 
 
 def request_account_deletion(user: User, *, code: str, reason: str = "", ip: str | None = None):

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from consent.models import ConsentRecord, DevicePermission, PrivacySettings
-from dataprotection.admin_base import ReadOnlyModelAdmin, choice_column, choice_filter
+from dataprotection.admin.base import ReadOnlyModelAdmin, choice_column, choice_filter
 
 
 @admin.register(ConsentRecord)

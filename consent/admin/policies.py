@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from consent.forms.policies import PolicyVersionAdminForm
 from consent.models import PolicyAcknowledgement, PolicyText, PolicyVersion
 from consent.services import policies as services
-from dataprotection.admin_base import LabelledDateTimeAdmin, ReadOnlyModelAdmin
+from dataprotection.admin.base import LabelledDateTimeAdmin, ReadOnlyModelAdmin
 from dataprotection.audit import client_ip
 
 

@@ -22,7 +22,7 @@ from consent.models.sharing import (
 )
 from consent.services import notices as notice_services
 from consent.services import sharing as sharing_services
-from dataprotection.admin_base import ReadOnlyModelAdmin, choice_column, choice_filter
+from dataprotection.admin.base import ReadOnlyModelAdmin, choice_column, choice_filter
 from dataprotection.audit import client_ip
 
 

@@ -1,1 +1,1 @@
-"""The consent app's REST API (issue 7)."""
+"""The consent app's REST API (the REST API)."""

@@ -1,4 +1,4 @@
-"""Serializers of the consent API (issue 7): input ones are strict (unknown fields are
+"""Serializers of the consent API (the REST API): input ones are strict (unknown fields are
 a 400 naming them), output ones describe exactly what the views answer."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The consent app's REST API (issue 7)."""
+"""The consent app's REST API (the REST API)."""
 
 from django.urls import path
 

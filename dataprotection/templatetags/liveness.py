@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import template
 
 from dataprotection import liveness
+from dataprotection.admin.jobs import visible_kinds
 
 register = template.Library()
 
@@ -22,8 +23,6 @@ def stale_since(heartbeat_at) -> str:
 def stalled_jobs_notice(context) -> dict:
     """On the console's home page: how many background jobs wait for a worker (of the
     kinds the staff member may view), with the link to the list."""
-    from dataprotection.admin import visible_kinds
-
     user = context["request"].user
     kinds = visible_kinds(user)
     return {"visible": bool(kinds), "count": sum(len(liveness.stalled(kind)) for kind in kinds)}

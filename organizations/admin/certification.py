@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from dataprotection.admin_base import (
+from dataprotection.admin.base import (
     SensitiveValue,
     SensitiveValuesAdmin,
 )

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from dataprotection.admin_base import LabelledDateTimeAdmin
+from dataprotection.admin.base import LabelledDateTimeAdmin
 from dataprotection.audit import client_ip
 from organizations.models import ServiceShutdown
 from organizations.services import retention as retention_services

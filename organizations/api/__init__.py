@@ -1,2 +1,2 @@
-"""The organization portal's REST API (issue 7): the same services and permission gate
+"""The organization portal's REST API (the REST API): the same services and permission gate
 as the pages, under /api/v1/organizations/<org_id>/…"""

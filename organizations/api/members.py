@@ -1,4 +1,4 @@
-"""The roster through the API (issue 7; ORG-4 to ORG-7, ORG-10): the list with cursor
+"""The roster through the API (the REST API; ORG-4 to ORG-7, ORG-10): the list with cursor
 pagination and the roster page's filters, a member's details masked as on the detail
 page, the audited reveal of one value, correction through the roster form and service,
 a new entry and the bulk upsert through the file import's checks and writer."""
@@ -37,7 +37,7 @@ from organizations.services.roster_import.upsert import ALL_OR_NOTHING, refuse_n
 LIST_COLUMNS = ("pk", "organization_id", "name", "employee_number", "position", "status", "mobile", "id_number")
 
 
-# Issue 7: the orders a roster list can be walked in with the cursor (ties broken by id,
+# The REST API: the orders a roster list can be walked in with the cursor (ties broken by id,
 # so every member appears exactly once).
 ORDERINGS = ("id", "-id", "name", "-name", "employee_number", "-employee_number")
 
@@ -308,7 +308,7 @@ BULK_ANSWER = PolymorphicProxySerializer(
 
 
 class MemberBulkView(OrganizationScopedAPIView):
-    """Issue 7, ORG-6, ORG-7: roster upsert for HR integrations, with the file import's
+    """ORG-6, ORG-7: roster upsert for HR integrations, with the file import's
     checks and writer, answered at once. Rows are matched to existing entries by mobile
     number (the import's key): a match is updated (blank values keep what is stored),
     any other row is a new entry. ``all_or_nothing`` writes nothing when a row has an

@@ -1,4 +1,4 @@
-"""Serializers of the organization API (issue 7). Output serializers describe what the
+"""Serializers of the organization API (the REST API). Output serializers describe what the
 views build from the same selectors as the pages; input serializers are strict (unknown
 fields are a 400 naming them) and only check types and sizes -- the pages' forms and
 the services decide everything else."""

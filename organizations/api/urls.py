@@ -1,4 +1,4 @@
-"""/api/v1/organizations/… (issue 7): the organization portal's endpoints."""
+"""/api/v1/organizations/… (the REST API): the organization portal's endpoints."""
 
 from django.urls import path
 

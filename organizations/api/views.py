@@ -1,4 +1,4 @@
-"""The organization portal through the API (issue 7): organizations, departments (ORG-3),
+"""The organization portal through the API (the REST API): organizations, departments (ORG-3),
 administrators (ORG-9), disband (ORG-11) and the audit log (SEC-2). The roster is in
 ``organizations.api.members``.
 

@@ -28,7 +28,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from dataprotection.admin_base import SensitiveValue, SensitiveValuesAdmin, choice_column, choice_filter
+from dataprotection.admin.base import SensitiveValue, SensitiveValuesAdmin, choice_column, choice_filter
 from dataprotection.audit import client_ip
 from dataprotection.staff_roles import REVEAL_REQUEST_DETAILS
 from requests import selectors

@@ -1,1 +1,1 @@
-"""The requests app's REST API (issue 7)."""
+"""The requests app's REST API (the REST API)."""

@@ -1,4 +1,4 @@
-"""The data-subject request API (issue 7).
+"""The data-subject request API (the REST API).
 
 Person side (REQ-1 to REQ-4, REQ-6, REQ-7, REQ-9): the caller's requests (as the person
 or as the agent who filed them), a fresh SMS code, filing one's own request with it,

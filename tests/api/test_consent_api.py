@@ -1,4 +1,4 @@
-"""The consent API (issue 7): the person's consents, ledger, receipt and privacy
+"""The consent API (the REST API): the person's consents, ledger, receipt and privacy
 settings (CON-1 to CON-5), and an organization's services and sharing grants (SVC-1 to
 SVC-3) -- the permission matrix of every endpoint and method, pinned query counts on
 the lists, and bad input."""
@@ -114,7 +114,7 @@ PERSONAL_EXPECTED = {
 
 @pytest.mark.parametrize("role", PERSONAL_ROLES)
 def test_personal_permission_matrix(cast, person, policy, role):
-    """CON-2, CON-3, issue 7: the person's own data; a read-only token reads but cannot
+    """CON-2, CON-3: the person's own data; a read-only token reads but cannot
     decide; an organization's integration token may not act as the person; anonymous
     callers get a 401. Only the allowed callers write."""
     client = personal_client(role, person, cast)
@@ -221,7 +221,7 @@ def test_sensitive_purposes_need_explicit_consent(person, policy):
     ],
 )
 def test_bad_decisions_are_400_naming_the_field(person, policy, body, field):
-    """CON-2, issue 7: unknown purposes, wrong types, huge numbers and unknown fields
+    """CON-2: unknown purposes, wrong types, huge numbers and unknown fields
     are a 400 naming the field; nothing is written."""
     response = as_user(person).post(CONSENTS, body, format="json")
     assert field in assert_error(response, 400, "invalid")["fields"]
@@ -234,7 +234,7 @@ def test_a_json_list_body_is_a_400(person, policy):
 
 
 def test_an_idempotency_key_replays_the_decision(person, policy):
-    """Issue 7: a retried decision with the same key is answered again, written once."""
+    """The REST API: a retried decision with the same key is answered again, written once."""
     client = as_user(person)
     first = client.post(CONSENTS, decision(), format="json", HTTP_IDEMPOTENCY_KEY="k1")
     again = client.post(CONSENTS, decision(), format="json", HTTP_IDEMPOTENCY_KEY="k1")
@@ -305,7 +305,7 @@ def test_privacy_settings_read_and_change(person):
     ],
 )
 def test_bad_privacy_settings_are_400_and_write_nothing(person, body):
-    """Issue 7: nothing half-written: a valid field beside an invalid one is not saved."""
+    """The REST API: nothing half-written: a valid field beside an invalid one is not saved."""
     response = as_user(person).patch(SETTINGS, {"findable_by_phone": True, **body}, format="json")
     assert_error(response, 400, "invalid")
     assert not PrivacySettings.objects.exists()
@@ -376,7 +376,7 @@ SERVICES_EXPECTED = {
 
 @pytest.mark.parametrize("role", ORG_ROLES)
 def test_services_permission_matrix(cast, services_manager, role):
-    """SVC-1 to SVC-3, ORG-9, issue 7: manage_services on the whole organization, the
+    """SVC-1 to SVC-3, ORG-9: manage_services on the whole organization, the
     pages' gate: scoped sub-admins 403, outsiders and a token restricted to another
     organization 404, read-only tokens cannot write. Only the allowed callers write."""
     to_open, to_reconfirm, to_close = third_party("open-me"), third_party("reconfirm-me"), third_party("close-me")

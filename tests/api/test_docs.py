@@ -26,7 +26,7 @@ def schema():
 
 
 def test_the_schema_validates_without_warnings(tmp_path):
-    """Issue 7 (CI): what `make checks` runs."""
+    """CI: what `make checks` runs."""
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
     assert (tmp_path / "schema.yaml").read_text().startswith("openapi: 3")
 

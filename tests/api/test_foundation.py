@@ -73,7 +73,7 @@ def write_secret(person):
 
 
 def test_a_valid_token_authenticates_and_records_its_use(person, write_secret):
-    """Issue 7: ``Authorization: Bearer cst_…`` reaches the person's own profile."""
+    """The REST API: ``Authorization: Bearer cst_…`` reaches the person's own profile."""
     response = bearer(write_secret).get(ME)
     assert response.status_code == 200
     assert response.json()["id"] == person.pk
@@ -85,7 +85,7 @@ def test_a_valid_token_authenticates_and_records_its_use(person, write_secret):
     ["unknown", "expired", "revoked", "inactive", "not_a_token"],
 )
 def test_an_unusable_token_is_a_401_with_the_error_body(person, write_secret, spoil):
-    """Issue 7 bad input: unknown, expired or revoked tokens, or an inactive person's,
+    """Bad input: unknown, expired or revoked tokens, or an inactive person's,
     are refused with a clear 401, never treated as anonymous or as success."""
     token = ApiToken.objects.get(user=person)
     secret = write_secret
@@ -111,7 +111,7 @@ def test_no_credentials_is_a_401_with_the_error_body():
 
 
 def test_a_read_only_token_reads_but_cannot_write(person):
-    """Issue 7: a read scope token reads; any write is a 403 that says why."""
+    """The REST API: a read scope token reads; any write is a 403 that says why."""
     secret, _token = create_api_token(person, minted_by=verified_session(), name="reader", scope=TokenScope.READ)
     client = bearer(secret)
     assert client.get(ME).status_code == 200
@@ -133,7 +133,7 @@ class OrganizationProbe(APIView):
 
 
 def test_an_organization_token_reaches_its_organization_only(cast):
-    """Issue 7: a token restricted to one organization reaches nothing of another one
+    """The REST API: a token restricted to one organization reaches nothing of another one
     (404, as anything out of scope) and may not act as the person (403)."""
     secret, token = create_api_token(
         cast.owner,
@@ -158,7 +158,7 @@ def test_an_organization_token_reaches_its_organization_only(cast):
 
 
 def test_a_token_is_restricted_only_to_an_organization_the_person_administers(cast):
-    """Issue 7: the restriction is validated through organizations' registered check."""
+    """The REST API: the restriction is validated through organizations' registered check."""
     client = APIClient()
     client.force_login(cast.owner)
     created = client.post(TOKENS, {"name": "HR", "organization_id": cast.organization.pk}, format="json")
@@ -196,7 +196,7 @@ def test_a_session_needs_the_csrf_token_for_unsafe_methods(person):
 
 
 def test_throttling_per_token(monkeypatch, person, write_secret):
-    """Issue 7: per token; the 429 has the error body and Retry-After."""
+    """The REST API: per token; the 429 has the error body and Retry-After."""
     monkeypatch.setattr(PerTokenThrottle, "THROTTLE_RATES", {"token": "2/minute", "address": "100/minute"})
     monkeypatch.setattr(PerAddressThrottle, "THROTTLE_RATES", {"token": "2/minute", "address": "100/minute"})
     client = bearer(write_secret)
@@ -211,7 +211,7 @@ def test_throttling_per_token(monkeypatch, person, write_secret):
 
 
 def test_throttling_per_address(monkeypatch, person):
-    """Issue 7: per client address, whatever the token."""
+    """The REST API: per client address, whatever the token."""
     monkeypatch.setattr(PerTokenThrottle, "THROTTLE_RATES", {"token": "100/minute", "address": "3/minute"})
     monkeypatch.setattr(PerAddressThrottle, "THROTTLE_RATES", {"token": "100/minute", "address": "3/minute"})
     secrets = [create_api_token(person, minted_by=verified_session(), name=f"t{n}")[0] for n in range(4)]
@@ -224,7 +224,7 @@ def test_throttling_per_address(monkeypatch, person):
 
 
 def test_an_idempotency_key_replays_the_first_answer_without_the_secret(person):
-    """Issue 7: the same key and body get the first answer again and write nothing;
+    """The REST API: the same key and body get the first answer again and write nothing;
     the replay leaves out the token's secret, which is never stored."""
     client = APIClient()
     client.force_login(person)
@@ -272,7 +272,7 @@ def test_an_overlong_idempotency_key_is_a_400(person):
 
 
 def test_a_concurrent_duplicate_creates_one_row(monkeypatch, person):
-    """Issue 7: two requests with one key racing (the second's lookup ran before the
+    """The REST API: two requests with one key racing (the second's lookup ran before the
     first committed) end with one row: the loser's write is rolled back and it answers
     with the winner's body. (Before the fix, the loser deleted the winner's record.)"""
     client = APIClient()
@@ -304,7 +304,7 @@ def test_a_concurrent_duplicate_creates_one_row(monkeypatch, person):
 
 
 def test_unknown_and_read_only_fields_are_a_400_naming_them(person, write_secret):
-    """Issue 7 bad input: a field the endpoint does not take is named, nothing saved."""
+    """Bad input: a field the endpoint does not take is named, nothing saved."""
     client = bearer(write_secret)
     error = assert_error(
         client.patch(ME, {"nickname": "New", "nick_name": "typo", "phone": "+8613900000000"}, format="json"),
@@ -342,7 +342,7 @@ def test_malformed_json_is_a_400(write_secret):
 
 
 def test_a_huge_payload_is_a_413_with_the_error_body(write_secret):
-    """Issue 7: a body above DATA_UPLOAD_MAX_MEMORY_SIZE is refused with JSON, not
+    """The REST API: a body above DATA_UPLOAD_MAX_MEMORY_SIZE is refused with JSON, not
     Django's 400 page and never a 500."""
     body = json.dumps({"nickname": "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 10)})
     response = bearer(write_secret).generic("PATCH", ME, body, content_type="application/json")
@@ -380,7 +380,7 @@ class CursorProbe(ListAPIView):
 
 
 def test_an_invalid_cursor_is_a_400_naming_it(person, write_secret):
-    """Issue 7 bad input: a cursor that was not issued by the API is a 400."""
+    """Bad input: a cursor that was not issued by the API is a 400."""
     for n in range(3):
         create_api_token(person, minted_by=verified_session(), name=f"more {n}")
     factory = APIRequestFactory()
@@ -410,7 +410,7 @@ def b64(text: str) -> str:
 
 
 def test_a_token_cannot_mint_tokens(person, write_secret):
-    """Issue 7: creating a token needs the signed-in person, not another token."""
+    """The REST API: creating a token needs the signed-in person, not another token."""
     error = assert_error(bearer(write_secret).post(TOKENS, {"name": "child", "scope": "write"}, format="json"), 403)
     assert "not with another token" in error["message"]
     assert ApiToken.objects.filter(user=person).count() == 1
@@ -428,7 +428,7 @@ def test_revocation_takes_effect_at_once(person, write_secret):
 
 
 def test_the_secret_is_stored_only_as_its_digest(person):
-    """Issue 7: hashed at rest; the secret appears in the creation answer only."""
+    """The REST API: hashed at rest; the secret appears in the creation answer only."""
     session = APIClient()
     session.force_login(person)
     created = session.post(TOKENS, {"name": "CI", "scope": "write", "days": 7}, format="json").json()
@@ -501,7 +501,7 @@ class TypedProbe(APIView):
     ],
 )
 def test_json_types_are_taken_at_their_word(write_secret, body, field):
-    """Issue 7 bad input: the schema's types, not DRF's lenient coercions (0 as "0",
+    """Bad input: the schema's types, not DRF's lenient coercions (0 as "0",
     "yes" as true) and no number beyond 64 bits (a 500 in the database otherwise)."""
     request = APIRequestFactory().post("/probe/", body, format="json", HTTP_AUTHORIZATION=f"Bearer {write_secret}")
     response = TypedProbe.as_view()(request)
@@ -521,18 +521,18 @@ def test_well_typed_input_passes(write_secret):
     "query", ["page_size=0", "page_size=null", "page_size=201", "page_size=1&page_size=2", "page=1&page=2"]
 )
 def test_pagination_parameters_are_strict(write_secret, query):
-    """Issue 7: a page size DRF would silently replace is a 400 naming it."""
+    """The REST API: a page size DRF would silently replace is a 400 naming it."""
     error = assert_error(bearer(write_secret).get(f"{TOKENS}?{query}"), 400)
     assert list(error["fields"]) == [query.split("=")[0]]
 
 
 def test_an_id_beyond_64_bits_is_a_404(write_secret):
-    """Issue 7: ``<int:…>`` takes any digits; the database cannot hold them (500)."""
+    """The REST API: ``<int:…>`` takes any digits; the database cannot hold them (500)."""
     assert_error(bearer(write_secret).get(f"{TOKENS}{2**64}/"), 404)
 
 
 def test_any_other_api_address_is_a_json_404(write_secret):
-    """Issue 7: a malformed path under /api/ answers with the error body too."""
+    """The REST API: a malformed path under /api/ answers with the error body too."""
     for url in ["/api/v1/tokens/abc/", "/api/v1/nothing-here/", "/api/v2/"]:
         assert_error(bearer(write_secret).get(url), 404, "not_found")
     assert_error(APIClient().post("/api/v1/organizations/x/", {}, format="json"), 404)

@@ -1,4 +1,4 @@
-"""The profile's "API tokens" page (issue 7): create a token (the secret shown once),
+"""The profile's "API tokens" page (the REST API): create a token (the secret shown once),
 list, revoke; restricting a token to an organization needs its administrator."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def test_the_profile_links_to_the_tokens_page(client):
 
 
 def test_creating_a_token_shows_the_secret_once(client):
-    """Issue 7: hashed at rest; the secret is on the creation answer only."""
+    """The REST API: hashed at rest; the secret is on the creation answer only."""
     person = UserFactory()
     client.force_login(person)
     response = client.post(PAGE, {"name": "HR sync", "scope": "write", "days": "30"})
@@ -57,7 +57,7 @@ def test_bad_input_writes_nothing(client):
 
 
 def test_a_token_for_an_organization_needs_its_administrator(client, cast):
-    """Issue 7: restricted only to an organization the person administers."""
+    """The REST API: restricted only to an organization the person administers."""
     client.force_login(cast.member_user)
     response = client.post(PAGE, {"name": "HR", "scope": "read", "days": "7", "organization_id": cast.organization.pk})
     assert "organization_id" in response.context["form"].errors

@@ -1,4 +1,4 @@
-"""The data-subject request API (issue 7): the person's requests (REQ-1 to REQ-4, REQ-6,
+"""The data-subject request API (the REST API): the person's requests (REQ-1 to REQ-4, REQ-6,
 REQ-7, REQ-9) and an organization's queue (REQ-4 to REQ-6) -- the permission matrix of
 every endpoint and method, pinned query counts on the lists, and bad input."""
 
@@ -80,7 +80,7 @@ PERSONAL_EXPECTED = {
 
 @pytest.mark.parametrize("role", list(PERSONAL_EXPECTED))
 def test_personal_permission_matrix(cast, person, role, sms_outbox, django_capture_on_commit_callbacks):
-    """REQ-1 to REQ-4, REQ-7, issue 7: the person's own requests; a read-only token
+    """REQ-1 to REQ-4, REQ-7: the person's own requests; a read-only token
     reads (and downloads) but cannot file, ask for a code or withdraw; an organization's
     integration token may not act as the person; anonymous callers get a 401. Only the
     allowed callers write."""
@@ -186,7 +186,7 @@ def test_a_wrong_code_writes_nothing_and_counts_the_guess(person, code_for):
 
 
 def test_an_idempotency_key_replays_the_filing(person, code_for):
-    """Issue 7: a retried filing with the same key (and the code it spent) is answered
+    """The REST API: a retried filing with the same key (and the code it spent) is answered
     again without a second request."""
     client = as_user(person)
     body = {"kind": "access", "code": code_for(client, person)}
@@ -219,7 +219,7 @@ def test_an_idempotency_key_replays_the_filing(person, code_for):
     ],
 )
 def test_bad_filings_are_400_naming_the_field_and_write_nothing(person, code_for, body, field):
-    """REQ-1, REQ-2, issue 7: each problem is a 400 naming the field; nothing is
+    """REQ-1, REQ-2: each problem is a 400 naming the field; nothing is
     written and the code stays usable."""
     client = as_user(person)
     code = code_for(client, person)
@@ -336,7 +336,7 @@ QUEUE_EXPECTED = {
 
 @pytest.mark.parametrize("role", list(QUEUE_EXPECTED))
 def test_queue_permission_matrix(handlers, role):
-    """REQ-5, ORG-9, issue 7: the pages' gate -- out of scope 404, outside the
+    """REQ-5, ORG-9: the pages' gate -- out of scope 404, outside the
     administrator's subtrees 404, read-only tokens cannot write a note."""
     cast = handlers
     data_request = make_request(subject=cast.member_user, organization=cast.organization, member=cast.member)

@@ -1,4 +1,4 @@
-"""Benchmarks cannot rot (issue 17): every script in bench/ runs here at a tiny size and
+"""Benchmarks cannot rot: every script in bench/ runs here at a tiny size and
 must end with its one machine-readable line. A script that crashes, stops printing its
 last line, or is added without a tiny run here fails the suite. The figures of these
 runs mean nothing (seconds of work on a busy machine); bench/README.md has the real ones.

@@ -1,5 +1,5 @@
 """Checks every page a browser test shows: accessibility with axe-core, and the
-language of the interface (issue 18; SEC-5 keeps the CSP strict, so axe is injected
+language of the interface (SEC-5 keeps the CSP strict, so axe is injected
 through the DevTools protocol, never served).
 
 How it watches: ``PageAudit.watch(context)`` adds an init script to the context --

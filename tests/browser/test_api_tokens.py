@@ -1,4 +1,4 @@
-"""Browser journeys for the REST API (issue 7) in Debian's chromium via Playwright:
+"""Browser journeys for the REST API (the REST API) in Debian's chromium via Playwright:
 the documentation pages load from vendored assets only, under the Content-Security-
 Policy, and a person creates a token on the profile page and uses it."""
 
@@ -44,7 +44,7 @@ def only_live_server(requests: list, live_server, *, blocked: tuple[str, ...] = 
 
 
 def test_swagger_ui_lists_the_operations_from_vendored_assets(page, live_server, cast):
-    """Issue 7: /api/docs/ (Swagger UI from drf-spectacular-sidecar) shows the API's
+    """The REST API: /api/docs/ (Swagger UI from drf-spectacular-sidecar) shows the API's
     operations under the project's CSP, with no request to any other host."""
     requests, problems = record(page, live_server)
     page.goto("/api/docs/")
@@ -57,7 +57,7 @@ def test_swagger_ui_lists_the_operations_from_vendored_assets(page, live_server,
 
 
 def test_redoc_renders_from_vendored_assets(page, live_server, cast):
-    """Issue 7: /api/redoc/ under its narrowed CSP (inline styles, a blob: worker)."""
+    """The REST API: /api/redoc/ under its narrowed CSP (inline styles, a blob: worker)."""
     requests, problems = record(page, live_server)
     response = page.goto("/api/redoc/")
     assert "worker-src 'self' blob:" in response.headers["content-security-policy"]
@@ -69,7 +69,7 @@ def test_redoc_renders_from_vendored_assets(page, live_server, cast):
 
 
 def test_a_person_creates_a_token_and_uses_it(page, live_server, cast):
-    """Issue 7: from the profile, a person creates a read token, copies the secret shown
+    """The REST API: from the profile, a person creates a read token, copies the secret shown
     once, and a script uses it to read /api/v1/me/; after revoking it, it is refused."""
     sign_in(page, cast.member_user)
     page.get_by_role("link", name="Manage API tokens").click()

@@ -1,4 +1,4 @@
-"""The layout on a phone and on a laptop (issue 18), in Debian's chromium via Playwright:
+"""The layout on a phone and on a laptop, in Debian's chromium via Playwright:
 at 375 px the pages need no horizontal scrolling and the navigation opens from a menu
 button; at 1366 px the operations console needs none either; the device permissions are
 a grid of checkboxes. Both languages."""

@@ -1,4 +1,4 @@
-"""The operations console reads like the portal (issue 18): every recorded action has a
+"""The operations console reads like the portal: every recorded action has a
 human label, choices show their labels, organizations their names, a job's details are
 formatted instead of raw JSON, and the console is in Chinese throughout -- django-otp's
 apps included."""

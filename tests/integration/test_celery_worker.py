@@ -1,4 +1,4 @@
-"""A real Celery worker process on a real Redis runs a task end to end (issue 2): the
+"""A real Celery worker process on a real Redis runs a task end to end: the
 SMS carrying a one-time code is written to the outbox in the request's transaction,
 published only after commit, delivered by the worker, and its body erased (ACC-1)."""
 

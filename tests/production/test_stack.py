@@ -1,4 +1,4 @@
-"""The production stack run end to end, as an operator would run it (issue 17).
+"""The production stack run end to end, as an operator would run it.
 
 ``make serve``'s process set (``config.serve``: gunicorn with two processes, two Celery
 workers and beat) in the production profile against a throwaway PostgreSQL and
@@ -79,7 +79,7 @@ def test_an_owner_walks_the_journey_and_no_process_logs_an_error(stack):
     landed = browser.sign_in(owner["phone"], owner["password"], owner["totp_key"])
     assert landed.location.endswith("/accounts/profile/")
 
-    # The roster page (ORG-7) and a search by name; the API member list (issue 7).
+    # The roster page (ORG-7) and a search by name; the API member list (the REST API).
     roster = browser.get(f"/orgs/{organization}/roster/")
     assert roster.text.count("data-member=") == 50  # the first page of 60 members
     api = browser.get(f"/api/v1/organizations/{organization}/members/?page_size=20").json()

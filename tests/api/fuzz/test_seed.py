@@ -1,4 +1,4 @@
-"""The fuzzing run's seed (issue 7, .ci/fuzz-api): an organization with departments and
+"""The fuzzing run's seed (.ci/fuzz-api): an organization with departments and
 members, consents and requests, and a write token whose secret only the file holds."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fixtures of the organization API tests (issue 7): an API client for each role of the
+"""Fixtures of the organization API tests (the REST API): an API client for each role of the
 permission matrix (tests/organizations/matrix.py), plus the owner's read-only token and
 the owner's write token restricted to another organization."""
 

@@ -1,4 +1,4 @@
-"""Bulk roster upsert for HR integrations (issue 7; ORG-5, ORG-6, ORG-7, ORG-10): the
+"""Bulk roster upsert for HR integrations (the REST API; ORG-5, ORG-6, ORG-7, ORG-10): the
 file import's row checks and writer, answered synchronously; all or nothing, or only
 the valid rows; matched by mobile number as the import."""
 
@@ -42,7 +42,7 @@ def test_all_rows_are_created_with_one_attestation_and_one_event(cast, owner_api
 
 
 def test_all_or_nothing_writes_nothing_when_a_row_is_invalid(cast, owner_api):
-    """Issue 7: one bad row, nothing written, a 422 with the per-row report."""
+    """The REST API: one bad row, nothing written, a 422 with the per-row report."""
     response = bulk(owner_api, cast, [*GOOD, BAD])
     assert response.status_code == 422
     report = response.json()
@@ -151,7 +151,7 @@ def test_wrong_types_and_values_are_row_errors(cast, owner_api, rows, column):
     ],
 )
 def test_bad_requests_are_400_naming_the_field(cast, owner_api, body, field):
-    """ORG-5, ORG-6, issue 7: no attestation, unknown keys, fields not collected."""
+    """ORG-5, ORG-6: no attestation, unknown keys, fields not collected."""
     response = owner_api.post(base(cast) + "members/bulk/", body, format="json")
     assert response.status_code == 400, response.content
     assert any(key.split(".")[0] == field for key in error_of(response)["fields"])
@@ -172,7 +172,7 @@ def test_a_body_larger_than_the_upload_limit_is_413(cast, owner_api, settings):
 
 
 def test_a_replayed_idempotency_key_writes_once(cast, owner_api):
-    """Issue 7: an HR system retrying after a timeout gets the first report again."""
+    """The REST API: an HR system retrying after a timeout gets the first report again."""
     first = bulk(owner_api, cast, GOOD, HTTP_IDEMPOTENCY_KEY="sync-2026-01-31")
     again = bulk(owner_api, cast, GOOD, HTTP_IDEMPOTENCY_KEY="sync-2026-01-31")
     assert first.json() == again.json() == {"created": 2, "updated": 0, "errors": []}

@@ -1,4 +1,4 @@
-"""The permission matrix of every organization API endpoint and method (issue 7, ORG-9):
+"""The permission matrix of every organization API endpoint and method (ORG-9):
 the roles of tests/organizations/matrix.py plus a read-only token and a token
 restricted to another organization. Out of scope: 404; in scope without the right:
 403; no credentials: 401; a read-only token cannot write."""
@@ -135,7 +135,7 @@ CASES = [
 @pytest.mark.parametrize("role", API_ROLES)
 @pytest.mark.parametrize(("name", "method", "path", "body", "expected"), CASES, ids=[case[0] for case in CASES])
 def test_permission_matrix(cast, role, name, method, path, body, expected):
-    """ORG-9, issue 7: every endpoint and method answers each role as the pages do."""
+    """ORG-9: every endpoint and method answers each role as the pages do."""
     client = api_client_as(cast, role)
     kwargs = {"format": "json"}
     if body is not None:
@@ -146,7 +146,7 @@ def test_permission_matrix(cast, role, name, method, path, body, expected):
 
 @pytest.mark.parametrize("role", API_ROLES)
 def test_organization_list_matrix(cast, role):
-    """ORG-1, issue 7: the list shows only what the caller administers; anonymous 401;
+    """ORG-1: the list shows only what the caller administers; anonymous 401;
     a token restricted to another organization lists nothing of this one."""
     response = api_client_as(cast, role).get("/api/v1/organizations/")
     if role == "anonymous":

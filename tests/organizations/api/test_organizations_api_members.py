@@ -1,4 +1,4 @@
-"""The roster API (issue 7; ORG-4, ORG-5, ORG-6, ORG-7, ORG-10): cursor-paginated list
+"""The roster API (the REST API; ORG-4, ORG-5, ORG-6, ORG-7, ORG-10): cursor-paginated list
 with the roster page's filters and masking, masked detail, audited reveal, correction
 and creation through the roster form, services and the import's row checks."""
 
@@ -78,7 +78,7 @@ def test_department_filter_outside_scope_is_404(cast, roster):
     ],
 )
 def test_bad_list_parameters_are_400(cast, owner_api, query):
-    """Issue 7 bad input: an invalid cursor or filter is a 400 with a message."""
+    """Bad input: an invalid cursor or filter is a 400 with a message."""
     response = owner_api.get(members_url(cast, query))
     assert response.status_code == 400
     assert error_of(response)["message"]
@@ -86,7 +86,7 @@ def test_bad_list_parameters_are_400(cast, owner_api, query):
 
 @pytest.mark.parametrize("ordering", ["name", "-name", "-employee_number", "-id"])
 def test_the_cursor_walks_any_ordering_once(cast, owner_api, roster, ordering):
-    """Issue 7 ordering: each member exactly once, in the order asked for (ties by id)."""
+    """Ordering: each member exactly once, in the order asked for (ties by id)."""
     MemberFactory(organization=cast.organization, name="Aaron Same", employee_number="")
     MemberFactory(organization=cast.organization, name="Aaron Same", employee_number="")
     seen = []
@@ -118,7 +118,7 @@ LIST_QUERIES = {"owner": 2, "sub_admin": 3}
 @pytest.mark.parametrize("role", ["owner", "sub_admin"])
 @pytest.mark.parametrize(("members", "departments", "grants", "page_size"), [(5, 3, 2, 2), (60, 30, 20, 50)])
 def test_list_query_count_is_constant(cast, django_assert_num_queries, role, members, departments, grants, page_size):
-    """Issue 7: the member list costs the same whatever the page size, the number of
+    """The REST API: the member list costs the same whatever the page size, the number of
     departments and of grants; filtering by department adds one query (the department)."""
     populate(cast, members, departments, grants)
     client = api_client_as(cast, role)
@@ -231,7 +231,7 @@ def test_patch_beyond_basic_fields_of_a_member_who_has_not_joined_needs_the_atte
     ],
 )
 def test_bad_patch_is_400_naming_the_field_and_writes_nothing(cast, owner_api, roster, body, field):
-    """Issue 7 bad input: wrong types, unknown fields, huge values, invalid values."""
+    """Bad input: wrong types, unknown fields, huge values, invalid values."""
     response = patch(owner_api, cast, cast.member, body)
     assert response.status_code == 400, response.content
     assert field in error_of(response)["fields"]
@@ -289,7 +289,7 @@ def test_bad_create_is_400_and_writes_nothing(cast, owner_api, roster, body, fie
 
 
 def test_create_replays_an_idempotency_key_and_refuses_it_for_another_body(cast, owner_api):
-    """Issue 7: the same key answers the first answer again and writes nothing more;
+    """The REST API: the same key answers the first answer again and writes nothing more;
     the same key with another body is a 422."""
     headers = {"HTTP_IDEMPOTENCY_KEY": "hr-sync-1"}
     first = owner_api.post(members_url(cast), NEW, format="json", **headers)

@@ -1,4 +1,4 @@
-"""The organization API beyond the roster (issue 7): organizations (ORG-1), departments
+"""The organization API beyond the roster (the REST API): organizations (ORG-1), departments
 (ORG-3), administrators (ORG-9), disband (ORG-11), the audit log (SEC-2), and tokens
 that no longer work."""
 
@@ -50,7 +50,7 @@ def test_a_frozen_organization_lists_no_write_rights(cast):
 
 @pytest.mark.parametrize("organizations", [1, 12])
 def test_organization_list_query_count_is_constant(cast, django_assert_num_queries, organizations):
-    """Issue 7: the count, the page with the caller's role, every grant of the caller
+    """The REST API: the count, the page with the caller's role, every grant of the caller
     in those organizations -- whatever their number."""
     for index in range(organizations):
         organization = OrganizationFactory(name=f"Extra {index}")
@@ -320,7 +320,7 @@ def test_audit_list_query_count_is_constant(cast, owner_api, django_assert_num_q
 
 
 def test_expired_and_revoked_tokens_are_401(cast):
-    """Issue 7: a token that no longer works is a 401 with a message, never anonymous."""
+    """The REST API: a token that no longer works is a 401 with a message, never anonymous."""
     secret, token = create_api_token(
         cast.owner, minted_by=verified_session(), name="integration", scope=TokenScope.WRITE
     )
