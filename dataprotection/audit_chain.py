@@ -50,6 +50,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from dataprotection import crypto
+from dataprotection.audit import record_event
+from dataprotection.models import AuditChainHead, AuditEvent
 from dataprotection.personal_data import Strategy
 
 logger = logging.getLogger(__name__)
@@ -76,7 +78,6 @@ VERIFY_LEASE = timedelta(hours=6)  # a verification silent for longer died
 
 
 def _events():
-    from dataprotection.models import AuditEvent
 
     # The plain queryset: the sealer is, with the anonymization engine, the one
     # sanctioned writer of existing rows (the manager refuses bulk updates on purpose).
@@ -101,7 +102,6 @@ def scrub_rules() -> dict[str, tuple[str, bool]]:
     """Per personal column: the canonical anonymized value and whether the engine keeps
     the value under a legal hold when it scrubs the event -- read from the AuditEvent
     declaration, so the verification follows any change of it."""
-    from dataprotection.models import AuditEvent
 
     rules = {}
     for name, policy in AuditEvent.personal_data.fields.items():
@@ -151,6 +151,13 @@ def link(previous: str, digest: str, event_id: int, seq: int) -> str:
     return _hashers()[2](f"{previous}|{digest}|{event_id}|{seq}")
 
 
+def stamp_before_save(sender, instance, **kwargs) -> None:
+    """``pre_save`` of ``AuditEvent`` (connected in ``dataprotection/hooks.py``): a new
+    event is stamped in Python, so recording it stays one INSERT."""
+    if instance._state.adding:
+        stamp(instance)
+
+
 def stamp(event) -> None:
     """Set the salt, field digests and content digest of a new event from its values."""
     if event.occurred_at is None:
@@ -171,7 +178,6 @@ def _set_columns(rows: list[tuple], columns: list[tuple[str, str]]) -> None:
     ``UPDATE ... FROM (VALUES (id, ...), ...)``, which PostgreSQL and SQLite (3.33+), the
     project's two databases, run in linear time. Django's ``bulk_update`` builds a CASE
     WHEN per row and column and spends about a millisecond a row compiling it."""
-    from dataprotection.models import AuditEvent
 
     vendor = connection.vendor
     if vendor not in {"postgresql", "sqlite"}:  # pragma: no cover - any other database
@@ -200,7 +206,6 @@ def _set_columns(rows: list[tuple], columns: list[tuple[str, str]]) -> None:
 
 
 def chain_head(*, lock: bool = False):
-    from dataprotection.models import AuditChainHead
 
     heads = AuditChainHead.objects.filter(pk=1)
     if lock:
@@ -335,8 +340,6 @@ def run_verification() -> Verification:
     """Seal what is waiting, verify, and keep the outcome on the head row (the admin's
     audit event list shows it). A failure is logged as CRITICAL for the operators'
     alerting and recorded as an audit event of its own."""
-    from dataprotection.audit import record_event
-    from dataprotection.models import AuditChainHead
 
     seal_audit_chain()
     result = verify_audit_chain()
@@ -369,7 +372,6 @@ def run_verification() -> Verification:
 def claim_verification(now=None) -> bool:
     """Compare-and-set on the head row: true for the one caller that should verify now
     (the last verification is a day old and none is running, or the running one died)."""
-    from dataprotection.models import AuditChainHead
 
     now = now or timezone.now()
     chain_head()  # make sure the row exists

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.core.signals import setting_changed
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_save
 from django.utils.translation import gettext_lazy as _
 
-from dataprotection import anonymization, crypto, liveness, third_party_personal_data
-from dataprotection.models import AnonymizationJob, JobKind
+from dataprotection import anonymization, audit_chain, crypto, liveness, third_party_personal_data
+from dataprotection.models import AnonymizationJob, AuditEvent, JobKind
 from dataprotection.staff_roles import sync_after_migrate
 from dataprotection.tasks import enqueue_drivers
 
@@ -46,6 +46,8 @@ def connect() -> None:
             enqueue=drive_again,
         )
     )
+    # SEC-2: every new audit event carries its keyed digests (the tamper-evident chain).
+    pre_save.connect(audit_chain.stamp_before_save, sender=AuditEvent, dispatch_uid="dataprotection.audit_stamp")
     setting_changed.connect(reset_key_ring, dispatch_uid="dataprotection.reset_key_ring")
     # SEC-1: the operations staff role groups follow the code after every migrate.
     post_migrate.connect(

@@ -47,7 +47,7 @@ class AuditEvent(models.Model):
     queryset refuses bulk updates. Values are never copied in; ``changes`` holds field
     names, so anonymizing a person does not leave their old values here.
 
-    Tamper evidence (SEC-2, ``dataprotection/audit_chain.py``): ``save`` stamps the keyed
+    Tamper evidence (SEC-2, ``dataprotection/audit_chain.py``): ``pre_save`` stamps the keyed
     digests of the content at insert; the sealer later links events into a keyed hash
     chain (``chain_seq``, ``chain_hash``) that ``manage.py verify_audit_chain`` checks.
     """
@@ -118,10 +118,7 @@ class AuditEvent(models.Model):
     def save(self, *args, **kwargs):
         if self.pk is not None and not self._state.adding:
             raise TypeError("Audit events are append-only")
-        from dataprotection.audit_chain import stamp
-
-        stamp(self)  # in Python, so recording an event stays one INSERT
-        super().save(*args, **kwargs)
+        super().save(*args, **kwargs)  # stamped on pre_save by the audit chain (dataprotection/hooks.py)
 
     def delete(self, *args, **kwargs):
         raise TypeError("Audit events are append-only")

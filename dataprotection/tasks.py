@@ -9,6 +9,13 @@ import logging
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from dataprotection import anonymization, audit_chain, liveness
+from dataprotection.audit import record_event
+from dataprotection.models import AnonymizationChunk, AnonymizationJob, ChunkStatus, JobStatus
 
 logger = logging.getLogger(__name__)
 
@@ -16,8 +23,6 @@ logger = logging.getLogger(__name__)
 def enqueue_drivers(job_id: int, *, on_commit: bool = True) -> None:
     """Start ``ANONYMIZATION_PARALLEL_TASKS`` drivers on one job: chunks of one cascade
     run on as many workers as pick them up (ANON-2)."""
-    from django.conf import settings
-
     for _ in range(settings.ANONYMIZATION_PARALLEL_TASKS):
         if on_commit:
             drive_anonymization_job.delay_on_commit(job_id)
@@ -29,11 +34,6 @@ def enqueue_drivers(job_id: int, *, on_commit: bool = True) -> None:
 def drive_anonymization_job(self, job_id: int) -> str:
     """Work on one cascade for at most ``ANONYMIZATION_TASK_BUDGET_SECONDS`` (far below
     the broker's visibility timeout), then hand over to a fresh message."""
-    from django.utils import timezone
-
-    from dataprotection import anonymization
-    from dataprotection.models import AnonymizationJob, JobStatus
-
     while True:
         outcome = anonymization.drive(job_id)
         if outcome == "more" and self.request.is_eager:
@@ -66,7 +66,6 @@ def recover_jobs() -> str:
     every background job that should be running and has no live worker -- cascades
     (including those whose grace window ended), roster imports, export archives,
     deletion notices, SMS (``dataprotection.liveness.sweep``)."""
-    from dataprotection import liveness
 
     sent = liveness.sweep()
     return f"enqueued {sum(sent.values())} jobs" + "".join(
@@ -86,10 +85,6 @@ def recover_on_worker_start(sender=None, **kwargs) -> None:
 def sweep_retention() -> str:
     """Beat, daily (ANON-4, ANON-5): start a retention job that applies the policies
     following ended legal holds and each organization's retention settings."""
-    from django.db import transaction
-
-    from dataprotection import anonymization
-
     with transaction.atomic():
         job = anonymization.start_retention_sweep()
         if job is None:
@@ -105,7 +100,6 @@ def verify_audit_chain(force: bool = False) -> str:
     claim on the chain head (compare-and-set) lets one worker verify at a time; a
     failure is logged as CRITICAL, recorded as an audit event and shown on the admin's
     audit event list (``dataprotection.audit_chain.run_verification``)."""
-    from dataprotection import audit_chain
 
     if not (force or audit_chain.claim_verification()):
         sealed = audit_chain.seal_audit_chain()
@@ -114,3 +108,37 @@ def verify_audit_chain(force: bool = False) -> str:
     if result.ok:
         return f"audit chain OK: {result.checked} events"
     return f"audit chain BROKEN: {len(result.problems)} problems"
+
+
+# --------------------------------------------------------------------------- operations
+
+
+def retry_job(job_id: int, staff) -> bool:
+    """Operations staff take up a failed cascade again once its cause is fixed: the
+    chunks not done go back to pending with fresh attempt counts, and the job resumes
+    where it stopped (planning again if it never got a plan). Audited."""
+    with transaction.atomic():
+        job = AnonymizationJob.objects.filter(pk=job_id, status=JobStatus.FAILED).first()
+        if job is None:
+            return False
+        planned = job.stages.exists()
+        AnonymizationChunk.objects.filter(job_id=job_id).exclude(status=ChunkStatus.DONE).update(
+            status=ChunkStatus.PENDING, claim="", heartbeat_at=None, attempts=0
+        )
+        retried = AnonymizationJob.objects.filter(pk=job_id, status=JobStatus.FAILED).update(
+            status=JobStatus.RUNNING if planned else JobStatus.SCHEDULED,
+            attempts=0,
+            finished_at=None,
+            heartbeat_at=timezone.now(),
+            worker="",
+        )
+        if not retried:
+            return False
+        record_event(
+            "anonymization.job_retried",
+            actor=staff,
+            organization=job.organization_id,
+            metadata={"job": job_id, "last_error": job.last_error[:500]},
+        )
+        enqueue_drivers(job_id)
+    return True

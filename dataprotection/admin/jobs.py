@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from dataprotection import anonymization, liveness
+from dataprotection import liveness, tasks
 from dataprotection.admin.base import OrganizationNamesAdmin
 from dataprotection.job_details import render_job_details
 from dataprotection.models import AnonymizationJob, AnonymizationStage, JobStatus
@@ -149,7 +149,7 @@ class AnonymizationJobAdmin(OrganizationNamesAdmin):
 
     @admin.action(description=_("Retry the selected failed jobs"), permissions=["retry"])
     def retry_failed_jobs(self, request, queryset):
-        retried = sum(anonymization.retry_job(job.pk, request.user) for job in queryset)
+        retried = sum(tasks.retry_job(job.pk, request.user) for job in queryset)
         skipped = len(queryset) - retried
         if retried:
             self.message_user(
