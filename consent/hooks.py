@@ -7,6 +7,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.utils.translation import gettext_lazy as _
 
 from accounts.services import signals as account_signals
+from consent import tasks
 from consent.models import DeletionNotice
 from consent.services import demo_data, ledger, lifecycle, notices
 from consent.views import gpc, policy_notice
@@ -17,6 +18,8 @@ from organizations.services.demo_data.journeys import register_demo_step
 
 
 def connect() -> None:
+    # SVC-3: the notice services enqueue the delivery task (which imports them) through this.
+    notices.use_deliverer(tasks.deliver_deletion_notice)
     # CON-6: a significant policy change is put in front of the person at sign-in.
     user_logged_in.connect(policy_notice.flag_pending_policy_notice, dispatch_uid="consent-policy-notice")
     # CON-3: the cookie banner's answer is read once at sign-in, into the session.

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from consent.services.notices import deliver_notice
+
 
 @shared_task
 def deliver_deletion_notice(notice_id: int) -> str:
     """Deliver one notice: right after the decision that queued it commits, and again
     whenever the recovery sweep finds it due."""
-    from consent.services.notices import deliver_notice
-
     return deliver_notice(notice_id)

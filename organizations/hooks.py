@@ -16,12 +16,14 @@ from dataprotection.anonymization import register_kind
 from dataprotection.audit import register_organization_namer
 from dataprotection.models import JobKind
 from dataprotection.rotation import register_file_column
+from organizations import tasks
 from organizations.models import Organization, RosterImport
 from organizations.permissions import administered_organizations
 from organizations.selectors import dedicated_edition_locks
 from organizations.services import disband, registration, retention, security
 from organizations.services.incidents import plan_incident_rows_of_person
 from organizations.services.roster_import import jobs as import_jobs
+from organizations.services.roster_import import queue as import_queue
 
 
 def administers(user, organization_id: int) -> bool:
@@ -35,6 +37,15 @@ def organization_names(ids) -> dict[int, str]:
 
 
 def connect() -> None:
+    # ORG-7: the import's steps are Celery tasks; the import's services reach them here.
+    import_queue.use(
+        import_queue.Steps(
+            validate=tasks.validate_roster_import,
+            check_part=tasks.check_roster_import_part,
+            finish_check=tasks.finish_roster_check,
+            run=tasks.run_roster_import,
+        )
+    )
     # ACC-6: a dedicated-edition organization's members see their basic fields locked.
     register_locked_fields_provider(dedicated_edition_locks)
     # Personal access tokens: a token may be restricted only to an organization its

@@ -17,6 +17,7 @@ from django.utils import translation
 
 from dataprotection import liveness
 from organizations.models import ImportStatus, RosterImport
+from organizations.services import incidents
 from organizations.services.roster_import import jobs, service
 
 logger = logging.getLogger(__name__)
@@ -107,6 +108,4 @@ def check_incident_deadlines() -> list[str]:
     log a critical warning for each incident whose 30-day notification deadline is
     within three days (or past) while its notices are not all sent. Reads and
     compare-free updates only, so a duplicate delivery is harmless."""
-    from organizations.services.incidents import check_incident_deadlines as check
-
-    return check()
+    return incidents.check_incident_deadlines()

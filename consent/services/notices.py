@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -54,6 +54,23 @@ BACKOFF_BASE_SECONDS = 30
 MAX_BACKOFF_EXPONENT = 20
 MAX_ERROR_LENGTH = 300
 USER_AGENT = "Custodia-Deletion-Notice/1"
+
+
+# The task that delivers a notice (``consent/tasks.py``) imports this module to run the
+# delivery, so this module never imports it: ``consent/hooks.py`` hands it over at setup
+# (docs/architecture.md, "Hooks").
+_deliverer = None
+
+
+def use_deliverer(task) -> None:
+    global _deliverer
+    _deliverer = task
+
+
+def deliverer():
+    if _deliverer is None:
+        raise ImproperlyConfigured("consent.hooks.connect() has not handed the notice delivery task over")
+    return _deliverer
 
 
 def backoff_seconds(attempts: int, *, rand=random.random) -> float:
@@ -118,9 +135,7 @@ def queue_deletion_notice(
                 "members": len(members),
             },
         )
-    from consent.tasks import deliver_deletion_notice
-
-    deliver_deletion_notice.delay_on_commit(notice.pk)
+    deliverer().delay_on_commit(notice.pk)
     return notice
 
 
@@ -325,9 +340,7 @@ def deliver_notice(notice_id: int) -> str:
 
 def resume(notice: DeletionNotice) -> None:
     """The recovery sweep sends a due notice without a live deliverer."""
-    from consent.tasks import deliver_deletion_notice
-
-    deliver_deletion_notice.delay(notice.pk)
+    deliverer().delay(notice.pk)
 
 
 # --------------------------------------------------------------------------- who must act
@@ -376,10 +389,8 @@ def resend_waiting_notices(service: Service) -> list[int]:
     if not ids:
         return []
     DeletionNotice.objects.filter(pk__in=ids, status=NoticeStatus.PENDING).update(next_attempt_at=timezone.now())
-    from consent.tasks import deliver_deletion_notice
-
     for pk in ids:
-        deliver_deletion_notice.delay_on_commit(pk)
+        deliverer().delay_on_commit(pk)
     return ids
 
 
@@ -396,8 +407,6 @@ def retry_notices_now(staff, notice_ids: Iterable[int], *, ip: str | None = None
         return 0
     DeletionNotice.objects.filter(pk__in=ids, status=NoticeStatus.PENDING).update(next_attempt_at=timezone.now())
     record_event("service.deletion_notices_retried", actor=staff, ip=ip, metadata={"notices": ids})
-    from consent.tasks import deliver_deletion_notice
-
     for pk in ids:
-        deliver_deletion_notice.delay_on_commit(pk)
+        deliverer().delay_on_commit(pk)
     return len(ids)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from dataprotection import liveness
 from dataprotection.files import delete_stored
 from organizations.models import ImportStatus, RosterImport
+from organizations.services.roster_import import queue
 
 # What each stored file of a job is sealed for (``dataprotection.files``): the upload,
 # the checked rows that replace it, the result of a part of the check, the error report.
@@ -68,20 +69,19 @@ def resume(job: RosterImport) -> None:
     """Send the task that takes ``job`` up where it stopped (the recovery sweep): the
     write, the check of a small file, the parts of a large file not recorded yet, or
     the merge. Each claims the row, so a message too many does nothing."""
-    from organizations import tasks  # here: organizations.tasks imports this module
-
+    tasks = queue.steps()
     language = job.language or None
     if job.status == ImportStatus.IMPORTING:
-        tasks.run_roster_import.delay(job.pk, language=language)
+        tasks.run.delay(job.pk, language=language)
     elif not job.parts_total:
-        tasks.validate_roster_import.delay(job.pk, language=language)
+        tasks.validate.delay(job.pk, language=language)
     elif job.parts_done < job.parts_total:
         recorded = job.parts.get("refs", {})
         for index in range(job.parts_total):
             if str(index) not in recorded:
-                tasks.check_roster_import_part.delay(job.pk, index, language=language)
+                tasks.check_part.delay(job.pk, index, language=language)
     else:
-        tasks.finish_roster_check.delay(job.pk, language=language)
+        tasks.finish_check.delay(job.pk, language=language)
 
 
 def beating(import_id: int, token: str) -> liveness.Heartbeat:

@@ -5,7 +5,8 @@ The life of an import (``RosterImport.status``):
 
 1. ``start_import`` (the upload page): the file is stored encrypted in private storage,
    the administrator's consent attestation is recorded (ORG-6), the job row is created
-   in ``validating`` and ``validate_roster_import`` is queued once the transaction commits.
+   in ``validating`` and its check (``organizations.tasks.validate_roster_import``) is
+   queued once the transaction commits.
 2. ``check_import`` (that task): every row is checked (``file_checks``, ``checks``: pure code)
    against a snapshot of the roster read in a constant number of queries. The full
    error report is written as CSV to private storage (``report_ref``), the first errors
@@ -58,7 +59,7 @@ from organizations.models.children import AGE_FIELD, CHILD_BASIC_FIELDS
 from organizations.permissions import OrgAccess, org_access
 from organizations.services.collection import collected_fields, fillable_fields
 from organizations.services.demo_data.loading import bulk_load_tuning  # SQLite page cache
-from organizations.services.roster_import import file_checks
+from organizations.services.roster_import import file_checks, queue
 from organizations.services.roster_import.checks import PlannedRow, RowChecker, RowError
 from organizations.services.roster_import.columns import DEPARTMENT, GUARDED_FIELDS, field_label
 from organizations.services.roster_import.file_checks import PartResult
@@ -117,9 +118,6 @@ def start_import(
     request): the check fills in the columns the header names -- on the attestation
     record too -- or fails the job with what is wrong with the file."""
     access.require(Right.EDIT_ROSTER)
-    # Imported here, as below: organizations.tasks imports this module to run the steps.
-    from organizations.tasks import validate_roster_import
-
     file_ref = store_encrypted(content, FILE_PURPOSE)
     try:
         attestation = UploadAttestation.objects.create(
@@ -150,7 +148,7 @@ def start_import(
     except BaseException:
         delete_stored(file_ref)
         raise
-    validate_roster_import.delay_on_commit(job.pk, language=translation.get_language())
+    queue.steps().validate.delay_on_commit(job.pk, language=translation.get_language())
     return job
 
 
@@ -258,10 +256,8 @@ def _check_whole(job: RosterImport, token: str) -> str:
             heartbeat_at=timezone.now(),
         )
         if updated:
-            from organizations.tasks import check_roster_import_part
-
             for index in range(len(split.spans)):
-                check_roster_import_part.delay_on_commit(job.pk, index, language=translation.get_language())
+                queue.steps().check_part.delay_on_commit(job.pk, index, language=translation.get_language())
     return "split" if updated else "nothing to do"
 
 
@@ -331,9 +327,7 @@ def _check_one_part(job: RosterImport, index: int, key: str) -> str:
             job.parts_done = len(job.parts["refs"])
             job.save(update_fields=["parts", "parts_done"])
             if job.parts_done == job.parts_total:
-                from organizations.tasks import finish_roster_check
-
-                finish_roster_check.delay_on_commit(job.pk, language=translation.get_language())
+                queue.steps().finish_check.delay_on_commit(job.pk, language=translation.get_language())
     if not recorded:  # done by another delivery of this message, or the job moved on
         delete_stored(ref)
         return "nothing to do"
@@ -437,9 +431,7 @@ def decide(access: OrgAccess, job: RosterImport, action: str, ip: str | None = N
         language=translation.get_language() or "",
     )
     if updated:
-        from organizations.tasks import run_roster_import
-
-        run_roster_import.delay_on_commit(job.pk, language=translation.get_language())
+        queue.steps().run.delay_on_commit(job.pk, language=translation.get_language())
     return bool(updated)
 
 
