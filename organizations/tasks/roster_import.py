@@ -1,4 +1,4 @@
-"""Background work for organizations: the roster import (ORG-7).
+"""The roster import's steps on a worker (ORG-7).
 
 Tasks take IDs and claim the job row by compare-and-set on its status and its holder
 (``services.roster_import.jobs.claim``), keeping the attempt count in the row and beating its
@@ -17,7 +17,6 @@ from django.utils import translation
 
 from dataprotection import liveness
 from organizations.models import ImportStatus, RosterImport
-from organizations.services import incidents
 from organizations.services.roster_import import jobs, service
 
 logger = logging.getLogger(__name__)
@@ -68,13 +67,13 @@ def _run(task, import_id: int, status: str, body, language: str | None, attempts
             # Run eagerly (tests, CELERY_TASK_ALWAYS_EAGER): no broker to wait on, try again now.
 
 
-@shared_task(bind=True, max_retries=None)
+@shared_task(bind=True, max_retries=None, name="organizations.tasks.validate_roster_import")
 def validate_roster_import(self, import_id: int, language: str | None = None) -> str:
     """Check every row of an uploaded roster file; nothing is written to the roster."""
     return _run(self, import_id, ImportStatus.VALIDATING, service.check_import, language)
 
 
-@shared_task(bind=True, max_retries=None)
+@shared_task(bind=True, max_retries=None, name="organizations.tasks.check_roster_import_part")
 def check_roster_import_part(self, import_id: int, index: int, language: str | None = None) -> str:
     """Check one part of a large roster file (``validate_roster_import`` splits it);
     the parts run at the same time on the workers. Nothing is written to the roster."""
@@ -89,23 +88,14 @@ def check_roster_import_part(self, import_id: int, index: int, language: str | N
     )
 
 
-@shared_task(bind=True, max_retries=None)
+@shared_task(bind=True, max_retries=None, name="organizations.tasks.finish_roster_check")
 def finish_roster_check(self, import_id: int, language: str | None = None) -> str:
     """Merge the checked parts of a roster file: duplicates within the file, the
     report and the checked rows (queued once, by the part recorded last)."""
     return _run(self, import_id, ImportStatus.VALIDATING, service.finish_check, language)
 
 
-@shared_task(bind=True, max_retries=None)
+@shared_task(bind=True, max_retries=None, name="organizations.tasks.run_roster_import")
 def run_roster_import(self, import_id: int, language: str | None = None) -> str:
     """Write the checked rows of a roster file, all or nothing, in one transaction."""
     return _run(self, import_id, ImportStatus.IMPORTING, service.run_import, language)
-
-
-@shared_task
-def check_incident_deadlines() -> list[str]:
-    """SEC-4 (beat, hourly): carry SMS delivery outcomes over to incident notices and
-    log a critical warning for each incident whose 30-day notification deadline is
-    within three days (or past) while its notices are not all sent. Reads and
-    compare-free updates only, so a duplicate delivery is harmless."""
-    return incidents.check_incident_deadlines()
