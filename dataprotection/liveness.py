@@ -341,6 +341,11 @@ def stalled(kind: RecoverableKind, now: datetime | None = None, limit: int = 200
     return list(kind.needs_worker(now).order_by("pk")[:limit])
 
 
+def stalled_count(kind: RecoverableKind, now: datetime | None = None) -> int:
+    """How many rows of ``kind`` wait for a worker (one COUNT, no rows loaded)."""
+    return kind.needs_worker(now or timezone.now()).count()
+
+
 def sweep(only: Iterable[str] | None = None, limit: int = 100) -> dict[str, int]:
     """Enqueue again every job that should be running and has no live worker; returns
     how many per kind. A row is enqueued at most once per ``JOB_STALE_SECONDS``

@@ -25,4 +25,4 @@ def stalled_jobs_notice(context) -> dict:
     kinds the staff member may view), with the link to the list."""
     user = context["request"].user
     kinds = visible_kinds(user)
-    return {"visible": bool(kinds), "count": sum(len(liveness.stalled(kind)) for kind in kinds)}
+    return {"visible": bool(kinds), "count": sum(liveness.stalled_count(kind) for kind in kinds)}
