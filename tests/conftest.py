@@ -437,7 +437,7 @@ def page_audit(request):
     report = getattr(request.node, "report_call", None)
     if report is None or not report.passed:
         return  # the test's own failure says what matters
-    audit.finish_open_pages()
+    audit.finish_open_pages(request.getfixturevalue("browser"))
     audit.revisit_in_chinese(
         request.getfixturevalue("browser"), checks.data_words(), request.getfixturevalue("_chinese_patterns_seen")
     )

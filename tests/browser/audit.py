@@ -13,6 +13,12 @@ waited for. So every document a test sees is checked exactly once, and no check 
 lost to a test that moves on quickly. (The route handler never evaluates in the page:
 an evaluation waits for the very navigation the handler holds.)
 
+The hold is short (``HOLD_SECONDS``), well inside the test's own action timeout, so a
+slow check never turns into a test's click timing out: a page shown by a GET that has
+not reported by then is opened again at the end of the test, with the session the
+test had, and checked there (``WAIT_SECONDS``). Only a page shown by a POST, which
+cannot be opened again, is held for the whole ``WAIT_SECONDS``.
+
 What it checks:
 
 * axe-core (``tests/browser/axe``, pinned in its package-lock.json): no violation of
@@ -237,6 +243,7 @@ RUNNER = """
 })();
 """
 WAIT_SECONDS = 30  # longest wait for a document's report before it counts as unchecked
+HOLD_SECONDS = 5  # longest a navigation away from a GET page waits for that page's report
 
 
 def pattern_of(url: str) -> str:
@@ -292,8 +299,10 @@ class PageAudit:
     choice_values: frozenset[str]
     problems: list[str] = field(default_factory=list)
     visits: list[Visit] = field(default_factory=list)
+    deferred: list[Visit] = field(default_factory=list)  # GET pages to check again at the end
     contexts: list = field(default_factory=list)
     checked: int = 0
+    checked_pages: list[str] = field(default_factory=list)
     seconds: float = 0.0
     chinese_pages: list = field(default_factory=list)
 
@@ -330,7 +339,7 @@ class PageAudit:
                 if request.resource_type == "document" and request.is_navigation_request():
                     frame = request.frame
                     if frame == frame.page.main_frame:
-                        self.wait_for_report(frame.page)
+                        self.hold_for_report(frame.page)
             finally:
                 route.fallback()
 
@@ -346,18 +355,38 @@ class PageAudit:
 
         context.close = close
 
-    def wait_for_report(self, page) -> None:
-        """Until the document ``page`` shows has reported (never evaluating in it)."""
+    def wait_for_report(self, page, seconds: float = WAIT_SECONDS) -> bool:
+        """Until the document ``page`` shows has reported (never evaluating in it), at
+        most ``seconds``; whether it did."""
         state = page.context._custodia_audit
-        deadline = time.monotonic() + WAIT_SECONDS
         started = time.monotonic()
-        while page in state["pending"] and not page.is_closed():
-            if time.monotonic() > deadline:
-                self.problems.append(f"not checked: {page.url} did not report within {WAIT_SECONDS} s")
-                state["pending"].pop(page, None)
-                break
-            page.wait_for_timeout(25)
-        self.seconds += time.monotonic() - started
+        deadline = started + seconds
+        try:
+            while page in state["pending"] and not page.is_closed():
+                if time.monotonic() > deadline:
+                    return False
+                page.wait_for_timeout(25)
+            return True
+        finally:
+            self.seconds += time.monotonic() - started
+
+    def hold_for_report(self, page) -> None:
+        """Before ``page`` navigates away: its document's report, or -- a GET page still
+        checking after ``HOLD_SECONDS`` -- the promise to open it again at the end."""
+        state = page.context._custodia_audit
+        if self.wait_for_report(page, HOLD_SECONDS):
+            return
+        if state["navigation"].get(page, ("GET",))[0] == "GET" and state["language"] == "en":
+            storage = page.context.storage_state()
+            self.deferred.append(Visit(url=page.url, state=storage, user_id=session_user(storage)))
+            state["pending"].pop(page, None)
+            return
+        self.give_up_on(page)
+
+    def give_up_on(self, page) -> None:
+        if not self.wait_for_report(page):
+            self.problems.append(f"not checked: {page.url} did not report within {WAIT_SECONDS} s")
+            page.context._custodia_audit["pending"].pop(page, None)
 
     def finish_context(self, context) -> None:
         if getattr(context, "_custodia_finished", False):
@@ -368,13 +397,32 @@ class PageAudit:
         except Exception:
             return
         for open_page in pages:
-            self.wait_for_report(open_page)
+            self.give_up_on(open_page)
         with contextlib.suppress(Exception):
             context.unroute("**/*")
 
-    def finish_open_pages(self) -> None:
+    def finish_open_pages(self, browser) -> None:
         for context in self.contexts:
             self.finish_context(context)
+        self.check_deferred(browser)
+
+    def check_deferred(self, browser) -> None:
+        """The GET pages the test left before they reported, opened again as the test
+        saw them (its session, or a new one for the same person if it has ended)."""
+        while self.deferred:
+            visit = self.deferred.pop(0)
+            context = browser.new_context(
+                base_url=self.base_url,
+                locale="en-US",
+                storage_state=self.with_live_session(visit),
+                _custodia_unwatched=True,
+            )
+            self.watch(context)
+            try:
+                page = context.new_page()
+                page.goto(visit.url)
+            finally:
+                context.close()
 
     # ------------------------------------------------------------------ one document
 
@@ -388,6 +436,7 @@ class PageAudit:
             self.problems.append(f"could not check {where}: {report['error']}")
             return
         self.checked += 1
+        self.checked_pages.append(where)
         seen = report["seen"]
         for violation in report["violations"]:
             self.problems.append(
@@ -443,10 +492,7 @@ class PageAudit:
                 {"name": "django_language", "value": "zh-hans", "domain": host, "path": "/", "expires": -1,
                  "httpOnly": False, "secure": False, "sameSite": "Lax"}
             )  # fmt: skip
-            if session and visit.user_id and not _session_alive(session["value"]):
-                for cookie in state["cookies"]:
-                    if cookie is not None and cookie["name"] == session["name"]:
-                        cookie["value"] = signed_in_session(visit.user_id)
+            state = self.with_live_session(Visit(url=visit.url, state=state, user_id=visit.user_id))
             context = browser.new_context(
                 base_url=self.base_url, locale="zh-CN", storage_state=state, _custodia_unwatched=True
             )
@@ -454,11 +500,20 @@ class PageAudit:
             try:
                 page = context.new_page()
                 page.goto(visit.url)
-                self.wait_for_report(page)
             finally:
                 context.close()
         for seen, where in self.chinese_pages:
             self.problems += [f"{problem} on {where} (zh-hans)" for problem in self.text_problems(seen, allowed_words)]
+
+    @staticmethod
+    def with_live_session(visit: Visit) -> dict:
+        """``visit``'s browser state, its session replaced by a new one for the same
+        person when the test has signed out since."""
+        state = json.loads(json.dumps(visit.state))
+        session = _session_cookie(state)
+        if session and visit.user_id and not _session_alive(session["value"]):
+            session["value"] = signed_in_session(visit.user_id)
+        return state
 
 
 def _session_alive(session_key: str) -> bool:
