@@ -152,6 +152,14 @@ class Member(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_status_display(self) -> str:
+        # Django's generated one rebuilds a dict of every choice, translated, on each
+        # call: once per row of a 50-row roster page, that was 2 ms of the page.
+        try:
+            return MemberStatus(self.status).label
+        except ValueError:
+            return self.status
+
     @property
     def masked_mobile(self) -> str:
         return mask_phone(self.mobile)
