@@ -5,6 +5,7 @@ registration of the same function, so calling it again changes nothing."""
 
 from __future__ import annotations
 
+from django.db.models.signals import post_save
 from django.utils.translation import gettext_lazy as _
 
 from accounts.api.tokens import register_organization_check
@@ -14,13 +15,13 @@ from accounts.services.two_factor import register_requirement_provider
 from dataprotection import liveness
 from dataprotection.anonymization import register_kind
 from dataprotection.audit import register_organization_namer
-from dataprotection.models import JobKind
+from dataprotection.models import AuditEvent, JobKind
 from dataprotection.rotation import register_file_column
 from organizations import tasks
-from organizations.models import Organization, RosterImport
+from organizations.models import Member, MemberDepartment, Organization, RosterImport
 from organizations.permissions import administered_organizations
 from organizations.selectors import dedicated_edition_locks
-from organizations.services import disband, registration, retention, security
+from organizations.services import disband, registration, retention, roster, security
 from organizations.services.incidents import plan_incident_rows_of_person
 from organizations.services.roster_import import jobs as import_jobs
 from organizations.services.roster_import import queue as import_queue
@@ -36,7 +37,28 @@ def organization_names(ids) -> dict[int, str]:
     return dict(Organization.objects.filter(pk__in=ids).values_list("pk", "name"))
 
 
+def roster_event_recorded(sender, instance, created, raw=False, **kwargs) -> None:
+    """ORG-7: a service changed the roster with queryset writes (its audit event says so)."""
+    if created and not raw and instance.organization_id and instance.action in roster.ROSTER_CHANGES:
+        roster.renew_roster_totals(instance.organization_id)
+
+
+def roster_row_saved(sender, instance, raw=False, **kwargs) -> None:
+    """ORG-7: an entry or a placement was saved (a form, the console, a fixture)."""
+    if raw:
+        return
+    if isinstance(instance, Member):
+        roster.renew_roster_totals(instance.organization_id)
+    else:
+        roster.renew_roster_totals(department_id=instance.department_id)
+
+
 def connect() -> None:
+    # ORG-7: the roster page's cached totals are counted again after any change.
+    post_save.connect(roster_event_recorded, sender=AuditEvent, dispatch_uid="organizations.roster_event")
+    post_save.connect(roster_row_saved, sender=Member, dispatch_uid="organizations.roster_member")
+    post_save.connect(roster_row_saved, sender=MemberDepartment, dispatch_uid="organizations.roster_placement")
+
     # ORG-7: the import's steps are Celery tasks; the import's services reach them here.
     import_queue.use(
         import_queue.Steps(

@@ -116,6 +116,10 @@ class Organization(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # ORG-7: moves on with every change of the roster (organizations/hooks.py), so that
+    # the roster page's cached totals (``organizations.selectors.roster_total``), keyed
+    # by it, are counted again after any change instead of on every page view.
+    roster_generation = models.PositiveBigIntegerField(default=0, editable=False)
     # SEC-3: where the organization's people are located decides who is a child
     # (``organizations.models.children``), and one designated administrator answers for
     # children's data; without one the organization holds only a child's basic fields.

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
@@ -24,8 +25,10 @@ from organizations.models import (
     AttestationKind,
     BiometricKind,
     BiometricTemplate,
+    Department,
     GuardianConsent,
     Member,
+    Organization,
     Right,
     UploadAttestation,
 )
@@ -46,6 +49,36 @@ EDITABLE_FIELDS = (
     *(f.name for f in collection.CATALOG),
     *LIFECYCLE_FIELDS,
 )
+
+
+# ORG-7: the audit events of the services that change entries, placements or departments
+# with queryset writes (no model signal): each one moves the roster's generation on.
+ROSTER_CHANGES = frozenset(
+    {
+        "roster.imported",
+        "roster.upserted",
+        "roster.members_moved",
+        "roster.members_removed",
+        "department.created",
+        "department.updated",
+        "department.deleted",
+        "invitation.accepted",
+    }
+)
+
+
+def renew_roster_totals(organization_id: int | None = None, *, department_id: int | None = None) -> None:
+    """ORG-7: the roster of the organization (given, or the department's) changed: its
+    cached totals (``organizations.selectors.roster_total``) are counted again at the
+    next view. One UPDATE, in the transaction of the change; no audit event of its own
+    (the change it follows has one)."""
+    organizations = Organization.objects.all()
+    if organization_id is not None:
+        organizations = organizations.filter(pk=organization_id)
+    else:
+        department = Department.objects.filter(pk=department_id).values("organization_id")
+        organizations = organizations.filter(pk__in=department)
+    organizations.update(roster_generation=F("roster_generation") + 1)
 
 
 def mask_address(value: str) -> str:

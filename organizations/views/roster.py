@@ -68,6 +68,7 @@ from organizations.models import (
     WorkLog,
 )
 from organizations.permissions import OrgAccess, org_access
+from organizations.selectors import roster_total
 from organizations.services import children as children_services
 from organizations.services import roster as services
 from organizations.services import roster_bulk as bulk
@@ -246,8 +247,9 @@ def roster_list(request: HttpRequest, org_id: int) -> HttpResponse:
     actions.
 
     Queries (after the session and user): the administrator row, the grants (sub-
-    administrators only), the departments in scope, the total count, the page of
-    members with each one's primary department name as a subquery -- nothing per row,
+    administrators only), the departments in scope, the total count (only when the
+    roster changed since it was last counted: ``roster_total``), the page of members
+    with each one's primary department name as a subquery -- nothing per row,
     whatever the sort."""
     access = org_access(request.user, org_id)
     members = access.members(Right.VIEW_ROSTER)
@@ -259,7 +261,7 @@ def roster_list(request: HttpRequest, org_id: int) -> HttpResponse:
     if "department" in form.errors:
         raise Http404
     members, department = _filter_members(access, members, query, departments)
-    total = members.count()
+    total = roster_total(access.organization, members)
     last_page = max(1, ceil(total / PAGE_SIZE))
     page = min(query.page, last_page)
     query = replace(query, page=page)
