@@ -166,6 +166,7 @@ class Organization(models.Model):
             "certification_status",
             "require_admin_two_factor",
             "created_at",
+            "roster_generation",
             "children_jurisdiction",
         },
     )
