@@ -26,9 +26,10 @@ from dataprotection.audit import client_ip, organization_names, record_event
 MASK = "••••••"
 
 
-class ReadOnlyModelAdmin(admin.ModelAdmin):
-    """A record staff may look at but never add, change or delete: ledgers, audit
-    trails, evidence. Writes happen only through the services that own them."""
+class ReadOnly:
+    """For a model admin or an inline: records staff may look at but never add, change
+    or delete (ledgers, audit trails, evidence, jobs). Writes happen only through the
+    services that own them."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -38,6 +39,10 @@ class ReadOnlyModelAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyModelAdmin(ReadOnly, admin.ModelAdmin):
+    """A read-only console page (``ReadOnly``)."""
 
 
 class OrganizationNamesAdmin(admin.ModelAdmin):

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from dataprotection import liveness, tasks
-from dataprotection.admin.base import OrganizationNamesAdmin
+from dataprotection.admin.base import OrganizationNamesAdmin, ReadOnly
 from dataprotection.job_details import render_job_details
 from dataprotection.models import AnonymizationJob, AnonymizationStage, JobStatus
 
@@ -30,7 +30,7 @@ def _stage_sum(column: str):
     return Coalesce(Subquery(rows, output_field=BigIntegerField()), 0)
 
 
-class AnonymizationStageInline(admin.TabularInline):
+class AnonymizationStageInline(ReadOnly, admin.TabularInline):
     """The tables of a cascade with their counters, read only."""
 
     model = AnonymizationStage
@@ -41,18 +41,9 @@ class AnonymizationStageInline(admin.TabularInline):
     can_delete = False
     show_change_link = False
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(AnonymizationJob)
-class AnonymizationJobAdmin(OrganizationNamesAdmin):
+class AnonymizationJobAdmin(ReadOnly, OrganizationNamesAdmin):
     """Read-only view of the cascades (ORG-11, ANON-2, ANON-7) for operations staff: what
     runs, how far it got, and the deletion report. Nobody adds, edits or deletes a job
     here; the list's progress comes from two annotated sums, not a query per row."""
@@ -134,15 +125,6 @@ class AnonymizationJobAdmin(OrganizationNamesAdmin):
     @admin.display(description=_("deletion report"))
     def report_pretty(self, obj: AnonymizationJob):
         return render_job_details(obj.report)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_retry_permission(self, request) -> bool:
         return request.user.has_perm("dataprotection.change_anonymizationjob")

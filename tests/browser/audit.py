@@ -408,21 +408,31 @@ class PageAudit:
 
     def check_deferred(self, browser) -> None:
         """The GET pages the test left before they reported, opened again as the test
-        saw them (its session, or a new one for the same person if it has ended)."""
+        saw them."""
         while self.deferred:
-            visit = self.deferred.pop(0)
-            context = browser.new_context(
-                base_url=self.base_url,
-                locale="en-US",
-                storage_state=self.with_live_session(visit),
-                _custodia_unwatched=True,
-            )
-            self.watch(context)
-            try:
-                page = context.new_page()
-                page.goto(visit.url)
-            finally:
-                context.close()
+            self.open_again(browser, self.deferred.pop(0))
+
+    def open_again(self, browser, visit: Visit, *, language: str = "en") -> None:
+        """``visit``'s page in a new watched context, with the session the test had then
+        (a new one for the same person if the test has signed out since), in
+        ``language`` ("en": with the test's own language cookie)."""
+        state = self.with_live_session(visit)
+        locale = "en-US"
+        if language != "en":
+            locale = "zh-CN"
+            state["cookies"] = [c for c in state["cookies"] if c["name"] != "django_language"]
+            state["cookies"].append(
+                {"name": "django_language", "value": language, "domain": urlsplit(self.base_url).hostname, "path": "/",
+                 "expires": -1, "httpOnly": False, "secure": False, "sameSite": "Lax"}
+            )  # fmt: skip
+        context = browser.new_context(
+            base_url=self.base_url, locale=locale, storage_state=state, _custodia_unwatched=True
+        )
+        self.watch(context, language=language)
+        try:
+            context.new_page().goto(visit.url)
+        finally:
+            context.close()  # waits for the page's report (finish_context)
 
     # ------------------------------------------------------------------ one document
 
@@ -479,29 +489,12 @@ class PageAudit:
         had then (a new one for the same person when the test signed out since), then
         check the text of every Chinese page, these and those the test itself showed in
         Chinese, against the data words."""
-        host = urlsplit(self.base_url).hostname
         for visit in self.visits:
-            session = _session_cookie(visit.state)
-            key = pattern_of(visit.url) + ("#signed-in" if session else "")
+            key = pattern_of(visit.url) + ("#signed-in" if _session_cookie(visit.state) else "")
             if key in seen_patterns:
                 continue
             seen_patterns.add(key)
-            state = json.loads(json.dumps(visit.state))
-            state["cookies"] = [c for c in state["cookies"] if c["name"] != "django_language"]
-            state["cookies"].append(
-                {"name": "django_language", "value": "zh-hans", "domain": host, "path": "/", "expires": -1,
-                 "httpOnly": False, "secure": False, "sameSite": "Lax"}
-            )  # fmt: skip
-            state = self.with_live_session(Visit(url=visit.url, state=state, user_id=visit.user_id))
-            context = browser.new_context(
-                base_url=self.base_url, locale="zh-CN", storage_state=state, _custodia_unwatched=True
-            )
-            self.watch(context, language="zh-hans")
-            try:
-                page = context.new_page()
-                page.goto(visit.url)
-            finally:
-                context.close()
+            self.open_again(browser, visit, language="zh-hans")
         for seen, where in self.chinese_pages:
             self.problems += [f"{problem} on {where} (zh-hans)" for problem in self.text_problems(seen, allowed_words)]
 
