@@ -18,7 +18,7 @@ from dataprotection.audit import register_organization_namer
 from dataprotection.models import AuditEvent, JobKind
 from dataprotection.rotation import register_file_column
 from organizations import tasks
-from organizations.models import Member, MemberDepartment, Organization, RosterImport
+from organizations.models import Department, Member, MemberDepartment, Organization, RosterImport
 from organizations.permissions import administered_organizations
 from organizations.selectors import dedicated_edition_locks
 from organizations.services import disband, registration, retention, roster, security
@@ -40,7 +40,7 @@ def organization_names(ids) -> dict[int, str]:
 def roster_event_recorded(sender, instance, created, raw=False, **kwargs) -> None:
     """ORG-7: a service changed the roster with queryset writes (its audit event says so)."""
     if created and not raw and instance.organization_id and instance.action in roster.ROSTER_CHANGES:
-        roster.renew_roster_totals(instance.organization_id)
+        roster.renew_roster_totals([instance.organization_id])
 
 
 def roster_row_saved(sender, instance, raw=False, **kwargs) -> None:
@@ -48,9 +48,9 @@ def roster_row_saved(sender, instance, raw=False, **kwargs) -> None:
     if raw:
         return
     if isinstance(instance, Member):
-        roster.renew_roster_totals(instance.organization_id)
+        roster.renew_roster_totals([instance.organization_id])
     else:
-        roster.renew_roster_totals(department_id=instance.department_id)
+        roster.renew_roster_totals(Department.objects.filter(pk=instance.department_id).values("organization_id"))
 
 
 def connect() -> None:

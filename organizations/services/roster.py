@@ -25,7 +25,6 @@ from organizations.models import (
     AttestationKind,
     BiometricKind,
     BiometricTemplate,
-    Department,
     GuardianConsent,
     Member,
     Organization,
@@ -67,18 +66,12 @@ ROSTER_CHANGES = frozenset(
 )
 
 
-def renew_roster_totals(organization_id: int | None = None, *, department_id: int | None = None) -> None:
-    """ORG-7: the roster of the organization (given, or the department's) changed: its
-    cached totals (``organizations.selectors.roster_total``) are counted again at the
-    next view. One UPDATE, in the transaction of the change; no audit event of its own
-    (the change it follows has one)."""
-    organizations = Organization.objects.all()
-    if organization_id is not None:
-        organizations = organizations.filter(pk=organization_id)
-    else:
-        department = Department.objects.filter(pk=department_id).values("organization_id")
-        organizations = organizations.filter(pk__in=department)
-    organizations.update(roster_generation=F("roster_generation") + 1)
+def renew_roster_totals(organization_ids) -> None:
+    """ORG-7: the roster of these organizations (ids, or a subquery of them) changed:
+    their cached totals (``organizations.selectors.roster_total``) are counted again at
+    the next view. One UPDATE, in the transaction of the change; no audit event of its
+    own (the change it follows has one)."""
+    Organization.objects.filter(pk__in=organization_ids).update(roster_generation=F("roster_generation") + 1)
 
 
 def mask_address(value: str) -> str:
